@@ -1,0 +1,118 @@
+// The flat state key space shared by executors, the scheduler's multi-version memory, the state
+// backends and the state root. Every piece of Ethereum state is one (key, value) entry:
+//
+//   0x01 ‖ address(20)            → account: nonce u64 BE(8) ‖ balance u256 BE(32) ‖ codeHash(32)
+//   0x02 ‖ address(20) ‖ slot(32) → storage value, 32 bytes BE; a zero value is stored as absent
+//   0x03 ‖ codeHash(32)           → contract code (content-addressed, written once)
+//
+// An absent account is the empty account (nonce 0, balance 0, empty code). In memory, keys are
+// lowercase hex strings without 0x (`StateKey`) so they can index Maps cheaply and compare stably.
+
+export type StateKey = string;
+
+export const KEY_ACCOUNT = 0x01;
+export const KEY_STORAGE = 0x02;
+export const KEY_CODE = 0x03;
+
+export const ACCOUNT_VALUE_BYTES = 72;
+
+/** keccak256 of the empty byte string: the code hash of an account without code. */
+export const EMPTY_CODE_HASH = Buffer.from(
+  'c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470',
+  'hex',
+);
+
+export interface AccountValue {
+  nonce: bigint;
+  balance: bigint;
+  codeHash: Uint8Array;
+}
+
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+export function accountKey(address: Uint8Array): StateKey {
+  if (address.length !== 20) throw new Error(`accountKey: address must be 20 bytes, got ${address.length}`);
+  return '01' + hexOf(address);
+}
+
+export function storageKey(address: Uint8Array, slot: Uint8Array): StateKey {
+  if (address.length !== 20) throw new Error(`storageKey: address must be 20 bytes, got ${address.length}`);
+  if (slot.length !== 32) throw new Error(`storageKey: slot must be 32 bytes, got ${slot.length}`);
+  return '02' + hexOf(address) + hexOf(slot);
+}
+
+export function codeKey(codeHash: Uint8Array): StateKey {
+  if (codeHash.length !== 32) throw new Error(`codeKey: hash must be 32 bytes, got ${codeHash.length}`);
+  return '03' + hexOf(codeHash);
+}
+
+export function keyKind(key: StateKey): number {
+  return parseInt(key.slice(0, 2), 16);
+}
+
+/** Address of an account or storage key. */
+export function keyAddress(key: StateKey): Buffer {
+  return Buffer.from(key.slice(2, 42), 'hex');
+}
+
+export function keyToBytes(key: StateKey): Buffer {
+  return Buffer.from(key, 'hex');
+}
+
+export function keyFromBytes(bytes: Uint8Array): StateKey {
+  return hexOf(bytes);
+}
+
+function bigintToFixed(value: bigint, bytes: number, out: Buffer, offset: number): void {
+  if (value < 0n) throw new Error('negative value in state');
+  let v = value;
+  for (let i = offset + bytes - 1; i >= offset; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  if (v !== 0n) throw new Error(`value does not fit in ${bytes} bytes`);
+}
+
+function fixedToBigint(bytes: Uint8Array, offset: number, length: number): bigint {
+  let v = 0n;
+  for (let i = offset; i < offset + length; i++) v = (v << 8n) | BigInt(bytes[i]!);
+  return v;
+}
+
+export function encodeAccount(account: AccountValue): Buffer {
+  const out = Buffer.alloc(ACCOUNT_VALUE_BYTES);
+  bigintToFixed(account.nonce, 8, out, 0);
+  bigintToFixed(account.balance, 32, out, 8);
+  out.set(account.codeHash, 40);
+  return out;
+}
+
+export function decodeAccount(value: Uint8Array): AccountValue {
+  if (value.length !== ACCOUNT_VALUE_BYTES) {
+    throw new Error(`decodeAccount: expected ${ACCOUNT_VALUE_BYTES} bytes, got ${value.length}`);
+  }
+  return {
+    nonce: fixedToBigint(value, 0, 8),
+    balance: fixedToBigint(value, 8, 32),
+    codeHash: value.subarray(40, 72),
+  };
+}
+
+/** True when the account is empty in the EIP-161 sense (and so is stored as absent). */
+export function isEmptyAccount(account: AccountValue): boolean {
+  return account.nonce === 0n && account.balance === 0n && Buffer.compare(Buffer.from(account.codeHash), EMPTY_CODE_HASH) === 0;
+}
+
+/** Big-endian unsigned bytes without leading zeros, the wire form of wei amounts. */
+export function bigintToBytes(value: bigint): Buffer {
+  if (value < 0n) throw new Error('bigintToBytes: negative');
+  if (value === 0n) return Buffer.alloc(0);
+  let hex = value.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  return Buffer.from(hex, 'hex');
+}
+
+export function bytesToBigint(bytes: Uint8Array): bigint {
+  if (bytes.length === 0) return 0n;
+  return BigInt('0x' + hexOf(bytes));
+}
