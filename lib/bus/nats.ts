@@ -1,0 +1,141 @@
+// The thin transport layer: connect to NATS, make sure the streams exist, and typed
+// request/reply on top of the proto codecs. Services never touch raw subjects or bytes.
+import {
+  connect, DiscardPolicy, RetentionPolicy, StorageType,
+  type JetStreamManager, type Msg, type NatsConnection, type Subscription,
+} from 'nats';
+import type { Logger } from '../log.js';
+import { BLOCK_STREAM, BLOCK_SUBJECT, MAX_PAYLOAD_BYTES, TX_STREAM, TX_SUBJECT } from './subjects.js';
+
+/** What ts-proto generates for every message type. */
+export interface Codec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+}
+
+export class BusError extends Error {
+  constructor(message: string, readonly subject: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BusError';
+  }
+}
+
+export async function connectBus(url: string, name: string, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+    timeout: 10_000,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
+        log.warn({ natsStatus: status.type, data: String(status.data) }, 'nats connection status');
+      }
+    }
+  })();
+  return nc;
+}
+
+export interface StreamLimits {
+  txStreamMaxBytes: number;
+  blockStreamMaxBytes: number;
+}
+
+const DEFAULT_LIMITS: StreamLimits = { txStreamMaxBytes: 2 * 1024 ** 3, blockStreamMaxBytes: 4 * 1024 ** 3 };
+
+/**
+ * Creates the streams when missing. Both are file-backed with "discard new": when full, a
+ * publish fails and that failure is the back-pressure ingress turns into an error for clients.
+ */
+export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = DEFAULT_LIMITS): Promise<void> {
+  const wanted = [
+    { name: TX_STREAM, subjects: [TX_SUBJECT], max_bytes: limits.txStreamMaxBytes },
+    { name: BLOCK_STREAM, subjects: [BLOCK_SUBJECT], max_bytes: limits.blockStreamMaxBytes },
+  ];
+  for (const stream of wanted) {
+    try {
+      await jsm.streams.info(stream.name);
+    } catch {
+      try {
+        await jsm.streams.add({
+          name: stream.name,
+          subjects: stream.subjects,
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          discard: DiscardPolicy.New,
+          max_bytes: stream.max_bytes,
+          max_msg_size: MAX_PAYLOAD_BYTES,
+          duplicate_window: 120_000_000_000, // 2 min in ns: retried publishes are deduplicated
+          num_replicas: 1,
+        });
+      } catch (err) {
+        // Another service may have created it at the same time.
+        await jsm.streams.info(stream.name).catch(() => { throw err; });
+      }
+    }
+  }
+}
+
+export async function request<Req, Res>(
+  nc: NatsConnection, subject: string, reqCodec: Codec<Req>, req: Req, resCodec: Codec<Res>, timeoutMs: number,
+): Promise<Res> {
+  let reply: Msg;
+  try {
+    reply = await nc.request(subject, reqCodec.encode(req).finish(), { timeout: timeoutMs });
+  } catch (err) {
+    throw new BusError(`request on ${subject} failed: ${(err as Error).message}`, subject, { cause: err });
+  }
+  return resCodec.decode(reply.data);
+}
+
+export interface ServeOptions {
+  queue?: string;
+  /** Requests handled at once; further ones wait in the subscription (bounded by maxPending). */
+  maxConcurrent: number;
+  /** Requests waiting beyond this are answered at once with `busy(req)` instead of queueing. */
+  maxPending: number;
+}
+
+/** Serves a request/reply subject with bounded concurrency. Handler errors become `onError` replies. */
+export function serve<Req, Res>(
+  nc: NatsConnection, subject: string, reqCodec: Codec<Req>, resCodec: Codec<Res>,
+  handler: (req: Req) => Promise<Res> | Res,
+  onError: (err: unknown) => Res,
+  options: ServeOptions,
+  log: Logger,
+): Subscription {
+  const sub = nc.subscribe(subject, options.queue === undefined ? {} : { queue: options.queue });
+  let active = 0;
+  const waiting: Msg[] = [];
+  const run = (msg: Msg): void => {
+    active++;
+    void (async () => {
+      let res: Res;
+      try {
+        res = await handler(reqCodec.decode(msg.data));
+      } catch (err) {
+        log.error({ err, subject }, 'request handler failed');
+        res = onError(err);
+      }
+      try {
+        msg.respond(resCodec.encode(res).finish());
+      } catch (err) {
+        log.error({ err, subject }, 'reply failed');
+      }
+      active--;
+      const next = waiting.shift();
+      if (next !== undefined) run(next);
+    })();
+  };
+  void (async () => {
+    for await (const msg of sub) {
+      if (active < options.maxConcurrent) run(msg);
+      else if (waiting.length < options.maxPending) waiting.push(msg);
+      else msg.respond(resCodec.encode(onError(new BusError('busy: too many pending requests', subject))).finish());
+    }
+  })();
+  return sub;
+}

@@ -1,0 +1,114 @@
+// The one typed configuration of every Lanes service: environment variables with defaults.
+// Each service reads the section it needs; nothing else in the code reads process.env.
+import path from 'node:path';
+
+export interface LanesConfig {
+  natsUrl: string;
+  dataDir: string;
+  /** Path of a genesis JSON file; empty = the built-in dev genesis (lib/chain/genesis.ts). */
+  genesisPath: string;
+  logLevel: string;
+  /** Port of the service's /healthz and /metrics endpoint; 0 = pick a free one. */
+  healthPort: number;
+  instanceId: string;
+  ingress: {
+    rpcHost: string;
+    rpcPort: number;
+    grpcPort: number;
+    batchMaxTxs: number;
+    batchMaxBytes: number;
+    batchMaxWaitMs: number;
+    /** Accepted transactions waiting for a stream ack, across batches; beyond it submit fails fast. */
+    maxPendingTxs: number;
+    maxRequestBytes: number;
+    maxBatchRequests: number;
+    maxTxBytes: number;
+    /** A nonce is accepted when committed nonce <= nonce < committed nonce + nonceWindow. */
+    nonceWindow: number;
+    maxWsConnections: number;
+  };
+  consensus: {
+    blockMaxTxs: number;
+    blockMaxBytes: number;
+    blockIntervalMs: number;
+  };
+  scheduler: {
+    execTimeoutMs: number;
+    execRetries: number;
+  };
+  executor: {
+    cacheMaxEntries: number;
+    maxConcurrentRequests: number;
+  };
+  state: {
+    backend: 'lmdb' | 'fdb';
+    fdbClusterFile: string;
+    maxReadKeys: number;
+    maxLogsRange: number;
+    maxLogs: number;
+  };
+  requestTimeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`config: ${name} must be a non-negative integer, got '${raw}'`);
+  return value;
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+export function loadConfig(env: Env = process.env): LanesConfig {
+  const backend = str(env, 'LANES_STATE_BACKEND', 'lmdb');
+  if (backend !== 'lmdb' && backend !== 'fdb') throw new Error(`config: LANES_STATE_BACKEND must be lmdb or fdb, got '${backend}'`);
+  return {
+    natsUrl: str(env, 'LANES_NATS_URL', 'nats://127.0.0.1:4222'),
+    dataDir: path.resolve(str(env, 'LANES_DATA_DIR', '.lanes/data')),
+    genesisPath: str(env, 'LANES_GENESIS', ''),
+    logLevel: str(env, 'LANES_LOG_LEVEL', 'info'),
+    healthPort: int(env, 'LANES_HEALTH_PORT', 0),
+    instanceId: str(env, 'LANES_INSTANCE_ID', `${process.pid}`),
+    ingress: {
+      rpcHost: str(env, 'LANES_RPC_HOST', '127.0.0.1'),
+      rpcPort: int(env, 'LANES_RPC_PORT', 8545),
+      grpcPort: int(env, 'LANES_GRPC_PORT', 50051),
+      batchMaxTxs: int(env, 'LANES_BATCH_MAX_TXS', 500),
+      batchMaxBytes: int(env, 'LANES_BATCH_MAX_BYTES', 512 * 1024),
+      batchMaxWaitMs: int(env, 'LANES_BATCH_MAX_WAIT_MS', 5),
+      maxPendingTxs: int(env, 'LANES_MAX_PENDING_TXS', 20_000),
+      maxRequestBytes: int(env, 'LANES_MAX_REQUEST_BYTES', 5 * 1024 * 1024),
+      maxBatchRequests: int(env, 'LANES_MAX_BATCH_REQUESTS', 1000),
+      maxTxBytes: int(env, 'LANES_MAX_TX_BYTES', 128 * 1024),
+      nonceWindow: int(env, 'LANES_NONCE_WINDOW', 1024),
+      maxWsConnections: int(env, 'LANES_MAX_WS_CONNECTIONS', 1000),
+    },
+    consensus: {
+      blockMaxTxs: int(env, 'LANES_BLOCK_MAX_TXS', 1000),
+      blockMaxBytes: int(env, 'LANES_BLOCK_MAX_BYTES', 2 * 1024 * 1024),
+      blockIntervalMs: int(env, 'LANES_BLOCK_INTERVAL_MS', 100),
+    },
+    scheduler: {
+      execTimeoutMs: int(env, 'LANES_EXEC_TIMEOUT_MS', 30_000),
+      execRetries: int(env, 'LANES_EXEC_RETRIES', 5),
+    },
+    executor: {
+      cacheMaxEntries: int(env, 'LANES_EXECUTOR_CACHE_ENTRIES', 500_000),
+      maxConcurrentRequests: int(env, 'LANES_EXECUTOR_CONCURRENCY', 4),
+    },
+    state: {
+      backend,
+      fdbClusterFile: str(env, 'FDB_CLUSTER_FILE', ''),
+      maxReadKeys: int(env, 'LANES_STATE_MAX_READ_KEYS', 20_000),
+      maxLogsRange: int(env, 'LANES_MAX_LOGS_RANGE', 10_000),
+      maxLogs: int(env, 'LANES_MAX_LOGS', 10_000),
+    },
+    requestTimeoutMs: int(env, 'LANES_REQUEST_TIMEOUT_MS', 10_000),
+  };
+}

@@ -1,0 +1,40 @@
+// The health endpoint every service exposes: GET /healthz answers 200 with the service's own
+// status object while `check()` returns ok, 503 otherwise. The launcher and probes poll it.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface HealthStatus {
+  ok: boolean;
+  [field: string]: unknown;
+}
+
+export interface HealthServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHealthServer(service: string, port: number, check: () => HealthStatus): Promise<HealthServer> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/healthz' || req.url === '/health') {
+      let status: HealthStatus;
+      try {
+        status = check();
+      } catch (err) {
+        status = { ok: false, error: (err as Error).message };
+      }
+      res.writeHead(status.ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ service, pid: process.pid, ...status }));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
