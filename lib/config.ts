@@ -31,6 +31,9 @@ export interface LanesConfig {
     blockMaxTxs: number;
     blockMaxBytes: number;
     blockIntervalMs: number;
+    /** Ordered blocks not yet committed; beyond it the sequencer waits (back-pressure). */
+    maxUncommittedBlocks: number;
+    dedupeWindowTxs: number;
   };
   scheduler: {
     execTimeoutMs: number;
@@ -93,6 +96,8 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       blockMaxTxs: int(env, 'LANES_BLOCK_MAX_TXS', 1000),
       blockMaxBytes: int(env, 'LANES_BLOCK_MAX_BYTES', 2 * 1024 * 1024),
       blockIntervalMs: int(env, 'LANES_BLOCK_INTERVAL_MS', 100),
+      maxUncommittedBlocks: int(env, 'LANES_MAX_UNCOMMITTED_BLOCKS', 8),
+      dedupeWindowTxs: int(env, 'LANES_DEDUPE_WINDOW_TXS', 200_000),
     },
     scheduler: {
       execTimeoutMs: int(env, 'LANES_EXEC_TIMEOUT_MS', 30_000),

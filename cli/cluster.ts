@@ -1,0 +1,200 @@
+// Starts and stops a local Lanes cluster: one nats-server with JetStream and every service as
+// its own process, each logging to <dataDir>/logs/<name>.log. Used by `lanes start`, the
+// end-to-end tests and the benchmarks, so all three run exactly the same cluster.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/ root: cli/cluster.js lives in dist/cli. */
+const distRoot = path.resolve(here, '..');
+
+export interface ClusterOptions {
+  dataDir: string;
+  executors: number;
+  rpcPort?: number;
+  grpcPort?: number;
+  natsPort?: number;
+  genesisPath?: string;
+  /** Extra environment for every service (LANES_BLOCK_INTERVAL_MS, LANES_STATE_BACKEND, …). */
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+export interface ServiceProcess {
+  name: string;
+  healthPort: number;
+  child: ChildProcess;
+  logFile: string;
+}
+
+export interface RunningCluster {
+  rpcUrl: string;
+  wsUrl: string;
+  grpcAddress: string;
+  natsUrl: string;
+  dataDir: string;
+  logDir: string;
+  services: ServiceProcess[];
+  /** Stops one service (SIGTERM, then SIGKILL after a grace period). */
+  stopService(name: string, signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class ClusterStartError extends Error {
+  constructor(message: string, readonly logFile?: string) {
+    super(logFile === undefined ? message : `${message} (see ${logFile})`);
+    this.name = 'ClusterStartError';
+  }
+}
+
+export function findNatsServer(): string | null {
+  for (const candidate of [process.env['NATS_SERVER_BIN'], '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
+    if (candidate !== undefined && candidate !== '' && fs.existsSync(candidate)) return candidate;
+  }
+  const which = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
+  const found = which.stdout.trim();
+  return found === '' ? null : found;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, logFile?: string, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child !== undefined && child.exitCode !== null) throw new ClusterStartError(`${what} exited with code ${child.exitCode}`, logFile);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new ClusterStartError(`${what} not ready after ${timeoutMs} ms`, logFile);
+}
+
+async function healthy(port: number): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) });
+  return res.status === 200;
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
+  const natsBin = findNatsServer();
+  if (natsBin === null) throw new ClusterStartError('nats-server not found: install it (apt-get install -y nats-server) or set NATS_SERVER_BIN');
+  const dataDir = path.resolve(options.dataDir);
+  const logDir = path.join(dataDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const natsPort = options.natsPort ?? await freePort();
+  const rpcPort = options.rpcPort ?? await freePort();
+  const grpcPort = options.grpcPort ?? await freePort();
+  const services: ServiceProcess[] = [];
+  const started: Array<{ name: string; child: ChildProcess }> = [];
+
+  const natsConf = path.join(dataDir, 'nats.conf');
+  fs.writeFileSync(natsConf, [
+    `listen: 127.0.0.1:${natsPort}`,
+    'max_payload: 8MB',
+    'jetstream {',
+    `  store_dir: ${JSON.stringify(path.join(dataDir, 'nats'))}`,
+    '  max_memory_store: 256MB',
+    '  max_file_store: 8GB',
+    '}',
+    '',
+  ].join('\n'));
+  const natsLog = path.join(logDir, 'nats.log');
+  const nats = spawn(natsBin, ['-c', natsConf], { stdio: ['ignore', fs.openSync(natsLog, 'a'), fs.openSync(natsLog, 'a')] });
+  started.push({ name: 'nats', child: nats });
+  const natsUrl = `nats://127.0.0.1:${natsPort}`;
+
+  const stopAll = async (): Promise<void> => {
+    // Reverse start order: ingress stops taking work first, nats goes last.
+    for (const s of [...started].reverse()) await stopChild(s.child, 'SIGTERM', 10_000);
+  };
+
+  try {
+    await waitFor(() => tcpOpen(natsPort), timeoutMs, 'nats-server', natsLog, nats);
+    const baseEnv: Record<string, string> = {
+      ...process.env as Record<string, string>,
+      LANES_NATS_URL: natsUrl,
+      LANES_DATA_DIR: dataDir,
+      ...(options.genesisPath !== undefined ? { LANES_GENESIS: path.resolve(options.genesisPath) } : {}),
+      ...options.env,
+    };
+    const launch = async (name: string, service: string, extra: Record<string, string> = {}): Promise<ServiceProcess> => {
+      const healthPort = await freePort();
+      const logFile = path.join(logDir, `${name}.log`);
+      const out = fs.openSync(logFile, 'a');
+      const child = spawn(process.execPath, [path.join(distRoot, 'services', service, 'main.js')], {
+        env: { ...baseEnv, LANES_HEALTH_PORT: String(healthPort), LANES_INSTANCE_ID: name, ...extra },
+        stdio: ['ignore', out, out],
+      });
+      fs.closeSync(out);
+      started.push({ name, child });
+      const proc = { name, healthPort, child, logFile };
+      services.push(proc);
+      return proc;
+    };
+    const ready = async (proc: ServiceProcess): Promise<void> =>
+      waitFor(() => healthy(proc.healthPort), timeoutMs, proc.name, proc.logFile, proc.child);
+
+    await ready(await launch('state', 'state'));
+    const executors: ServiceProcess[] = [];
+    for (let i = 0; i < options.executors; i++) executors.push(await launch(`executor-${i + 1}`, 'executor'));
+    const consensus = await launch('consensus', 'consensus');
+    const scheduler = await launch('scheduler', 'scheduler');
+    const ingress = await launch('ingress', 'ingress', { LANES_RPC_PORT: String(rpcPort), LANES_GRPC_PORT: String(grpcPort) });
+    for (const proc of [...executors, consensus, scheduler, ingress]) await ready(proc);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  fs.writeFileSync(path.join(dataDir, 'cluster.json'), JSON.stringify({
+    pids: started.map((s) => ({ name: s.name, pid: s.child.pid })), rpcPort, grpcPort, natsPort,
+  }, null, 2));
+
+  return {
+    rpcUrl: `http://127.0.0.1:${rpcPort}`,
+    wsUrl: `ws://127.0.0.1:${rpcPort}`,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    natsUrl,
+    dataDir,
+    logDir,
+    services,
+    stopService: async (name, signal = 'SIGTERM') => {
+      const s = started.find((x) => x.name === name);
+      if (s === undefined) throw new Error(`no service named ${name}`);
+      await stopChild(s.child, signal, 10_000);
+    },
+    stop: async () => {
+      await stopAll();
+      fs.rmSync(path.join(dataDir, 'cluster.json'), { force: true });
+    },
+  };
+}
