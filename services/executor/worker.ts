@@ -1,0 +1,164 @@
+// The executor: a stateless worker in the `executors` queue group. It runs blocks (ExecRequest)
+// and eth_call/eth_estimateGas (CallRequest) against committed state, which it reads from the
+// state service in batches and caches at one height, kept warm by the committed-block fan-out.
+import type { NatsConnection, Subscription } from 'nats';
+import {
+  BlockCommitted, CallRequest, CallResponse, ExecRequest, ExecResponse, HeadRequest, HeadResponse,
+  StateReadRequest, StateReadResponse,
+} from '../../gen/lanes/v1/bus.js';
+import { request, serve } from '../../lib/bus/nats.js';
+import {
+  BLOCK_COMMITTED_SUBJECT, EXEC_BLOCK_SUBJECT, EXEC_CALL_SUBJECT, EXECUTOR_QUEUE, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT,
+} from '../../lib/bus/subjects.js';
+import type { Genesis } from '../../lib/chain/genesis.js';
+import type { LanesConfig } from '../../lib/config.js';
+import { TxExecutor, type CallRequest as EvmCallRequest } from '../../lib/evm/index.js';
+import { runBlockSerially, toEvmEnv } from '../../lib/exec/blockRun.js';
+import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { BlockOverlaySource } from '../../lib/exec/overlaySource.js';
+import type { Logger } from '../../lib/log.js';
+import { bigintToBytes, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } from '../../lib/state/keys.js';
+
+/** How long a block request waits for the commit notification of its base height. */
+const CACHE_CATCH_UP_MS = 200;
+
+export interface ExecutorStats {
+  blocks: number;
+  txs: number;
+  calls: number;
+  cacheHeight: bigint;
+  cacheEntries: number;
+  roundTrips: number;
+}
+
+export class ExecutorWorker {
+  private readonly cache: CommittedStateCache;
+  private readonly subs: Subscription[] = [];
+  private head: { number: bigint; timestamp: bigint; hashes: Buffer[] } = { number: 0n, timestamp: 0n, hashes: [] };
+  private readonly counters = { blocks: 0, txs: 0, calls: 0 };
+  private commitWaiters: Array<() => void> = [];
+  private headKnown = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly executor: TxExecutor,
+    private readonly config: LanesConfig,
+    private readonly genesis: Genesis,
+    private readonly log: Logger,
+  ) {
+    this.cache = new CommittedStateCache((keys, height) => this.readState(keys, height), config.executor.cacheMaxEntries);
+  }
+
+  static async create(nc: NatsConnection, config: LanesConfig, genesis: Genesis, log: Logger): Promise<ExecutorWorker> {
+    return new ExecutorWorker(nc, await TxExecutor.create({ chainId: genesis.chainId }), config, genesis, log);
+  }
+
+  stats(): ExecutorStats {
+    const c = this.cache.stats();
+    return { ...this.counters, cacheHeight: c.height, cacheEntries: c.entries, roundTrips: c.roundTrips };
+  }
+
+  start(): void {
+    const committed = this.nc.subscribe(BLOCK_COMMITTED_SUBJECT);
+    this.subs.push(committed);
+    void (async () => {
+      for await (const m of committed) this.onCommitted(BlockCommitted.decode(m.data));
+    })();
+    const onError = (err: unknown): ExecResponse => ({
+      requestId: 0n, results: [], error: (err as Error).message, stateRoundTrips: 0, executorId: this.config.instanceId, cpuMicros: 0n,
+    });
+    this.subs.push(serve(this.nc, EXEC_BLOCK_SUBJECT, ExecRequest, ExecResponse, (req) => this.executeBlock(req), onError,
+      { queue: EXECUTOR_QUEUE, maxConcurrent: 1, maxPending: 4 }, this.log));
+    this.subs.push(serve(this.nc, EXEC_CALL_SUBJECT, CallRequest, CallResponse, (req) => this.call(req),
+      (err) => ({ success: false, returnData: Buffer.alloc(0), gasUsed: 0n, error: (err as Error).message, errorCode: -32603 }),
+      { queue: EXECUTOR_QUEUE, maxConcurrent: this.config.executor.maxConcurrentRequests, maxPending: 256 }, this.log));
+  }
+
+  async stop(): Promise<void> {
+    for (const sub of this.subs) sub.unsubscribe();
+  }
+
+  private onCommitted(msg: BlockCommitted): void {
+    const header = msg.header;
+    if (header === undefined) return;
+    this.cache.applyCommitted(header.number, msg.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value] as [StateKey, Buffer | null]));
+    this.headKnown = true;
+    if (header.number > this.head.number) {
+      const hashes = [...this.head.hashes, header.hash].slice(-256);
+      this.head = { number: header.number, timestamp: header.timestamp, hashes };
+    }
+    for (const wake of this.commitWaiters.splice(0)) wake();
+  }
+
+  /** Brings the cache to the block's base height: wait briefly for the fan-out, else start over there. */
+  private async alignCache(baseHeight: bigint): Promise<void> {
+    if (this.cache.height === baseHeight) return;
+    if (this.cache.height < baseHeight && this.cache.height >= 0n) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CACHE_CATCH_UP_MS);
+        this.commitWaiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    if (this.cache.height !== baseHeight) this.cache.reset(baseHeight);
+  }
+
+  private async executeBlock(req: ExecRequest): Promise<ExecResponse> {
+    const cpuStart = process.cpuUsage();
+    await this.alignCache(req.baseHeight);
+    const { results, roundTrips } = await runBlockSerially(this.executor, req, this.cache);
+    this.counters.blocks++;
+    this.counters.txs += results.length;
+    const cpu = process.cpuUsage(cpuStart);
+    this.log.debug({ height: req.env?.number, txs: results.length, roundTrips }, 'block executed');
+    return {
+      requestId: req.requestId, results, error: '', stateRoundTrips: roundTrips, executorId: this.config.instanceId,
+      cpuMicros: BigInt(cpu.user + cpu.system),
+    };
+  }
+
+  private async call(req: CallRequest): Promise<CallResponse> {
+    this.counters.calls++;
+    const head = await this.latestHead();
+    const height = req.height === 0n || req.height > head.number ? head.number : req.height;
+    const env = toEvmEnv({
+      number: height + 1n,
+      timestamp: head.timestamp + 1n,
+      coinbase: this.genesis.coinbase,
+      gasLimit: this.genesis.gasLimit,
+      baseFeePerGas: bigintToBytes(this.genesis.baseFeePerGas),
+      prevRandao: Buffer.alloc(32),
+      chainId: this.genesis.chainId,
+    }, height === head.number ? head.hashes : []);
+    const source = new BlockOverlaySource(this.cache, height);
+    const callReq: EvmCallRequest = {
+      from: req.from.length === 20 ? req.from : Buffer.alloc(20),
+      to: req.to.length === 20 ? req.to : null,
+      data: req.data,
+      value: bytesToBigint(req.value),
+      ...(req.gas > 0n ? { gasLimit: req.gas } : {}),
+    };
+    if (req.estimate) {
+      const est = await this.executor.estimateGas(callReq, env, source);
+      return { success: est.success, returnData: est.returnData, gasUsed: est.gasLimit, error: est.error ?? '', errorCode: est.success ? 0 : 3 };
+    }
+    const res = await this.executor.call(callReq, env, source);
+    return { success: res.success, returnData: res.returnData, gasUsed: res.gasUsed, error: res.error ?? '', errorCode: res.success ? 0 : 3 };
+  }
+
+  private async latestHead(): Promise<{ number: bigint; timestamp: bigint; hashes: Buffer[] }> {
+    if (this.headKnown) return this.head;
+    const res = await request(this.nc, STATE_HEAD_SUBJECT, HeadRequest, {}, HeadResponse, this.config.requestTimeoutMs);
+    if (res.header !== undefined && res.height >= this.head.number) {
+      this.head = { number: res.height, timestamp: res.header.timestamp, hashes: [res.header.hash] };
+      if (this.cache.height < res.height) this.cache.reset(res.height);
+    }
+    this.headKnown = true;
+    return this.head;
+  }
+
+  private async readState(keys: StateKey[], height: bigint): Promise<(Buffer | null)[]> {
+    const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, { height, keys: keys.map(keyToBytes) }, StateReadResponse, this.config.requestTimeoutMs);
+    if (res.error !== '') throw new Error(`state read at ${height}: ${res.error}`);
+    return res.entries.map((e) => (e.absent ? null : e.value));
+  }
+}

@@ -1,0 +1,65 @@
+// Turns a block's execution results into the commit the state service applies: included
+// transactions with their receipts, rejections with reasons, and the block's final write set
+// (the last write of each key in block order). Pure, so the reference path and the cluster
+// path assemble identically.
+import { TxStatus, type BlockEnv, type CommitRequest, type OrderedBlock, type TxResult } from '../../gen/lanes/v1/bus.js';
+import type { Rejection, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
+import { buildReceipts, type ReceiptInput } from '../../lib/chain/block.js';
+import { bytesToBigint } from '../../lib/state/keys.js';
+
+export class ResultMismatchError extends Error {
+  constructor(message: string, readonly height: bigint) {
+    super(`block ${height}: ${message}`);
+    this.name = 'ResultMismatchError';
+  }
+}
+
+/** Checks that the executors answered exactly one result per transaction, in block order. */
+export function checkResults(block: OrderedBlock, results: TxResult[]): void {
+  if (results.length !== block.txs.length) {
+    throw new ResultMismatchError(`expected ${block.txs.length} results, got ${results.length}`, block.height);
+  }
+  results.forEach((r, i) => {
+    if (r.txIndex !== i) throw new ResultMismatchError(`result ${i} is for tx ${r.txIndex}`, block.height);
+    if (r.status === TxStatus.TX_STATUS_UNSPECIFIED) throw new ResultMismatchError(`result ${i} has no status`, block.height);
+  });
+}
+
+export function assembleCommit(block: OrderedBlock, env: BlockEnv, results: TxResult[]): CommitRequest {
+  checkResults(block, results);
+  const txs: Tx[] = [];
+  const inputs: ReceiptInput[] = [];
+  const rejections: Rejection[] = [];
+  const writes = new Map<string, StateEntry>();
+  results.forEach((result, i) => {
+    const tx = block.txs[i]!;
+    if (result.status === TxStatus.TX_STATUS_INVALID) {
+      rejections.push({ txHash: tx.hash, code: result.errorCode, reason: result.error, height: block.height });
+      return;
+    }
+    txs.push(tx);
+    inputs.push({
+      txHash: tx.hash,
+      sender: tx.sender,
+      to: result.to.length === 0 ? null : result.to,
+      contractAddress: result.contractAddress.length === 0 ? null : result.contractAddress,
+      gasUsed: result.gasUsed,
+      success: result.status === TxStatus.TX_STATUS_SUCCESS,
+      logs: result.logs,
+      txType: result.txType,
+      effectiveGasPrice: bytesToBigint(result.effectiveGasPrice),
+    });
+    for (const w of result.writes) writes.set(w.key.toString('hex'), w);
+  });
+  // Sorted keys: the commit payload does not depend on which tx wrote a key last.
+  const sortedWrites = [...writes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, w]) => w);
+  return {
+    env,
+    orderedDigest: block.digest,
+    txs,
+    receipts: buildReceipts(inputs),
+    writes: sortedWrites,
+    rejections,
+    lastTxStreamSeq: block.lastTxStreamSeq,
+  };
+}
