@@ -8,8 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** dist/ root: cli/cluster.js lives in dist/cli. */
-const distRoot = path.resolve(here, '..');
+/** The compiled tree: this file runs as dist/cli/cluster.js, or from source (tests) next to dist/. */
+const distRoot = path.basename(path.dirname(here)) === 'dist' ? path.resolve(here, '..') : path.resolve(here, '..', 'dist');
 
 export interface ClusterOptions {
   dataDir: string;

@@ -1,0 +1,81 @@
+import { Interface, Wallet, parseEther } from 'ethers';
+import { describe, expect, it } from 'vitest';
+import { TxStatus, type ExecRequest } from '../../gen/lanes/v1/bus.js';
+import { assembleCommit } from '../../services/scheduler/assemble.js';
+import { devGenesis, genesisStateEntries, DEV_ACCOUNTS } from '../chain/genesis.js';
+import { erc20Artifact } from '../contracts.js';
+import { ReferenceExecutor, TxExecutor } from '../evm/index.js';
+import { bigintToBytes, keyFromBytes, type StateKey } from '../state/keys.js';
+import { recipientOf, runBlockSerially } from './blockRun.js';
+import { CommittedStateCache } from './committedState.js';
+
+const genesis = devGenesis();
+const env = {
+  number: 1n, timestamp: 1_700_000_100n, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
+  baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, 7), chainId: genesis.chainId,
+};
+
+async function signed(wallet: Wallet, nonce: number, to: string | null, data = '0x', value = 0n, gasLimit = 200_000n) {
+  const raw = await wallet.signTransaction({
+    type: 2, chainId: genesis.chainId, nonce, to, data, value, gasLimit, maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n,
+  });
+  const bytes = Buffer.from(raw.slice(2), 'hex');
+  const { keccak256 } = await import('ethers');
+  return { raw: bytes, hash: Buffer.from(keccak256(raw).slice(2), 'hex'), sender: Buffer.from(wallet.address.slice(2), 'hex') };
+}
+
+describe('runBlockSerially', () => {
+  it('gives the reference executor\'s outcomes and final state, with few state round trips', async () => {
+    const entries = genesisStateEntries(genesis);
+    const committed = new Map<StateKey, Buffer>(entries);
+    let fetches = 0;
+    const cache = new CommittedStateCache(async (keys) => { fetches++; return keys.map((k) => committed.get(k) ?? null); }, 10_000);
+    cache.reset(0n);
+
+    const [a, b] = [new Wallet(DEV_ACCOUNTS[0]!.privateKey), new Wallet(DEV_ACCOUNTS[1]!.privateKey)];
+    const artifact = erc20Artifact();
+    const iface = new Interface(artifact.abi as never);
+    const deployData = artifact.bytecode + iface.encodeDeploy(['T', 'T', 1000n, a.address]).slice(2);
+    const { getCreateAddress } = await import('ethers');
+    const token = getCreateAddress({ from: a.address, nonce: 0 });
+    const txs = [
+      await signed(a, 0, null, deployData, 0n, 2_000_000n),
+      await signed(a, 1, token, iface.encodeFunctionData('transfer', [b.address, 10n])),
+      await signed(b, 0, token, iface.encodeFunctionData('transfer', [a.address, 11n])), // reverts: b has 10
+      await signed(b, 5, b.address, '0x', 1n, 21_000n), // nonce too high: invalid
+      await signed(b, 1, a.address, '0x', parseEther('1'), 21_000n),
+    ];
+    expect(recipientOf(txs[1]!.raw)?.toString('hex')).toBe(token.slice(2).toLowerCase());
+    expect(recipientOf(txs[0]!.raw)).toBeNull();
+
+    const req: ExecRequest = { env, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [Buffer.alloc(32, 1)], prefetched: [], requestId: 1n };
+    const executor = await TxExecutor.create({ chainId: genesis.chainId });
+    const { results, roundTrips } = await runBlockSerially(executor, req, cache);
+    expect(results.map((r) => r.status)).toEqual([
+      TxStatus.TX_STATUS_SUCCESS, TxStatus.TX_STATUS_SUCCESS, TxStatus.TX_STATUS_REVERTED, TxStatus.TX_STATUS_INVALID, TxStatus.TX_STATUS_SUCCESS,
+    ]);
+    expect(results[3]!.error).toMatch(/nonce too high/);
+    expect(results[3]!.writes).toHaveLength(0);
+    expect(roundTrips).toBe(fetches);
+    expect(roundTrips).toBeLessThan(12);
+
+    const reference = await ReferenceExecutor.create({ chainId: genesis.chainId, genesis: entries });
+    const outcomes = await reference.executeBlock({
+      chainId: env.chainId, number: 1n, timestampSec: env.timestamp, coinbase: env.coinbase, gasLimit: env.gasLimit,
+      baseFeePerGas: genesis.baseFeePerGas, prevRandao: env.prevRandao, blockHashes: new Map([[0n, Buffer.alloc(32, 1)]]),
+    }, txs);
+    expect(results.map((r) => r.gasUsed)).toEqual(outcomes.map((o) => o.gasUsed));
+
+    // Applying the assembled write set to the committed state gives the reference's state.
+    const commit = assembleCommit({ height: 1n, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs, digest: Buffer.alloc(32, 7), lastTxStreamSeq: 1n }, env, results);
+    expect(commit.txs).toHaveLength(4);
+    expect(commit.rejections).toHaveLength(1);
+    expect(commit.receipts.map((r) => r.success)).toEqual([true, true, false, true]);
+    for (const w of commit.writes) {
+      if (w.absent) committed.delete(keyFromBytes(w.key));
+      else committed.set(keyFromBytes(w.key), w.value);
+    }
+    const referenceState = new Map(reference.entries());
+    expect(new Map([...committed].sort())).toEqual(new Map([...referenceState].sort()));
+  });
+});
