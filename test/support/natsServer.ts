@@ -1,0 +1,83 @@
+// Test helper: a real nats-server with JetStream in a throw-away directory, on a port the server
+// picks itself (listen on :-1, then read the port from its log), so parallel test files never
+// race for a port. max_payload matches the cluster's (lib/bus/subjects.ts MAX_PAYLOAD_BYTES).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export interface NatsServerHandle {
+  /** nats://127.0.0.1:<port> */
+  url: string;
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and deletes its directory. */
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+const LOG_TAIL_CHARS = 4_000;
+
+function natsServerBinary(): string {
+  if (process.env['NATS_SERVER_BIN']) return process.env['NATS_SERVER_BIN'];
+  for (const candidate of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return 'nats-server'; // from PATH
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once('exit', () => { clearTimeout(timer); resolve(true); });
+  });
+}
+
+export async function startNatsServer(): Promise<NatsServerHandle> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'lanes-nats-'));
+  const configPath = path.join(dir, 'nats.conf');
+  await writeFile(configPath, [
+    'listen: "127.0.0.1:-1"',
+    'max_payload: 8MB',
+    `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }`,
+    '',
+  ].join('\n'));
+  const child = spawn(natsServerBinary(), ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let logTail = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start within ${START_TIMEOUT_MS} ms:\n${logTail}`)), START_TIMEOUT_MS);
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`nats-server exited with ${code}:\n${logTail}`)); });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      logTail = (logTail + chunk).slice(-LOG_TAIL_CHARS);
+      const match = /Listening for client connections on [^\s]*:(\d+)/.exec(logTail);
+      // "Server is ready" comes after JetStream is up; the port line comes before it.
+      if (match !== null && logTail.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+  }).catch(async (err: unknown) => {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  child.stderr!.removeAllListeners('data');
+  child.stderr!.resume(); // keep draining so the server never blocks on a full pipe
+  let stopped = false;
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      child.kill('SIGTERM');
+      if (!(await waitForExit(child, STOP_TIMEOUT_MS))) {
+        child.kill('SIGKILL');
+        await waitForExit(child, STOP_TIMEOUT_MS);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
