@@ -1,0 +1,96 @@
+// Transactions this ingress accepted that are not yet in a committed block (or rejected there):
+// answers "already known", the `pending` nonce (max(committed nonce, highest pending nonce + 1))
+// and eth_getTransactionByHash before inclusion. Bounded: at capacity the oldest entry is
+// forgotten (it only loses those answers; the transaction itself is already in the stream).
+import type { BlockCommitted } from '../../gen/lanes/v1/bus.js';
+
+export interface PendingTx {
+  raw: Buffer;
+  sender: Buffer;
+  nonce: bigint;
+  acceptedAtMs: number;
+}
+
+interface SenderNonces {
+  highestNonce: bigint;
+  count: number;
+}
+
+export class PendingTxs {
+  private readonly byHash = new Map<string, PendingTx>();
+  private readonly bySender = new Map<string, SenderNonces>();
+
+  constructor(private readonly capacity: number) {
+    if (capacity < 1) throw new Error('PendingTxs: capacity must be positive');
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  has(hash: Uint8Array): boolean {
+    return this.byHash.has(hex(hash));
+  }
+
+  get(hash: Uint8Array): PendingTx | undefined {
+    return this.byHash.get(hex(hash));
+  }
+
+  /** Returns false (and changes nothing) when the hash is already pending. */
+  add(hash: Uint8Array, tx: PendingTx): boolean {
+    const key = hex(hash);
+    if (this.byHash.has(key)) return false;
+    if (this.byHash.size >= this.capacity) {
+      const oldest = this.byHash.keys().next().value as string;
+      this.removeKey(oldest);
+    }
+    this.byHash.set(key, tx);
+    const senderKey = hex(tx.sender);
+    const nonces = this.bySender.get(senderKey);
+    if (nonces === undefined) this.bySender.set(senderKey, { highestNonce: tx.nonce, count: 1 });
+    else {
+      nonces.count++;
+      if (tx.nonce > nonces.highestNonce) nonces.highestNonce = tx.nonce;
+    }
+    return true;
+  }
+
+  remove(hash: Uint8Array): void {
+    this.removeKey(hex(hash));
+  }
+
+  private removeKey(key: string): void {
+    const tx = this.byHash.get(key);
+    if (tx === undefined) return;
+    this.byHash.delete(key);
+    const senderKey = hex(tx.sender);
+    const nonces = this.bySender.get(senderKey);
+    if (nonces !== undefined && --nonces.count <= 0) this.bySender.delete(senderKey);
+  }
+
+  /** The nonce the sender's next transaction should use. */
+  pendingNonce(sender: Uint8Array, committedNonce: bigint): bigint {
+    const nonces = this.bySender.get(hex(sender));
+    if (nonces === undefined) return committedNonce;
+    return nonces.highestNonce + 1n > committedNonce ? nonces.highestNonce + 1n : committedNonce;
+  }
+
+  /**
+   * Forgets entries older than `maxAgeMs`: a BlockCommitted event is fire-and-forget, and a missed
+   * one must not pin a sender's pending nonce (or "already known") forever.
+   */
+  expire(nowMs: number, maxAgeMs: number): void {
+    for (const [key, tx] of this.byHash) {
+      if (nowMs - tx.acceptedAtMs < maxAgeMs) break; // insertion order = age order
+      this.removeKey(key);
+    }
+  }
+
+  /** Included and rejected transactions of a committed block are no longer pending. */
+  onBlockCommitted(event: BlockCommitted): void {
+    for (const hash of event.txHashes) this.removeKey(hex(hash));
+    for (const rejection of event.rejections) this.removeKey(hex(rejection.txHash));
+  }
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
