@@ -112,6 +112,7 @@ async function streamBlocks(
   let replaying = call.request.fromHeight > 0n;
   const queued: BlockHeader[] = [];
   let ended = false;
+  let blocked = false; // the last write returned false: wait for 'drain' before writing more
   const end = (status?: Partial<grpc.StatusObject>): void => {
     if (ended) return;
     ended = true;
@@ -122,11 +123,11 @@ async function streamBlocks(
   const send = (header: BlockHeader): void => {
     if (nextHeight !== 0n && header.number < nextHeight) return;
     nextHeight = header.number + 1n;
-    call.write(header);
+    if (!call.write(header)) blocked = true;
   };
   const unsubscribe = deps.backend.onBlockCommitted((event) => {
     if (ended || event.header === undefined) return;
-    if (replaying || call.writableLength > 0) {
+    if (replaying || blocked) {
       if (queued.length >= options.maxStreamQueue) {
         end(fail(grpc.status.RESOURCE_EXHAUSTED, 'stream consumer too slow: header queue full'));
         return;
@@ -138,11 +139,14 @@ async function streamBlocks(
     send(event.header);
   });
   const drainQueue = (): void => {
-    while (queued.length > 0 && !ended) send(queued.shift()!);
+    while (queued.length > 0 && !ended && !blocked) send(queued.shift()!);
   };
   call.on('cancelled', () => end());
   call.on('error', () => end());
-  call.on('drain', () => { if (!replaying) drainQueue(); });
+  call.on('drain', () => {
+    blocked = false;
+    if (!replaying) drainQueue();
+  });
 
   if (!replaying) return;
   try {
@@ -157,7 +161,7 @@ async function streamBlocks(
       const header = deps.chain.recentHeader(n) ?? (await deps.backend.block({ number: n, hash: Buffer.alloc(0), latest: false })).header;
       if (header === undefined) break;
       send(header);
-      if (call.writableLength > 0) await new Promise<void>((resolve) => call.once('drain', resolve).once('close', resolve));
+      if (blocked) await new Promise<void>((resolve) => call.once('drain', resolve).once('close', resolve));
     }
   } catch (err) {
     log.warn({ err }, 'StreamBlocks replay failed');
