@@ -1,0 +1,136 @@
+// State service entry point: wires configuration, the storage backend, NATS and the health
+// endpoint around StateService. No logic lives here.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { NatsConnection, Subscription } from 'nats';
+import {
+  BlockCommitted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, HeadRequest, HeadResponse, LogsRequest,
+  LogsResponse, StateReadRequest, StateReadResponse, TxLookupRequest, TxLookupResponse,
+} from '../../gen/lanes/v1/bus.js';
+import { connectBus, serve, type Codec, type ServeOptions } from '../../lib/bus/nats.js';
+import {
+  BLOCK_COMMITTED_SUBJECT, MAX_PAYLOAD_BYTES, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT,
+  STATE_LOGS_SUBJECT, STATE_QUEUE, STATE_READ_SUBJECT, STATE_TX_SUBJECT,
+} from '../../lib/bus/subjects.js';
+import { resolveGenesis, type Genesis } from '../../lib/chain/genesis.js';
+import { loadConfig, type LanesConfig } from '../../lib/config.js';
+import { startHealthServer } from '../../lib/health.js';
+import { createLogger, type Logger } from '../../lib/log.js';
+import { LmdbStateBackend } from './lmdbBackend.js';
+import { StateService } from './stateService.js';
+
+/** Read-side requests handled at once, and waiting beyond that before answering "busy". */
+const READ_MAX_CONCURRENT = 8;
+const READ_MAX_PENDING = 1024;
+/** Commits are serialised by StateService; a few may wait (retries of the same block). */
+const COMMIT_MAX_PENDING = 16;
+
+export interface RunningStateService {
+  service: StateService;
+  healthPort: number;
+  stop(): Promise<void>;
+}
+
+export interface StartStateServiceOptions {
+  /** Overrides config.genesisPath (tests). */
+  genesis?: Genesis;
+  /** Skip fsync on commit (tests and benchmarks only). */
+  noSync?: boolean;
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export async function startStateService(config: LanesConfig, log: Logger, options: StartStateServiceOptions = {}): Promise<RunningStateService> {
+  if (config.state.backend === 'fdb') {
+    throw new Error('state backend "fdb" is not built yet: set LANES_STATE_BACKEND=lmdb (the default)');
+  }
+  const genesis = options.genesis ?? resolveGenesis(config.genesisPath);
+  const dir = path.join(config.dataDir, 'state');
+  mkdirSync(dir, { recursive: true });
+  const backend = new LmdbStateBackend({ path: dir, noSync: options.noSync ?? false });
+  let nc: NatsConnection | null = null;
+  let service: StateService;
+  try {
+    service = await StateService.open({
+      backend, genesis, log, limits: config.state,
+      onCommitted: (event) => publishCommitted(nc, event, log),
+    });
+    nc = await connectBus(config.natsUrl, `state-${config.instanceId}`, log);
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+  const subs = serveAll(nc, service, log);
+  await nc.flush(); // the server has our subscriptions before anyone is told we are ready
+  const health = await startHealthServer('state', config.healthPort, () => ({
+    ok: nc !== null && !nc.isClosed(), height: service.height.toString(), headHash: service.headHeader.hash.toString('hex'),
+  }));
+  log.info({ healthPort: health.port, height: service.height.toString(), dataDir: dir }, 'state ready');
+  let stopping: Promise<void> | null = null;
+  return {
+    service,
+    healthPort: health.port,
+    stop: () => {
+      stopping ??= (async () => {
+        for (const sub of subs) sub.unsubscribe();
+        await nc!.drain().catch((err: unknown) => log.warn({ err }, 'nats drain failed'));
+        await service.close();
+        await health.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function publishCommitted(nc: NatsConnection | null, event: BlockCommitted, log: Logger): void {
+  if (nc === null || nc.isClosed()) return; // genesis, written before NATS is connected
+  const payload = BlockCommitted.encode(event).finish();
+  // Always smaller than the CommitRequest it came from, which already fit MAX_PAYLOAD_BYTES.
+  if (payload.length > MAX_PAYLOAD_BYTES) {
+    log.error({ height: event.header?.number.toString(), bytes: payload.length }, 'BlockCommitted exceeds max payload; not published');
+    return;
+  }
+  nc.publish(BLOCK_COMMITTED_SUBJECT, payload);
+}
+
+function serveAll(nc: NatsConnection, service: StateService, log: Logger): Subscription[] {
+  const read: ServeOptions = { queue: STATE_QUEUE, maxConcurrent: READ_MAX_CONCURRENT, maxPending: READ_MAX_PENDING };
+  const on = <Req, Res>(subject: string, reqCodec: Codec<Req>, resCodec: Codec<Res>, handler: (req: Req) => Promise<Res> | Res,
+    onError: (err: unknown) => Res, opts: ServeOptions = read): Subscription => serve(nc, subject, reqCodec, resCodec, handler, onError, opts, log);
+  return [
+    on(STATE_READ_SUBJECT, StateReadRequest, StateReadResponse, (req) => service.read(req),
+      (err) => ({ height: 0n, entries: [], error: errorText(err) })),
+    on(STATE_HEAD_SUBJECT, HeadRequest, HeadResponse, () => service.head(),
+      // HeadResponse has no error field: height 0 without a header reads as "not ready".
+      () => ({ height: 0n, header: undefined, lastTxStreamSeq: 0n })),
+    on(STATE_BLOCK_SUBJECT, BlockRequest, BlockResponse, (req) => service.block(req),
+      () => ({ found: false, header: undefined, txs: [] })),
+    on(STATE_TX_SUBJECT, TxLookupRequest, TxLookupResponse, (req) => service.txLookup(req),
+      // No error field: an empty result list never matches the hashes asked, which callers check.
+      () => ({ results: [] })),
+    on(STATE_LOGS_SUBJECT, LogsRequest, LogsResponse, (req) => service.logs(req),
+      (err) => ({ logs: [], error: errorText(err) })),
+    // Not in the queue group: exactly one state instance commits (the fence rejects a second).
+    on(STATE_COMMIT_SUBJECT, CommitRequest, CommitResponse, (req) => service.commitBlock(req),
+      (err) => ({ header: undefined, alreadyCommitted: false, error: errorText(err) }),
+      { maxConcurrent: 1, maxPending: COMMIT_MAX_PENDING }),
+  ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const config = loadConfig();
+  const log = createLogger('state', config.logLevel);
+  const running = await startStateService(config, log).catch((err: unknown) => {
+    log.fatal({ err }, 'state failed to start');
+    process.exit(1);
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'state stopping');
+      void running.stop().then(
+        () => process.exit(0),
+        (err: unknown) => { log.error({ err }, 'state stop failed'); process.exit(1); },
+      );
+    });
+  }
+}

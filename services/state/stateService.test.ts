@@ -1,0 +1,308 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BlockEnv, CommitRequest } from '../../gen/lanes/v1/bus.js';
+import type { Log, Rejection, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
+import { buildReceipts, bloomMayContain, type ReceiptInput } from '../../lib/chain/block.js';
+import { devGenesis, genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
+import {
+  EMPTY_CODE_HASH, accountKey, encodeAccount, keyFromBytes, keyToBytes, storageKey, type StateKey,
+} from '../../lib/state/keys.js';
+import { StateRootAccumulator } from '../../lib/state/root.js';
+import { LmdbStateBackend } from './lmdbBackend.js';
+import { StateService, type StateServiceLimits } from './stateService.js';
+
+const log = pino({ level: 'silent' });
+const limits: StateServiceLimits = { maxReadKeys: 1000, maxLogsRange: 100, maxLogs: 50 };
+const genesis: Genesis = devGenesis();
+
+const addr = (n: number): Buffer => Buffer.alloc(20, n);
+const word = (n: number): Buffer => { const b = Buffer.alloc(32); b.writeUInt32BE(n, 28); return b; };
+const txOf = (n: number): Tx => {
+  const raw = Buffer.from(`tx-${n}`);
+  return { raw, hash: Buffer.from(keccak_256(raw)), sender: addr(200) };
+};
+const account = (balance: bigint, nonce = 0n): Buffer => encodeAccount({ nonce, balance, codeHash: EMPTY_CODE_HASH });
+const put = (key: StateKey, value: Buffer): StateEntry => ({ key: keyToBytes(key), value, absent: false });
+const del = (key: StateKey): StateEntry => ({ key: keyToBytes(key), value: Buffer.alloc(0), absent: true });
+const transferTopic = Buffer.from(keccak_256(Buffer.from('Transfer(address,address,uint256)')));
+const topicAddr = (n: number): Buffer => Buffer.concat([Buffer.alloc(12), addr(n)]);
+
+function env(number: bigint): BlockEnv {
+  return {
+    number, timestamp: genesis.timestamp + number, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
+    baseFeePerGas: Buffer.from([0x3b, 0x9a, 0xca, 0x00]), prevRandao: Buffer.alloc(32, Number(number % 256n)), chainId: genesis.chainId,
+  };
+}
+
+interface BlockSpec {
+  height: bigint;
+  txs?: { tx: Tx; logs?: Log[]; gasUsed?: bigint }[];
+  writes?: StateEntry[];
+  rejections?: Rejection[];
+  digestSalt?: number;
+}
+
+function commitRequest(spec: BlockSpec): CommitRequest {
+  const txs = spec.txs ?? [];
+  const inputs: ReceiptInput[] = txs.map(({ tx, logs, gasUsed }) => ({
+    txHash: tx.hash, sender: tx.sender, to: addr(9), contractAddress: null, gasUsed: gasUsed ?? 21_000n,
+    success: true, logs: logs ?? [], txType: 2, effectiveGasPrice: 1_000_000_000n,
+  }));
+  return {
+    env: env(spec.height),
+    orderedDigest: Buffer.from(keccak_256(Buffer.from(`ordered-${spec.height}-${spec.digestSalt ?? 0}`))),
+    txs: txs.map((t) => t.tx),
+    receipts: buildReceipts(inputs),
+    writes: spec.writes ?? [],
+    rejections: spec.rejections ?? [],
+    lastTxStreamSeq: spec.height * 10n,
+  };
+}
+
+/** A from-scratch root over a full state map (the reference the incremental root must match). */
+function rootOf(state: Map<StateKey, Buffer>): Buffer {
+  const acc = new StateRootAccumulator();
+  for (const [key, value] of [...state.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) acc.update(key, null, value);
+  return acc.root();
+}
+
+describe('StateService on lmdb', () => {
+  let dir: string;
+  let service: StateService;
+
+  const open = async (): Promise<StateService> => StateService.open({
+    backend: new LmdbStateBackend({ path: dir, noSync: true }), genesis, limits, log,
+  });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'lanes-state-'));
+    service = await open();
+  });
+
+  afterEach(async () => {
+    await service.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes genesis as block 0 with the root of the genesis entries', async () => {
+    const entries = genesisStateEntries(genesis);
+    expect(service.height).toBe(0n);
+    expect(service.headHeader.stateRoot).toEqual(rootOf(entries));
+    expect(service.headHeader.number).toBe(0n);
+    const head = service.head();
+    expect(head.height).toBe(0n);
+    expect(head.header?.hash).toEqual(service.headHeader.hash);
+    const firstKey = [...entries.keys()][0]!;
+    const read = await service.read({ height: 0n, keys: [keyToBytes(firstKey)] });
+    expect(read.error).toBe('');
+    expect(read.entries[0]!.value).toEqual(entries.get(firstKey));
+  });
+
+  it('fences commits: retry is a no-op, gaps and conflicting digests are errors', async () => {
+    const req1 = commitRequest({ height: 1n, writes: [put(accountKey(addr(1)), account(5n))] });
+    const first = await service.commitBlock(req1);
+    expect(first.error).toBe('');
+    expect(first.alreadyCommitted).toBe(false);
+    const retry = await service.commitBlock(req1);
+    expect(retry.error).toBe('');
+    expect(retry.alreadyCommitted).toBe(true);
+    expect(retry.header?.hash).toEqual(first.header?.hash);
+    const conflicting = await service.commitBlock(commitRequest({ height: 1n, digestSalt: 7 }));
+    expect(conflicting.error).toMatch(/already committed with ordered digest/);
+    const gap = await service.commitBlock(commitRequest({ height: 3n }));
+    expect(gap.error).toMatch(/gap/);
+    expect(service.height).toBe(1n);
+    // Retrying a block committed before the latest still answers its own header.
+    expect((await service.commitBlock(commitRequest({ height: 2n }))).error).toBe('');
+    const old = await service.commitBlock(req1);
+    expect(old.alreadyCommitted).toBe(true);
+    expect(old.header?.number).toBe(1n);
+  });
+
+  it('rejects malformed commits without writing', async () => {
+    const twice = commitRequest({ height: 1n, writes: [put(accountKey(addr(1)), account(1n)), put(accountKey(addr(1)), account(2n))] });
+    expect((await service.commitBlock(twice)).error).toMatch(/written twice/);
+    const badValue = commitRequest({ height: 1n, writes: [put(accountKey(addr(1)), Buffer.alloc(5))] });
+    expect((await service.commitBlock(badValue)).error).toMatch(/72 bytes/);
+    const badReceipts = commitRequest({ height: 1n, txs: [{ tx: txOf(1) }] });
+    badReceipts.receipts = [];
+    expect((await service.commitBlock(badReceipts)).error).toMatch(/receipts/);
+    const wrongChain = commitRequest({ height: 1n });
+    wrongChain.env = { ...wrongChain.env!, chainId: 1n };
+    expect((await service.commitBlock(wrongChain)).error).toMatch(/chain id/);
+    expect(service.height).toBe(0n);
+  });
+
+  it('reads at old and new heights, deletions read as absent, and the root matches a from-scratch one', async () => {
+    const state = genesisStateEntries(genesis);
+    const a = accountKey(addr(1));
+    const s = storageKey(addr(2), word(1));
+    const devKey = [...state.keys()][0]!;
+    const apply = (writes: StateEntry[]): void => {
+      for (const w of writes) {
+        const k = keyFromBytes(w.key);
+        if (w.absent) state.delete(k); else state.set(k, w.value);
+      }
+    };
+    const w1 = [put(a, account(100n)), put(s, word(42)), del(devKey)];
+    const r1 = await service.commitBlock(commitRequest({ height: 1n, writes: w1 }));
+    apply(w1);
+    expect(r1.header?.stateRoot).toEqual(rootOf(state));
+    const w2 = [put(a, account(50n, 1n)), del(s), put(storageKey(addr(2), word(2)), word(7))];
+    const r2 = await service.commitBlock(commitRequest({ height: 2n, writes: w2 }));
+    apply(w2);
+    expect(r2.header?.stateRoot).toEqual(rootOf(state));
+    expect(r2.header?.parentHash).toEqual(r1.header?.hash);
+
+    const keys = [a, s, devKey].map(keyToBytes);
+    const at0 = await service.read({ height: 0n, keys }); // 0 = latest
+    expect(at0.height).toBe(2n);
+    expect(at0.entries.map((e) => e.absent)).toEqual([false, true, true]);
+    expect(at0.entries[0]!.value).toEqual(account(50n, 1n));
+    const at1 = await service.read({ height: 1n, keys });
+    expect(at1.entries[0]!.value).toEqual(account(100n));
+    expect(at1.entries[1]!.value).toEqual(word(42));
+    expect(at1.entries[2]!.absent).toBe(true);
+    expect((await service.read({ height: 3n, keys })).error).toMatch(/not committed/);
+    expect((await service.read({ height: 0n, keys: [Buffer.alloc(5, 1)] })).error).toMatch(/key 0/);
+    const tooMany = Array.from({ length: limits.maxReadKeys + 1 }, () => keyToBytes(a));
+    expect((await service.read({ height: 0n, keys: tooMany })).error).toMatch(/too many keys/);
+  });
+
+  it('stores zero storage values and empty accounts as absent (canonical writes)', async () => {
+    const s = storageKey(addr(3), word(1));
+    await service.commitBlock(commitRequest({ height: 1n, writes: [put(s, word(5))] }));
+    const before = service.headHeader.stateRoot;
+    await service.commitBlock(commitRequest({ height: 2n, writes: [put(s, Buffer.alloc(32)), put(accountKey(addr(4)), account(0n))] }));
+    const read = await service.read({ height: 0n, keys: [keyToBytes(s), keyToBytes(accountKey(addr(4)))] });
+    expect(read.entries.map((e) => e.absent)).toEqual([true, true]);
+    expect(service.headHeader.stateRoot).not.toEqual(before);
+    const state = genesisStateEntries(genesis);
+    expect(service.headHeader.stateRoot).toEqual(rootOf(state));
+  });
+
+  it('answers block, tx and logs queries, with Ethereum topic semantics', async () => {
+    const t1 = txOf(1);
+    const t2 = txOf(2);
+    const t3 = txOf(3);
+    const tokenA = addr(0xa);
+    const tokenB = addr(0xb);
+    const transfer = (token: Buffer, from: number, to: number): Log => ({ address: token, topics: [transferTopic, topicAddr(from), topicAddr(to)], data: word(1) });
+    const r1 = await service.commitBlock(commitRequest({
+      height: 1n, txs: [{ tx: t1, logs: [transfer(tokenA, 1, 2), transfer(tokenA, 2, 3)] }, { tx: t2, logs: [] }],
+    }));
+    await service.commitBlock(commitRequest({ height: 2n }));
+    const r3 = await service.commitBlock(commitRequest({ height: 3n, txs: [{ tx: t3, logs: [transfer(tokenB, 3, 1), { address: tokenB, topics: [], data: Buffer.alloc(0) }] }] }));
+    expect(bloomMayContain(r1.header!.logsBloom, tokenA)).toBe(true);
+
+    const byNumber = await service.block({ number: 1n, hash: Buffer.alloc(0), latest: false });
+    expect(byNumber.found).toBe(true);
+    expect(byNumber.txs.map((t) => t.hash)).toEqual([t1.hash, t2.hash]);
+    const byHash = await service.block({ number: 0n, hash: r3.header!.hash, latest: false });
+    expect(byHash.header?.number).toBe(3n);
+    expect((await service.block({ number: 0n, hash: Buffer.alloc(0), latest: true })).header?.number).toBe(3n);
+    expect((await service.block({ number: 9n, hash: Buffer.alloc(0), latest: false })).found).toBe(false);
+    expect((await service.block({ number: 0n, hash: Buffer.alloc(32, 1), latest: false })).found).toBe(false);
+
+    const lookups = await service.txLookup({ hashes: [t2.hash, Buffer.alloc(32, 7)] });
+    expect(lookups.results[0]!.found).toBe(true);
+    expect(lookups.results[0]!.blockNumber).toBe(1n);
+    expect(lookups.results[0]!.blockHash).toEqual(r1.header!.hash);
+    expect(lookups.results[0]!.receipt?.txIndex).toBe(1);
+    expect(lookups.results[0]!.receipt?.cumulativeGasUsed).toBe(42_000n);
+    expect(lookups.results[1]!.found).toBe(false);
+
+    const all = await service.logs({ fromBlock: 0n, toBlock: 3n, addresses: [], topics: [], blockHash: Buffer.alloc(0), limit: 0 });
+    expect(all.error).toBe('');
+    expect(all.logs.map((l) => [l.blockNumber, l.txIndex, l.logIndex])).toEqual([[1n, 0, 0], [1n, 0, 1], [3n, 0, 0], [3n, 0, 1]]);
+    const q = (addresses: Buffer[], topics: Buffer[][]) =>
+      service.logs({ fromBlock: 0n, toBlock: 100n, addresses, topics: topics.map((anyOf) => ({ anyOf })), blockHash: Buffer.alloc(0), limit: 0 });
+    expect((await q([tokenB], [])).logs.length).toBe(2);
+    expect((await q([], [[transferTopic]])).logs.length).toBe(3);
+    expect((await q([], [[], [topicAddr(2)]])).logs.map((l) => l.logIndex)).toEqual([1]);
+    expect((await q([], [[], [], [topicAddr(1), topicAddr(2)]])).logs.map((l) => [l.blockNumber, l.logIndex])).toEqual([[1n, 0], [3n, 0]]);
+    // More positions than a log has topics never match, even wildcards.
+    expect((await q([tokenB], [[], [], [], []])).logs.length).toBe(0);
+    expect((await q([tokenA, tokenB], [[transferTopic], [topicAddr(3)]])).logs.map((l) => l.blockNumber)).toEqual([3n]);
+    const byBlockHash = await service.logs({ fromBlock: 0n, toBlock: 0n, addresses: [], topics: [], blockHash: r3.header!.hash, limit: 0 });
+    expect(byBlockHash.logs.length).toBe(2);
+    expect(byBlockHash.logs[0]!.blockHash).toEqual(r3.header!.hash);
+    expect((await service.logs({ fromBlock: 0n, toBlock: 0n, addresses: [], topics: [], blockHash: Buffer.alloc(32, 3), limit: 0 })).error).toMatch(/unknown block hash/);
+    // limit within maxLogs+1 truncates; without a limit, more than maxLogs is an error.
+    const truncated = await service.logs({ fromBlock: 0n, toBlock: 3n, addresses: [], topics: [], blockHash: Buffer.alloc(0), limit: 3 });
+    expect(truncated.logs.length).toBe(3);
+    expect(truncated.error).toBe('');
+    expect((await service.logs({ fromBlock: 0n, toBlock: 1000n, addresses: [], topics: [], blockHash: Buffer.alloc(0), limit: 0 })).logs.length).toBe(4);
+    expect((await service.logs({ fromBlock: 3n, toBlock: 2n, addresses: [], topics: [], blockHash: Buffer.alloc(0), limit: 0 })).logs).toEqual([]);
+  });
+
+  it('bounds logs queries by range and result count', async () => {
+    const many: Log[] = Array.from({ length: limits.maxLogs + 1 }, (_, i) => ({ address: addr(1), topics: [word(i)], data: Buffer.alloc(0) }));
+    await service.commitBlock(commitRequest({ height: 1n, txs: [{ tx: txOf(1), logs: many }] }));
+    for (let h = 2n; h <= BigInt(limits.maxLogsRange) + 1n; h++) await service.commitBlock(commitRequest({ height: h }));
+    const base = { addresses: [], topics: [], blockHash: Buffer.alloc(0) };
+    expect((await service.logs({ ...base, fromBlock: 1n, toBlock: BigInt(limits.maxLogsRange), limit: 0 })).error).toBe(`query exceeds the limit of ${limits.maxLogs} logs; narrow the block range`);
+    expect((await service.logs({ ...base, fromBlock: 0n, toBlock: BigInt(limits.maxLogsRange) + 1n, limit: 0 })).error).toMatch(/exceeds the limit of 100 blocks/);
+    expect((await service.logs({ ...base, fromBlock: 1n, toBlock: 1n, limit: limits.maxLogs + 1 })).logs.length).toBe(limits.maxLogs + 1);
+    expect((await service.logs({ ...base, fromBlock: 1n, toBlock: 1n, addresses: [Buffer.alloc(3)], limit: 0 })).error).toMatch(/20 bytes/);
+  });
+
+  it('never lets a rejection shadow a receipt', async () => {
+    const t1 = txOf(1);
+    const t2 = txOf(2);
+    const rejection = (tx: Tx): Rejection => ({ txHash: tx.hash, code: -32000, reason: 'nonce too low', height: 0n });
+    const committed: Rejection[][] = [];
+    await service.close();
+    service = await StateService.open({
+      backend: new LmdbStateBackend({ path: dir, noSync: true }), genesis, limits, log,
+      onCommitted: (event) => committed.push(event.rejections),
+    });
+    // Same block: t1 included, and a duplicate of t1 rejected.
+    await service.commitBlock(commitRequest({ height: 1n, txs: [{ tx: t1 }], rejections: [rejection(t1), rejection(t2)] }));
+    // Later block: t1 submitted again and rejected.
+    await service.commitBlock(commitRequest({ height: 2n, rejections: [rejection(t1)] }));
+    const res = await service.txLookup({ hashes: [t1.hash, t2.hash] });
+    expect(res.results[0]!.found).toBe(true);
+    expect(res.results[0]!.rejection).toBeUndefined();
+    expect(res.results[1]!.found).toBe(false);
+    expect(res.results[1]!.rejection?.reason).toBe('nonce too low');
+    expect(res.results[1]!.rejection?.height).toBe(1n);
+    expect(committed.map((rs) => rs.map((r) => r.txHash))).toEqual([[t2.hash], []]);
+    // A rejected tx that is included later gets its receipt.
+    await service.commitBlock(commitRequest({ height: 3n, txs: [{ tx: t2 }] }));
+    expect((await service.txLookup({ hashes: [t2.hash] })).results[0]!.found).toBe(true);
+  });
+
+  it('keeps everything across close and reopen', async () => {
+    const a = accountKey(addr(1));
+    await service.commitBlock(commitRequest({ height: 1n, txs: [{ tx: txOf(1) }], writes: [put(a, account(7n))] }));
+    const r2 = await service.commitBlock(commitRequest({ height: 2n, writes: [put(a, account(8n))] }));
+    await service.close();
+    service = await open();
+    expect(service.height).toBe(2n);
+    expect(service.headHeader.hash).toEqual(r2.header!.hash);
+    expect(service.head().lastTxStreamSeq).toBe(20n);
+    expect((await service.read({ height: 1n, keys: [keyToBytes(a)] })).entries[0]!.value).toEqual(account(7n));
+    expect((await service.txLookup({ hashes: [txOf(1).hash] })).results[0]!.found).toBe(true);
+    // The accumulator resumed from the stored lattice: the next root is still a from-scratch root.
+    const r3 = await service.commitBlock(commitRequest({ height: 3n, writes: [put(a, account(9n))] }));
+    const state = genesisStateEntries(genesis);
+    state.set(a, account(9n));
+    expect(r3.header!.stateRoot).toEqual(rootOf(state));
+    expect((await service.commitBlock(commitRequest({ height: 2n, writes: [put(a, account(8n))] }))).alreadyCommitted).toBe(true);
+    expect((await service.commitBlock(commitRequest({ height: 2n, digestSalt: 1 }))).error).toMatch(/already committed/);
+  });
+
+  it('refuses to open a store created with another genesis', async () => {
+    await service.close();
+    const other: Genesis = { ...genesis, timestamp: genesis.timestamp + 1n };
+    const backend = new LmdbStateBackend({ path: dir, noSync: true });
+    await expect(StateService.open({ backend, genesis: other, limits, log })).rejects.toThrow(/differs from the configured genesis/);
+    await backend.close();
+    service = await open();
+  });
+});

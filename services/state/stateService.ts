@@ -1,0 +1,358 @@
+// The state service's logic, without NATS: the single source of truth for committed state. It
+// writes genesis as block 0, applies each executed block atomically and exactly once (fenced by
+// height, recognised by ordered digest), keeps the LtHash state root, and answers reads at any
+// committed height plus block, transaction and log queries. Every answer that has an `error`
+// field carries the failure there instead of throwing across the bus.
+//
+// Commits are serialised here (one at a time, in arrival order) because the root accumulator,
+// the head header and the committed height live in memory between commits.
+import type {
+  BlockCommitted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, HeadResponse, LogsRequest,
+  LogsResponse, StateReadRequest, StateReadResponse, TxLookup, TxLookupRequest, TxLookupResponse,
+} from '../../gen/lanes/v1/bus.js';
+import type { BlockHeader, Rejection, StateEntry } from '../../gen/lanes/v1/types.js';
+import { ADDRESS_BYTES, BLOOM_BYTES, HASH_BYTES, buildBlockHeader, genesisHeader } from '../../lib/chain/block.js';
+import { genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
+import type { Logger } from '../../lib/log.js';
+import {
+  ACCOUNT_VALUE_BYTES, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, decodeAccount, isEmptyAccount, keyFromBytes,
+  type StateKey,
+} from '../../lib/state/keys.js';
+import { StateRootAccumulator } from '../../lib/state/root.js';
+import { HeightFenceError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
+
+export interface StateServiceLimits {
+  /** Keys per read request, and hashes per tx lookup. */
+  maxReadKeys: number;
+  /** Widest block range of one logs query. */
+  maxLogsRange: number;
+  /** Most logs one query returns. */
+  maxLogs: number;
+}
+
+/** Addresses, and alternatives per topic position, in one logs filter. */
+export const MAX_LOG_FILTER_ITEMS = 1024;
+export const MAX_TOPIC_POSITIONS = 4;
+
+export interface StateServiceOptions {
+  backend: StateBackend;
+  genesis: Genesis;
+  limits: StateServiceLimits;
+  log: Logger;
+  /** Called after each block is durably committed (main.ts publishes it); must not throw. */
+  onCommitted?: (event: BlockCommitted) => void;
+}
+
+/** The configured genesis does not match block 0 in the store: wrong data dir or genesis file. */
+export class GenesisMismatchError extends Error {
+  constructor(readonly storedHash: Buffer, readonly configuredHash: Buffer) {
+    super(`stored genesis block 0x${storedHash.toString('hex')} differs from the configured genesis 0x${configuredHash.toString('hex')}; ` +
+      'point LANES_DATA_DIR at an empty directory or use the genesis this store was created with');
+    this.name = 'GenesisMismatchError';
+  }
+}
+
+/** A request that exceeds a limit on a subject whose reply has no error field. */
+export class StateRequestError extends Error {
+  constructor(message: string, readonly subject: string) {
+    super(message);
+    this.name = 'StateRequestError';
+  }
+}
+
+interface Head {
+  height: bigint;
+  header: BlockHeader;
+  accumulator: StateRootAccumulator;
+  lastTxStreamSeq: bigint;
+}
+
+const STATE_KEY_BYTES: Record<number, number> = { [KEY_ACCOUNT]: 21, [KEY_STORAGE]: 53, [KEY_CODE]: 33 };
+const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** The `error` of a state key that is malformed, or '' when it is well formed. */
+export function stateKeyError(key: Uint8Array): string {
+  const expected = STATE_KEY_BYTES[key[0] ?? -1];
+  if (expected === undefined) return `unknown state key kind 0x${(key[0] ?? 0).toString(16)}`;
+  if (key.length !== expected) return `state key of kind ${key[0]} must be ${expected} bytes, got ${key.length}`;
+  return '';
+}
+
+/**
+ * The canonical form of a write (lib/state/keys.ts): a zero storage value and an empty account are
+ * absent, so the root does not depend on how a writer spelt "nothing". Returns an error string for
+ * a malformed value.
+ */
+function canonicalWrite(entry: StateEntry): StateWrite | string {
+  const keyProblem = stateKeyError(entry.key);
+  if (keyProblem !== '') return keyProblem;
+  const key = keyFromBytes(entry.key);
+  if (entry.absent) return { key, value: null };
+  const value = entry.value;
+  switch (entry.key[0]) {
+    case KEY_ACCOUNT:
+      if (value.length !== ACCOUNT_VALUE_BYTES) return `account ${key}: value must be ${ACCOUNT_VALUE_BYTES} bytes, got ${value.length}`;
+      return { key, value: isEmptyAccount(decodeAccount(value)) ? null : value };
+    case KEY_STORAGE:
+      if (value.length !== 32) return `storage ${key}: value must be 32 bytes, got ${value.length}`;
+      return { key, value: value.every((b) => b === 0) ? null : value };
+    default:
+      return { key, value };
+  }
+}
+
+function toEntry(write: StateWrite): StateEntry {
+  return { key: Buffer.from(write.key, 'hex'), value: write.value ?? Buffer.alloc(0), absent: write.value === null };
+}
+
+export class StateService {
+  private current: Head;
+  private commitQueue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly options: StateServiceOptions, head: Head) {
+    this.current = head;
+  }
+
+  /** Opens the store, writing genesis as block 0 when it is empty. */
+  static async open(options: StateServiceOptions): Promise<StateService> {
+    const { backend, genesis, log } = options;
+    const entries = genesisStateEntries(genesis);
+    const keys = [...entries.keys()].sort();
+    const accumulator = new StateRootAccumulator();
+    for (const key of keys) accumulator.update(key, null, entries.get(key)!);
+    const header0 = genesisHeader(genesis, accumulator.root());
+    let meta = await backend.meta();
+    if (meta === null) {
+      await backend.commit({
+        height: 0n, header: header0, txs: [], receipts: [], rejections: [],
+        writes: keys.map((key) => ({ key, value: entries.get(key)! })),
+        lattice: accumulator.serialize(), lastTxStreamSeq: 0n,
+      });
+      log.info({ genesisHash: header0.hash.toString('hex'), entries: keys.length }, 'wrote genesis block');
+      meta = await backend.meta();
+      if (meta === null) throw new StateCorruptionError('no meta after writing genesis', 'meta');
+    }
+    const stored0 = await backend.getBlock(0n);
+    if (stored0 === null) throw new StateCorruptionError('meta present but block 0 missing', 'headers');
+    if (!stored0.header.hash.equals(header0.hash)) throw new GenesisMismatchError(stored0.header.hash, header0.hash);
+    const headBlock = await backend.getBlock(meta.height);
+    if (headBlock === null) throw new StateCorruptionError(`head block ${meta.height} missing`, 'headers');
+    const headAccumulator = new StateRootAccumulator(meta.lattice);
+    if (!headAccumulator.root().equals(headBlock.header.stateRoot) || !meta.stateRoot.equals(headBlock.header.stateRoot)) {
+      throw new StateCorruptionError(`lattice does not hash to the state root of block ${meta.height}`, 'meta');
+    }
+    log.info({ height: meta.height.toString(), headHash: headBlock.header.hash.toString('hex') }, 'state opened');
+    return new StateService(options, { height: meta.height, header: headBlock.header, accumulator: headAccumulator, lastTxStreamSeq: meta.lastTxStreamSeq });
+  }
+
+  get height(): bigint {
+    return this.current.height;
+  }
+
+  get headHeader(): BlockHeader {
+    return this.current.header;
+  }
+
+  /** Applies one executed block; a retry of a committed block answers its stored header. */
+  commitBlock(req: CommitRequest): Promise<CommitResponse> {
+    const run = this.commitQueue.then(() => this.commitOne(req));
+    this.commitQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitOne(req: CommitRequest): Promise<CommitResponse> {
+    const fail = (error: string): CommitResponse => {
+      this.options.log.warn({ height: req.env?.number.toString(), error }, 'commit refused');
+      return { header: undefined, alreadyCommitted: false, error };
+    };
+    if (this.closed) return fail('state service is shutting down');
+    const env = req.env;
+    if (env === undefined) return fail('commit without a block env');
+    if (req.orderedDigest.length !== HASH_BYTES) return fail(`ordered digest must be ${HASH_BYTES} bytes`);
+    const height = env.number;
+    const committed = this.current.height;
+    if (height <= committed) {
+      try {
+        return await this.answerRetry(height, req.orderedDigest, fail);
+      } catch (err) {
+        this.options.log.error({ err, height: height.toString() }, 'reading a committed block failed');
+        return fail(`cannot check block ${height} against the stored one: ${errorMessage(err)}`);
+      }
+    }
+    if (height !== committed + 1n) return fail(`block ${height} does not follow committed block ${committed} (gap)`);
+    if (env.chainId !== this.options.genesis.chainId) return fail(`chain id ${env.chainId} != ${this.options.genesis.chainId}`);
+    const problem = this.checkBody(req);
+    if (problem !== '') return fail(problem);
+
+    const writes: StateWrite[] = [];
+    const seen = new Set<StateKey>();
+    for (const entry of req.writes) {
+      const write = canonicalWrite(entry);
+      if (typeof write === 'string') return fail(write);
+      if (seen.has(write.key)) return fail(`key ${write.key} written twice in one block`);
+      seen.add(write.key);
+      writes.push(write);
+    }
+    try {
+      const before = await this.options.backend.readAt(writes.map((w) => w.key), committed);
+      const accumulator = this.current.accumulator.clone();
+      writes.forEach((w, i) => accumulator.update(w.key, before[i]!, w.value));
+      const header = buildBlockHeader({
+        env, parentHash: this.current.header.hash, stateRoot: accumulator.root(),
+        txHashes: req.txs.map((tx) => tx.hash), receipts: req.receipts, orderedDigest: req.orderedDigest,
+      });
+      const rejections: Rejection[] = req.rejections.map((r) => ({ ...r, height }));
+      const { rejectionsStored } = await this.options.backend.commit({
+        height, header, txs: req.txs, receipts: req.receipts, rejections, writes,
+        lattice: accumulator.serialize(), lastTxStreamSeq: req.lastTxStreamSeq,
+      });
+      this.current = { height, header, accumulator, lastTxStreamSeq: req.lastTxStreamSeq };
+      this.options.onCommitted?.({
+        header, txHashes: req.txs.map((tx) => tx.hash), writes: writes.map(toEntry), rejections: rejectionsStored,
+      });
+      return { header, alreadyCommitted: false, error: '' };
+    } catch (err) {
+      if (err instanceof HeightFenceError) return fail(`${err.message}: another writer committed this height`);
+      this.options.log.error({ err, height: height.toString() }, 'commit failed');
+      return { header: undefined, alreadyCommitted: false, error: `commit of block ${height} failed: ${errorMessage(err)}` };
+    }
+  }
+
+  private async answerRetry(height: bigint, digest: Buffer, fail: (e: string) => CommitResponse): Promise<CommitResponse> {
+    const stored = await this.options.backend.getBlock(height);
+    if (stored === null) throw new StateCorruptionError(`committed block ${height} missing`, 'headers');
+    if (!stored.header.orderedDigest.equals(digest)) {
+      return fail(`block ${height} is already committed with ordered digest 0x${stored.header.orderedDigest.toString('hex')}, ` +
+        `not 0x${digest.toString('hex')}`);
+    }
+    return { header: stored.header, alreadyCommitted: true, error: '' };
+  }
+
+  /** Cheap consistency checks of txs against receipts; the deep ones are the executors' job. */
+  private checkBody(req: CommitRequest): string {
+    if (req.receipts.length !== req.txs.length) return `${req.txs.length} txs but ${req.receipts.length} receipts`;
+    let cumulativeGasUsed = 0n;
+    let logIndex = 0;
+    for (let i = 0; i < req.txs.length; i++) {
+      const tx = req.txs[i]!;
+      const r = req.receipts[i]!;
+      if (tx.hash.length !== HASH_BYTES) return `tx ${i}: hash must be ${HASH_BYTES} bytes`;
+      if (!r.txHash.equals(tx.hash)) return `receipt ${i} is for tx 0x${r.txHash.toString('hex')}, not 0x${tx.hash.toString('hex')}`;
+      if (r.txIndex !== i) return `receipt ${i} has tx index ${r.txIndex}`;
+      cumulativeGasUsed += r.gasUsed;
+      if (r.cumulativeGasUsed !== cumulativeGasUsed) return `receipt ${i}: cumulative gas ${r.cumulativeGasUsed} != ${cumulativeGasUsed}`;
+      if (r.firstLogIndex !== logIndex) return `receipt ${i}: first log index ${r.firstLogIndex} != ${logIndex}`;
+      if (r.logsBloom.length !== BLOOM_BYTES) return `receipt ${i}: logs bloom must be ${BLOOM_BYTES} bytes`;
+      logIndex += r.logs.length;
+    }
+    return '';
+  }
+
+  /** Committed values at a height (0 = latest), in key order. */
+  async read(req: StateReadRequest): Promise<StateReadResponse> {
+    const fail = (error: string): StateReadResponse => ({ height: req.height, entries: [], error });
+    if (req.keys.length > this.options.limits.maxReadKeys) {
+      return fail(`too many keys: ${req.keys.length} > limit ${this.options.limits.maxReadKeys}`);
+    }
+    const committed = this.current.height;
+    const height = req.height === 0n ? committed : req.height;
+    if (height > committed) return fail(`height ${height} is not committed yet (committed: ${committed})`);
+    const keys: StateKey[] = [];
+    for (let i = 0; i < req.keys.length; i++) {
+      const problem = stateKeyError(req.keys[i]!);
+      if (problem !== '') return fail(`key ${i}: ${problem}`);
+      keys.push(keyFromBytes(req.keys[i]!));
+    }
+    try {
+      const values = await this.options.backend.readAt(keys, height);
+      const entries = values.map((value, i): StateEntry => ({ key: req.keys[i]!, value: value ?? Buffer.alloc(0), absent: value === null }));
+      return { height, entries, error: '' };
+    } catch (err) {
+      this.options.log.error({ err, height: height.toString() }, 'state read failed');
+      return fail(`read at height ${height} failed: ${errorMessage(err)}`);
+    }
+  }
+
+  head(): HeadResponse {
+    return { height: this.current.height, header: this.current.header, lastTxStreamSeq: this.current.lastTxStreamSeq };
+  }
+
+  async block(req: BlockRequest): Promise<BlockResponse> {
+    const notFound: BlockResponse = { found: false, header: undefined, txs: [] };
+    let number: bigint | null;
+    if (req.hash.length > 0) number = await this.options.backend.getBlockNumberByHash(req.hash);
+    else number = req.latest ? this.current.height : req.number;
+    if (number === null || number > this.current.height) return notFound;
+    const stored = await this.options.backend.getBlock(number);
+    return stored === null ? notFound : { found: true, header: stored.header, txs: stored.txs };
+  }
+
+  async txLookup(req: TxLookupRequest): Promise<TxLookupResponse> {
+    if (req.hashes.length > this.options.limits.maxReadKeys) {
+      throw new StateRequestError(`too many hashes: ${req.hashes.length} > limit ${this.options.limits.maxReadKeys}`, 'tx');
+    }
+    const records = await this.options.backend.getTxRecords(req.hashes);
+    const results = records.map((record): TxLookup => {
+      const none: TxLookup = { found: false, tx: undefined, receipt: undefined, blockNumber: 0n, blockHash: Buffer.alloc(0), rejection: undefined };
+      if (record === null) return none;
+      if (record.kind === 'rejected') return { ...none, rejection: record.rejection };
+      return { found: true, tx: record.tx, receipt: record.receipt, blockNumber: record.blockNumber, blockHash: record.blockHash, rejection: undefined };
+    });
+    return { results };
+  }
+
+  /**
+   * eth_getLogs. By block hash, or by an inclusive block range taken literally (0 is block 0) and
+   * clamped to the committed height; an empty range answers no logs. `limit` in 1..maxLogs+1
+   * truncates (a caller asks one more than it will show to detect overflow); otherwise more than
+   * maxLogs matches is an error asking for a narrower range.
+   */
+  async logs(req: LogsRequest): Promise<LogsResponse> {
+    const fail = (error: string): LogsResponse => ({ logs: [], error });
+    const { maxLogs, maxLogsRange } = this.options.limits;
+    if (req.addresses.length > MAX_LOG_FILTER_ITEMS) return fail(`too many addresses: ${req.addresses.length} > limit ${MAX_LOG_FILTER_ITEMS}`);
+    if (req.addresses.some((a) => a.length !== ADDRESS_BYTES)) return fail(`addresses must be ${ADDRESS_BYTES} bytes`);
+    if (req.topics.length > MAX_TOPIC_POSITIONS) return fail(`too many topic positions: ${req.topics.length} > ${MAX_TOPIC_POSITIONS}`);
+    for (const t of req.topics) {
+      if (t.anyOf.length > MAX_LOG_FILTER_ITEMS) return fail(`too many topic alternatives: ${t.anyOf.length} > limit ${MAX_LOG_FILTER_ITEMS}`);
+      if (t.anyOf.some((topic) => topic.length !== HASH_BYTES)) return fail(`topics must be ${HASH_BYTES} bytes`);
+    }
+    let fromBlock = req.fromBlock;
+    let toBlock = req.toBlock;
+    if (req.blockHash.length > 0) {
+      const number = await this.options.backend.getBlockNumberByHash(req.blockHash);
+      if (number === null) return fail(`unknown block hash 0x${req.blockHash.toString('hex')}`);
+      fromBlock = number;
+      toBlock = number;
+    }
+    if (toBlock > this.current.height) toBlock = this.current.height;
+    if (fromBlock > toBlock) return { logs: [], error: '' };
+    if (toBlock - fromBlock + 1n > BigInt(maxLogsRange)) {
+      return fail(`block range ${toBlock - fromBlock + 1n} exceeds the limit of ${maxLogsRange} blocks`);
+    }
+    const truncate = req.limit > 0 && req.limit <= maxLogs + 1;
+    const maxResults = truncate ? req.limit : maxLogs + 1;
+    try {
+      const matches = await this.options.backend.getLogs({
+        fromBlock, toBlock, addresses: req.addresses, topics: req.topics.map((t) => t.anyOf), maxResults,
+      });
+      if (!truncate && matches.length > maxLogs) return fail(`query exceeds the limit of ${maxLogs} logs; narrow the block range`);
+      return {
+        logs: matches.map((m) => ({ log: m.log, blockNumber: m.blockNumber, blockHash: m.blockHash, txHash: m.txHash, txIndex: m.txIndex, logIndex: m.logIndex })),
+        error: '',
+      };
+    } catch (err) {
+      this.options.log.error({ err, fromBlock: fromBlock.toString(), toBlock: toBlock.toString() }, 'logs query failed');
+      return fail(`logs query failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Waits for the commit in progress, then closes the backend. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.commitQueue;
+    await this.options.backend.close();
+  }
+}
