@@ -34,6 +34,8 @@ export interface LanesConfig {
     /** Ordered blocks not yet committed; beyond it the sequencer waits (back-pressure). */
     maxUncommittedBlocks: number;
     dedupeWindowTxs: number;
+    /** An empty block is cut after this long without one (0 = never), as a chain clients can poll. */
+    emptyBlockIntervalMs: number;
   };
   scheduler: {
     execTimeoutMs: number;
@@ -98,6 +100,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       blockIntervalMs: int(env, 'LANES_BLOCK_INTERVAL_MS', 100),
       maxUncommittedBlocks: int(env, 'LANES_MAX_UNCOMMITTED_BLOCKS', 8),
       dedupeWindowTxs: int(env, 'LANES_DEDUPE_WINDOW_TXS', 200_000),
+      emptyBlockIntervalMs: int(env, 'LANES_EMPTY_BLOCK_INTERVAL_MS', 1000),
     },
     scheduler: {
       execTimeoutMs: int(env, 'LANES_EXEC_TIMEOUT_MS', 30_000),

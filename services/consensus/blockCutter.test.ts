@@ -70,6 +70,18 @@ describe('BlockCutter', () => {
     expect(cutter.cut(0).txs).toHaveLength(6);
   });
 
+  it('cuts an empty block only when idle and nothing is pending', () => {
+    const cutter = new BlockCutter(limits, genesisTip);
+    expect(cutter.shouldCutEmpty(1_000, 0, 1_000)).toBe(true);
+    expect(cutter.shouldCutEmpty(999, 0, 1_000)).toBe(false);
+    expect(cutter.shouldCutEmpty(5_000, 0, 0)).toBe(false);
+    const empty = cutter.cut(1_000, true);
+    expect(empty.txs).toHaveLength(0);
+    expect(empty.height).toBe(1n);
+    cutter.addBatch(1n, batch(1), 1_000);
+    expect(cutter.shouldCutEmpty(9_000, 0, 1_000)).toBe(false);
+  });
+
   it('refuses batches out of stream order', () => {
     const cutter = new BlockCutter(limits, genesisTip);
     cutter.addBatch(2n, batch(1), 0);

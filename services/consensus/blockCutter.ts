@@ -2,7 +2,8 @@
 // them into ordered blocks by count, bytes or age. Whole batches only, so a block's
 // `last_tx_stream_seq` marks exactly what it consumed and a restart resumes after it.
 // Time is passed in, never read, so the same inputs cut the same blocks.
-import type { OrderedBlock, Tx, TxBatch } from '../../gen/lanes/v1/bus.js';
+import type { OrderedBlock, TxBatch } from '../../gen/lanes/v1/bus.js';
+import type { Tx } from '../../gen/lanes/v1/types.js';
 import { orderedBlockDigest, transactionsRoot } from '../../lib/chain/block.js';
 
 export interface CutterLimits {
@@ -49,6 +50,14 @@ export class BlockCutter {
     return this.duplicatesDropped;
   }
 
+  /**
+   * True when the chain has been idle for `emptyBlockIntervalMs`: an empty block is due, so
+   * clients that wait for "the next block" (ethers' receipt polling) are never left hanging.
+   */
+  shouldCutEmpty(nowMs: number, lastBlockMs: number, emptyBlockIntervalMs: number): boolean {
+    return emptyBlockIntervalMs > 0 && this.pending.length === 0 && nowMs - lastBlockMs >= emptyBlockIntervalMs;
+  }
+
   /** Adds a batch stored at stream sequence `seq`; batches at or below the tip's seq are ignored. */
   addBatch(seq: bigint, batch: TxBatch, nowMs: number): void {
     if (seq <= this.tip.lastTxStreamSeq) return;
@@ -83,8 +92,8 @@ export class BlockCutter {
    * advances the tip. Empty batches (all duplicates) are consumed too, and may yield a block
    * without transactions only when nothing else is pending, so the stream position advances.
    */
-  cut(nowMs: number): OrderedBlock {
-    if (this.pending.length === 0) throw new Error('cut with nothing pending');
+  cut(nowMs: number, allowEmpty = false): OrderedBlock {
+    if (this.pending.length === 0 && !allowEmpty) throw new Error('cut with nothing pending');
     const txs: Tx[] = [];
     let bytes = 0;
     let lastSeq = this.tip.lastTxStreamSeq;

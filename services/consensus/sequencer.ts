@@ -123,7 +123,13 @@ export class Sequencer {
       const block = this.cutter.cut(Date.now());
       await this.publish(block);
     }
+    const idle = this.cutter.shouldCutEmpty(Date.now(), this.lastBlockMs, this.config.consensus.emptyBlockIntervalMs);
+    if (!this.stopping && idle && this.cutter.chainTip.height - this.committedHeight < BigInt(this.config.consensus.maxUncommittedBlocks)) {
+      await this.publish(this.cutter.cut(Date.now(), true));
+    }
   }
+
+  private lastBlockMs = Date.now();
 
   private async publish(block: OrderedBlock): Promise<void> {
     const hdrs = natsHeaders();
@@ -137,7 +143,8 @@ export class Sequencer {
     if (BigInt(ack.seq) !== block.height) {
       throw new Error(`block ${block.height} stored at seq ${ack.seq}${ack.duplicate ? ' (duplicate)' : ''}`);
     }
-    this.log.info({ height: block.height, txs: block.txs.length, publishMs: Date.now() - started }, 'block ordered');
+    this.lastBlockMs = Date.now();
+    this.log[block.txs.length === 0 ? 'debug' : 'info']({ height: block.height, txs: block.txs.length, publishMs: Date.now() - started }, 'block ordered');
   }
 
   /** Back-pressure: at most maxUncommittedBlocks ordered blocks ahead of the committed height. */

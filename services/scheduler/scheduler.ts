@@ -126,7 +126,7 @@ export class Scheduler {
     this.counters.txs += commit.txs.length;
     this.counters.rejected += commit.rejections.length;
     this.counters.lastBlockMs = totalMs;
-    this.log.info({
+    this.log[block.txs.length === 0 ? 'debug' : 'info']({
       height: header.number, txs: commit.txs.length, rejected: commit.rejections.length,
       gasUsed: header.gasUsed.toString(), execMs: Math.round(execMs), totalMs: Math.round(totalMs),
       alreadyCommitted: res.alreadyCommitted,
