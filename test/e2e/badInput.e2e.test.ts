@@ -42,8 +42,8 @@ describe('bad input through JSON-RPC', () => {
     const badSig = good.slice(0, -6) + 'ffffff';
     expect((await send(badSig)).error?.code).toBeLessThan(0);
     const unfunded = Wallet.createRandom();
-    expect((await send(await unfunded.signTransaction({ ...base, nonce: 0 }))).error?.message).toBe('insufficient funds for gas * price + value');
-    expect((await send(await alice.signTransaction({ ...base, nonce: 0, gasLimit: 20_000n }))).error?.message).toBe('intrinsic gas too low');
+    expect((await send(await unfunded.signTransaction({ ...base, nonce: 0 }))).error?.message).toMatch(/^insufficient funds for gas \* price \+ value/);
+    expect((await send(await alice.signTransaction({ ...base, nonce: 0, gasLimit: 20_000n }))).error?.message).toMatch(/^intrinsic gas too low/);
     const big = '0x' + '11'.repeat(200 * 1024);
     expect((await send(await alice.signTransaction({ ...base, nonce: 0, data: big, gasLimit: 30_000_000n }))).error?.message).toMatch(/oversized data/);
   });
