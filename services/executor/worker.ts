@@ -119,7 +119,7 @@ export class ExecutorWorker {
   private async call(req: CallRequest): Promise<CallResponse> {
     this.counters.calls++;
     const head = await this.latestHead();
-    const height = req.height === 0n || req.height > head.number ? head.number : req.height;
+    const height = req.latest || req.height > head.number ? head.number : req.height;
     const env = toEvmEnv({
       number: height + 1n,
       timestamp: head.timestamp + 1n,
@@ -157,7 +157,7 @@ export class ExecutorWorker {
   }
 
   private async readState(keys: StateKey[], height: bigint): Promise<(Buffer | null)[]> {
-    const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, { height, keys: keys.map(keyToBytes) }, StateReadResponse, this.config.requestTimeoutMs);
+    const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, { height, keys: keys.map(keyToBytes), latest: false }, StateReadResponse, this.config.requestTimeoutMs);
     if (res.error !== '') throw new Error(`state read at ${height}: ${res.error}`);
     return res.entries.map((e) => (e.absent ? null : e.value));
   }

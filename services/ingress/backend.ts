@@ -18,8 +18,8 @@ import type { StateEntry } from '../../gen/lanes/v1/types.js';
 export type BlockCommittedListener = (event: BlockCommitted) => void;
 
 export interface IngressBackend {
-  /** Committed values of `keys` at `height` (0 = latest), in the order of `keys`. */
-  readState(keys: Buffer[], height: bigint): Promise<{ height: bigint; entries: StateEntry[] }>;
+  /** Committed values of `keys` at `height` (or at the head), in the order of `keys`. */
+  readState(keys: Buffer[], height: bigint | 'latest'): Promise<{ height: bigint; entries: StateEntry[] }>;
   head(): Promise<HeadResponse>;
   block(req: BlockRequest): Promise<BlockResponse>;
   lookupTxs(hashes: Buffer[]): Promise<TxLookup[]>;
@@ -71,7 +71,7 @@ export class NatsBackend implements IngressBackend {
     }
   }
 
-  async readState(keys: Buffer[], height: bigint): Promise<{ height: bigint; entries: StateEntry[] }> {
+  async readState(keys: Buffer[], height: bigint | 'latest'): Promise<{ height: bigint; entries: StateEntry[] }> {
     const chunkKeys = Math.max(1, this.options.maxReadKeys);
     const chunks: Buffer[][] = [];
     for (let i = 0; i < keys.length; i += chunkKeys) chunks.push(keys.slice(i, i + chunkKeys));
@@ -81,8 +81,9 @@ export class NatsBackend implements IngressBackend {
     return { height: first.height, entries: [first, ...rest].flatMap((r) => r.entries) };
   }
 
-  private async readChunk(keys: Buffer[], height: bigint): Promise<StateReadResponse> {
-    const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, { height, keys }, StateReadResponse, this.options.requestTimeoutMs);
+  private async readChunk(keys: Buffer[], height: bigint | 'latest'): Promise<StateReadResponse> {
+    const req: StateReadRequest = height === 'latest' ? { height: 0n, keys, latest: true } : { height, keys, latest: false };
+    const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, req, StateReadResponse, this.options.requestTimeoutMs);
     if (res.error !== '') throw new BackendError(`state read failed: ${res.error}`, STATE_READ_SUBJECT);
     if (res.entries.length !== keys.length) {
       throw new BackendError(`state read returned ${res.entries.length} entries for ${keys.length} keys`, STATE_READ_SUBJECT);

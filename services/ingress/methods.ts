@@ -51,15 +51,12 @@ function arity(params: unknown[], min: number, max: number): void {
 // Block tags
 
 /** A block to read committed state at: `height` for lanes.state.read (0 = latest). */
-async function stateHeight(tag: unknown, ctx: MethodContext): Promise<bigint> {
+async function stateHeight(tag: unknown, ctx: MethodContext): Promise<bigint | 'latest'> {
   const number = await resolveBlockNumber(tag ?? 'latest', ctx);
-  if (number === 'latest') return 0n;
+  if (number === 'latest') return 'latest';
   const head = await ctx.chain.latest();
   const headNumber = head?.number ?? 0n;
   if (number > headNumber) throw new RpcError(RpcErrorCode.Server, 'header not found');
-  if (number === headNumber) return 0n;
-  // Height 0 means "latest" on the bus, so the state of block 0 cannot be asked for once newer exist.
-  if (number === 0n) throw new RpcError(RpcErrorCode.Server, 'historical state at block 0 is not available');
   return number;
 }
 
@@ -110,7 +107,7 @@ function parseBool(value: unknown, what: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // State
 
-async function readAccount(address: Buffer, height: bigint, ctx: MethodContext): Promise<{ nonce: bigint; balance: bigint; codeHash: Uint8Array }> {
+async function readAccount(address: Buffer, height: bigint | 'latest', ctx: MethodContext): Promise<{ nonce: bigint; balance: bigint; codeHash: Uint8Array }> {
   const { entries } = await ctx.backend.readState([Buffer.from(accountKey(address), 'hex')], height);
   const entry = entries[0]!;
   if (entry.absent || entry.value.length === 0) return { nonce: 0n, balance: 0n, codeHash: EMPTY_CODE_HASH };
@@ -126,7 +123,7 @@ function parseSlot(value: unknown): Buffer {
 // ---------------------------------------------------------------------------------------------
 // eth_call / eth_estimateGas
 
-function callRequest(param: unknown, height: bigint, estimate: boolean): CallRequest {
+function callRequest(param: unknown, height: bigint | 'latest', estimate: boolean): CallRequest {
   if (typeof param !== 'object' || param === null || Array.isArray(param)) throw invalidParams('call: expected a transaction object');
   const call = param as Record<string, unknown>;
   const input = call['input'] ?? call['data'];
@@ -140,7 +137,8 @@ function callRequest(param: unknown, height: bigint, estimate: boolean): CallReq
     data: input === undefined || input === null ? Buffer.alloc(0) : parseData(input, 'data'),
     value: call['value'] === undefined || call['value'] === null ? Buffer.alloc(0) : bigintBytes(parseQuantity(call['value'], 'value')),
     gas: call['gas'] === undefined || call['gas'] === null ? 0n : parseUint64(call['gas'], 'gas'),
-    height,
+    height: height === 'latest' ? 0n : height,
+    latest: height === 'latest',
     estimate,
     gasPrice: gasPrice === undefined || gasPrice === null ? Buffer.alloc(0) : bigintBytes(parseQuantity(gasPrice, 'gasPrice')),
   };

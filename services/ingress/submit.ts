@@ -124,7 +124,7 @@ export class TxSubmitter {
     const unique = new Map<string, Buffer>();
     for (const read of reads) for (const sender of read.senders) unique.set(sender.toString('hex'), sender);
     const keys = [...unique.values()].map((sender) => Buffer.from(accountKey(sender), 'hex'));
-    this.backend.readState(keys, 0n).then(({ entries }) => {
+    this.backend.readState(keys, 'latest').then(({ entries }) => {
       const accounts = new Map<string, AccountSnapshot>();
       let i = 0;
       for (const senderHex of unique.keys()) {

@@ -73,7 +73,7 @@ describe('state service over NATS', () => {
     expect(head0.header?.number).toBe(0n);
 
     const key = keyToBytes(accountKey(devAddress));
-    const read0 = await request(nc, STATE_READ_SUBJECT, StateReadRequest, { height: 0n, keys: [key] }, StateReadResponse, TIMEOUT_MS);
+    const read0 = await request(nc, STATE_READ_SUBJECT, StateReadRequest, { height: 0n, keys: [key], latest: true }, StateReadResponse, TIMEOUT_MS);
     expect(read0.error).toBe('');
     expect(decodeAccount(read0.entries[0]!.value).balance).toBe(genesis.alloc.find((a) => a.address.equals(devAddress))!.balance);
 
@@ -97,10 +97,10 @@ describe('state service over NATS', () => {
     const gap = await request(nc, STATE_COMMIT_SUBJECT, CommitRequest, commitFor(5n, tx, 1n), CommitResponse, TIMEOUT_MS);
     expect(gap.error).toMatch(/gap/);
 
-    const read1 = await request(nc, STATE_READ_SUBJECT, StateReadRequest, { height: 0n, keys: [key] }, StateReadResponse, TIMEOUT_MS);
+    const read1 = await request(nc, STATE_READ_SUBJECT, StateReadRequest, { height: 0n, keys: [key], latest: true }, StateReadResponse, TIMEOUT_MS);
     expect(read1.height).toBe(1n);
     expect(decodeAccount(read1.entries[0]!.value).balance).toBe(123n);
-    const tooHigh = await request(nc, STATE_READ_SUBJECT, StateReadRequest, { height: 9n, keys: [key] }, StateReadResponse, TIMEOUT_MS);
+    const tooHigh = await request(nc, STATE_READ_SUBJECT, StateReadRequest, { height: 9n, keys: [key], latest: false }, StateReadResponse, TIMEOUT_MS);
     expect(tooHigh.error).toMatch(/not committed/);
 
     const head1 = await request(nc, STATE_HEAD_SUBJECT, HeadRequest, {}, HeadResponse, TIMEOUT_MS);

@@ -97,7 +97,7 @@ describe('StateService on lmdb', () => {
     expect(head.height).toBe(0n);
     expect(head.header?.hash).toEqual(service.headHeader.hash);
     const firstKey = [...entries.keys()][0]!;
-    const read = await service.read({ height: 0n, keys: [keyToBytes(firstKey)] });
+    const read = await service.read({ height: 0n, keys: [keyToBytes(firstKey)] , latest: true });
     expect(read.error).toBe('');
     expect(read.entries[0]!.value).toEqual(entries.get(firstKey));
   });
@@ -159,18 +159,21 @@ describe('StateService on lmdb', () => {
     expect(r2.header?.parentHash).toEqual(r1.header?.hash);
 
     const keys = [a, s, devKey].map(keyToBytes);
-    const at0 = await service.read({ height: 0n, keys }); // 0 = latest
+    const at0 = await service.read({ height: 0n, keys, latest: true });
     expect(at0.height).toBe(2n);
     expect(at0.entries.map((e) => e.absent)).toEqual([false, true, true]);
     expect(at0.entries[0]!.value).toEqual(account(50n, 1n));
-    const at1 = await service.read({ height: 1n, keys });
+    const at1 = await service.read({ height: 1n, keys, latest: false });
+    const genesisRead = await service.read({ height: 0n, keys, latest: false });
+    expect(genesisRead.height).toBe(0n);
+    expect(genesisRead.entries[0]!.absent).toBe(true);
     expect(at1.entries[0]!.value).toEqual(account(100n));
     expect(at1.entries[1]!.value).toEqual(word(42));
     expect(at1.entries[2]!.absent).toBe(true);
-    expect((await service.read({ height: 3n, keys })).error).toMatch(/not committed/);
-    expect((await service.read({ height: 0n, keys: [Buffer.alloc(5, 1)] })).error).toMatch(/key 0/);
+    expect((await service.read({ height: 3n, keys, latest: false })).error).toMatch(/not committed/);
+    expect((await service.read({ height: 0n, keys: [Buffer.alloc(5, 1)] , latest: true })).error).toMatch(/key 0/);
     const tooMany = Array.from({ length: limits.maxReadKeys + 1 }, () => keyToBytes(a));
-    expect((await service.read({ height: 0n, keys: tooMany })).error).toMatch(/too many keys/);
+    expect((await service.read({ height: 0n, keys: tooMany , latest: true })).error).toMatch(/too many keys/);
   });
 
   it('stores zero storage values and empty accounts as absent (canonical writes)', async () => {
@@ -178,7 +181,7 @@ describe('StateService on lmdb', () => {
     await service.commitBlock(commitRequest({ height: 1n, writes: [put(s, word(5))] }));
     const before = service.headHeader.stateRoot;
     await service.commitBlock(commitRequest({ height: 2n, writes: [put(s, Buffer.alloc(32)), put(accountKey(addr(4)), account(0n))] }));
-    const read = await service.read({ height: 0n, keys: [keyToBytes(s), keyToBytes(accountKey(addr(4)))] });
+    const read = await service.read({ height: 0n, keys: [keyToBytes(s), keyToBytes(accountKey(addr(4)))] , latest: true });
     expect(read.entries.map((e) => e.absent)).toEqual([true, true]);
     expect(service.headHeader.stateRoot).not.toEqual(before);
     const state = genesisStateEntries(genesis);
@@ -286,7 +289,7 @@ describe('StateService on lmdb', () => {
     expect(service.height).toBe(2n);
     expect(service.headHeader.hash).toEqual(r2.header!.hash);
     expect(service.head().lastTxStreamSeq).toBe(20n);
-    expect((await service.read({ height: 1n, keys: [keyToBytes(a)] })).entries[0]!.value).toEqual(account(7n));
+    expect((await service.read({ height: 1n, keys: [keyToBytes(a)] , latest: false })).entries[0]!.value).toEqual(account(7n));
     expect((await service.txLookup({ hashes: [txOf(1).hash] })).results[0]!.found).toBe(true);
     // The accumulator resumed from the stored lattice: the next root is still a from-scratch root.
     const r3 = await service.commitBlock(commitRequest({ height: 3n, writes: [put(a, account(9n))] }));

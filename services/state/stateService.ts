@@ -256,7 +256,7 @@ export class StateService {
       return fail(`too many keys: ${req.keys.length} > limit ${this.options.limits.maxReadKeys}`);
     }
     const committed = this.current.height;
-    const height = req.height === 0n ? committed : req.height;
+    const height = req.latest ? committed : req.height;
     if (height > committed) return fail(`height ${height} is not committed yet (committed: ${committed})`);
     const keys: StateKey[] = [];
     for (let i = 0; i < req.keys.length; i++) {

@@ -76,6 +76,11 @@ describe('local cluster end to end', () => {
     const logs = await provider.getLogs({ address: await token.getAddress(), fromBlock: 0, toBlock: 'latest', topics: [erc20.interface.getEvent('Transfer')!.topicHash] });
     expect(logs.length).toBeGreaterThanOrEqual(2); // mint + transfer
 
+    // Historical reads: the genesis state stays readable after later blocks.
+    expect(await provider.getBalance(alice.address, 0)).toBe(parseEther('10000'));
+    expect(await provider.getBalance(alice.address, sendReceipt!.blockNumber - 1)).toBe(parseEther('10000'));
+    expect(await erc20.getFunction('balanceOf')(bob.address, { blockTag: receipt.blockNumber - 1 })).toBe(0n);
+
     // Invariant 1: every committed block's state root equals the serial reference's.
     const head = await provider.getBlockNumber();
     const replayed = await replayThroughReference(provider, head);
