@@ -190,6 +190,31 @@ describe('plain ETH transfer', () => {
   });
 });
 
+describe('coinbase-delta mode', () => {
+  it('reports the tip as a delta without reading or writing the coinbase', async () => {
+    const deltas = await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true });
+    const state = new TestState([[ALICE, 10n * ETHER], [COINBASE, 3n]]);
+    const out = await deltas.execute(signed1559(ALICE_KEY, { nonce: 0n, to: BOB, value: 5n, gasLimit: 21_000n }), ENV, state.source);
+    expect(out.status).toBe('success');
+    expect(out.coinbaseDelta).toBe(21_000n * 2n * GWEI);
+    expect(out.reads.has(accountKey(COINBASE))).toBe(false);
+    expect(out.writes.has(accountKey(COINBASE))).toBe(false);
+    // The plain executor's coinbase write equals base + delta.
+    const plain = await executor.execute(signed1559(ALICE_KEY, { nonce: 0n, to: BOB, value: 5n, gasLimit: 21_000n }), ENV, state.source);
+    expect(plain.coinbaseDelta).toBe(0n);
+    expect(decodeAccount(plain.writes.get(accountKey(COINBASE))!).balance).toBe(3n + out.coinbaseDelta);
+  });
+
+  it('falls back to a normal read and write when the transaction touches the coinbase itself', async () => {
+    const deltas = await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true });
+    const state = new TestState([[ALICE, 10n * ETHER]]);
+    const out = await deltas.execute(signed1559(ALICE_KEY, { nonce: 0n, to: COINBASE, value: 5n, gasLimit: 21_000n }), ENV, state.source);
+    expect(out.coinbaseDelta).toBe(0n);
+    expect(out.reads.has(accountKey(COINBASE))).toBe(true);
+    expect(decodeAccount(out.writes.get(accountKey(COINBASE))!).balance).toBe(5n + 21_000n * 2n * GWEI);
+  });
+});
+
 describe('invalid transactions', () => {
   const cases: [string, (s: TestState) => TxInput, string][] = [
     ['nonce too low', () => signed1559(ALICE_KEY, { nonce: 0n, to: BOB, value: 1n }), 'nonce too low'],

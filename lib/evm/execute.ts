@@ -13,7 +13,7 @@ import { Address, EthereumJSError, createContractAddress } from '@ethereumjs/uti
 import { createVM, runTx, type RunTxResult, type VM } from '@ethereumjs/vm';
 import type { Log } from '../../gen/lanes/v1/types.js';
 import { chainCommon } from '../chain/common.js';
-import type { StateKey } from '../state/keys.js';
+import { accountKey, type StateKey } from '../state/keys.js';
 import { JournaledStateView, type VersionedRead, type VersionedStateSource } from './stateView.js';
 
 /** The block a transaction executes in. */
@@ -62,6 +62,8 @@ export interface TxOutcome {
   writes: Map<StateKey, Buffer | null>;
   /** Keys read from the source with the version (and value) first observed. */
   reads: Map<StateKey, VersionedRead>;
+  /** Fee credited to the coinbase as a delta instead of a write (coinbase-delta mode), else 0n. */
+  coinbaseDelta: bigint;
   txType: number;
   to: Buffer | null;
   effectiveGasPrice: bigint;
@@ -229,6 +231,11 @@ class RecentBlockHashes {
 
 export interface TxExecutorOptions {
   chainId: bigint;
+  /**
+   * Credit the coinbase's fee as a delta (TxOutcome.coinbaseDelta) when the transaction does not
+   * otherwise touch the coinbase account. The parallel engine uses it; the plain reference does not.
+   */
+  coinbaseDeltas?: boolean;
 }
 
 /** Runs transactions one at a time on one reusable VM. */
@@ -246,6 +253,7 @@ export class TxExecutor {
     private readonly vm: VM,
     private readonly view: JournaledStateView,
     private readonly blockchain: RecentBlockHashes,
+    private readonly coinbaseDeltas: boolean,
   ) {}
 
   static async create(opts: TxExecutorOptions): Promise<TxExecutor> {
@@ -254,7 +262,18 @@ export class TxExecutor {
     const view = new JournaledStateView();
     const blockchain = new RecentBlockHashes();
     const vm = await createVM({ common, stateManager: view, blockchain });
-    return new TxExecutor(opts.chainId, common, sharedTxCommon(chainCommon(opts.chainId)), vm, view, blockchain);
+    if (opts.coinbaseDeltas === true) {
+      // runTx pays the coinbase after the top-level EVM call returns: mark that moment so the
+      // view can tell fee accounting from execution (see JournaledStateView.beginTx).
+      const evm = vm.evm as unknown as { runCall(opts: unknown): Promise<unknown> };
+      const runCall = evm.runCall.bind(evm);
+      evm.runCall = async (callOpts: unknown) => {
+        const result = await runCall(callOpts);
+        view.enterFeePhase();
+        return result;
+      };
+    }
+    return new TxExecutor(opts.chainId, common, sharedTxCommon(chainCommon(opts.chainId)), vm, view, blockchain, opts.coinbaseDeltas === true);
   }
 
   /** Execute one transaction reading `source`; nothing is written anywhere but the outcome. */
@@ -346,7 +365,7 @@ export class TxExecutor {
     const block = this.blockFor(env, false);
     const sender = toBuffer(input.sender);
     const hash = toBuffer(input.hash);
-    this.view.beginTx(source);
+    this.view.beginTx(source, this.coinbaseDeltas ? accountKey(env.coinbase) : null);
 
     let tx: TypedTransaction;
     try {
@@ -409,7 +428,7 @@ export class TxExecutor {
   }
 
   private outcomeOf(result: RunTxResult, tx: TypedTransaction, sender: Buffer, hash: Buffer, to: Buffer | null, env: BlockEnv): TxOutcome {
-    const { reads, writes } = this.view.accessSets();
+    const { reads, writes, coinbaseDelta } = this.view.accessSets();
     const exec = result.execResult;
     const success = exec.exceptionError === undefined;
     const logs: Log[] = [];
@@ -431,6 +450,7 @@ export class TxExecutor {
       returnData: toBuffer(exec.returnValue),
       writes,
       reads,
+      coinbaseDelta,
       txType: tx.type,
       to,
       effectiveGasPrice: effectiveGasPriceOf(tx, env.baseFeePerGas),
@@ -462,6 +482,7 @@ export class TxExecutor {
       returnData: Buffer.alloc(0),
       writes: new Map(),
       reads,
+      coinbaseDelta: 0n,
       txType,
       to,
       effectiveGasPrice,

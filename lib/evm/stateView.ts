@@ -52,6 +52,11 @@ export interface VersionedStateSource {
 
 /** The read-set and write-set of one transaction. */
 export interface TxAccessSets {
+  /**
+   * In coinbase-delta mode: the fee credited to the coinbase by a transaction that did not
+   * otherwise touch it, left out of `writes` (0n when none). See `beginTx`.
+   */
+  coinbaseDelta: bigint;
   /** Every key read from the source, with the version (and value) first observed. */
   reads: Map<StateKey, VersionedRead>;
   /** Final value of every key the transaction changed; null = absent (deleted, zero, empty). */
@@ -141,6 +146,8 @@ export class JournaledStateView implements StateManagerInterface {
   private readonly undoWasDirty: boolean[] = [];
   private readonly marks: number[] = [];
   private error: unknown = undefined;
+  private deltaKey: StateKey | null = null;
+  private deltaVirtual = false;
 
   /** Values at the start of the transaction, for SSTORE gas (EIP-2200/3529). */
   readonly originalStorageCache = {
@@ -153,9 +160,17 @@ export class JournaledStateView implements StateManagerInterface {
     clear: (): void => {},
   };
 
-  /** Start a transaction against `source`: forget everything from the previous one. */
-  beginTx(source: VersionedStateSource): void {
+  /**
+   * Start a transaction against `source`: forget everything from the previous one.
+   * `coinbaseKey` turns on coinbase-delta mode: when the transaction reaches the fee phase
+   * (`enterFeePhase`, after the EVM call) without having read or written that account, the fee
+   * is credited to a virtual empty account and reported as `coinbaseDelta` instead of a write,
+   * so a shared fee recipient does not make every transaction depend on the previous one.
+   */
+  beginTx(source: VersionedStateSource, coinbaseKey: StateKey | null = null): void {
     this.source = source;
+    this.deltaKey = coinbaseKey;
+    this.deltaVirtual = false;
     this.current.clear();
     this.dirty.clear();
     this.reads = new Map();
@@ -164,6 +179,14 @@ export class JournaledStateView implements StateManagerInterface {
     this.undoWasDirty.length = 0;
     this.marks.length = 0;
     this.error = undefined;
+  }
+
+  /** Called once the EVM call of the transaction returned: what follows is fee accounting. */
+  enterFeePhase(): void {
+    const key = this.deltaKey;
+    if (key === null || this.current.has(key)) return;
+    this.current.set(key, { nonce: 0n, balance: 0n, codeHash: EMPTY_CODE_HASH });
+    this.deltaVirtual = true;
   }
 
   /** The first error the source threw during this transaction, if any. */
@@ -183,7 +206,17 @@ export class JournaledStateView implements StateManagerInterface {
    */
   accessSets(): TxAccessSets {
     const writes = new Map<StateKey, Buffer | null>();
+    let coinbaseDelta = 0n;
     for (const key of this.dirty) {
+      if (this.deltaVirtual && key === this.deltaKey) {
+        const virtual = this.current.get(key) as AccountState | null | undefined;
+        if (virtual === undefined || virtual === null) continue;
+        if (virtual.nonce !== 0n || Buffer.compare(virtual.codeHash, EMPTY_CODE_HASH) !== 0) {
+          throw new Error('JournaledStateView: the virtual coinbase account changed beyond its balance');
+        }
+        coinbaseDelta = virtual.balance;
+        continue;
+      }
       const cur = this.current.get(key);
       if (cur === undefined) throw new Error(`JournaledStateView: dirty key ${key} has no value`);
       let value: Buffer | null;
@@ -197,7 +230,7 @@ export class JournaledStateView implements StateManagerInterface {
       if (base !== undefined && sameBytes(base.value, value)) continue;
       writes.set(key, value);
     }
-    return { reads: this.reads, writes };
+    return { reads: this.reads, writes, coinbaseDelta };
   }
 
   // ---- reads ----
