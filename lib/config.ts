@@ -40,6 +40,11 @@ export interface LanesConfig {
   scheduler: {
     execTimeoutMs: number;
     execRetries: number;
+    /** Blocks with fewer txs run serially in one executor. */
+    minParallelTxs: number;
+    /** Predicted share of conflicting txs above which a block runs serially. */
+    maxConflictShare: number;
+    maxPartitions: number;
   };
   executor: {
     cacheMaxEntries: number;
@@ -48,6 +53,12 @@ export interface LanesConfig {
   state: {
     backend: 'lmdb' | 'fdb';
     fdbClusterFile: string;
+    /** Tuple-layer key prefix of this chain in FoundationDB (one database can hold several). */
+    fdbPrefix: string;
+    /** A block whose mutations exceed this is committed to FoundationDB in chunks (FDB advice: < 1 MB). */
+    fdbChunkBytes: number;
+    /** Entries of the FoundationDB backend's read cache (0 = none). */
+    fdbCacheEntries: number;
     maxReadKeys: number;
     maxLogsRange: number;
     maxLogs: number;
@@ -104,7 +115,10 @@ export function loadConfig(env: Env = process.env): LanesConfig {
     },
     scheduler: {
       execTimeoutMs: int(env, 'LANES_EXEC_TIMEOUT_MS', 30_000),
-      execRetries: int(env, 'LANES_EXEC_RETRIES', 5),
+      execRetries: int(env, 'LANES_EXEC_RETRIES', 3),
+      minParallelTxs: int(env, 'LANES_MIN_PARALLEL_TXS', 32),
+      maxConflictShare: int(env, 'LANES_MAX_CONFLICT_PERCENT', 50) / 100,
+      maxPartitions: int(env, 'LANES_MAX_PARTITIONS', 16),
     },
     executor: {
       cacheMaxEntries: int(env, 'LANES_EXECUTOR_CACHE_ENTRIES', 500_000),
@@ -113,6 +127,9 @@ export function loadConfig(env: Env = process.env): LanesConfig {
     state: {
       backend,
       fdbClusterFile: str(env, 'FDB_CLUSTER_FILE', ''),
+      fdbPrefix: str(env, 'LANES_FDB_PREFIX', 'lanes'),
+      fdbChunkBytes: int(env, 'LANES_FDB_CHUNK_BYTES', 512 * 1024),
+      fdbCacheEntries: int(env, 'LANES_FDB_CACHE_ENTRIES', 200_000),
       maxReadKeys: int(env, 'LANES_STATE_MAX_READ_KEYS', 20_000),
       maxLogsRange: int(env, 'LANES_MAX_LOGS_RANGE', 10_000),
       maxLogs: int(env, 'LANES_MAX_LOGS', 10_000),

@@ -14,6 +14,16 @@ export const EXEC_BLOCK_SUBJECT = 'lanes.exec.block';
 /** Request/reply, queue group EXECUTOR_QUEUE. CallRequest -> CallResponse (eth_call, eth_estimateGas). */
 export const EXEC_CALL_SUBJECT = 'lanes.exec.call';
 export const EXECUTOR_QUEUE = 'executors';
+/** Request/reply to one executor (no queue): ExecRequest -> ExecResponse, for work by affinity. */
+export function executorBlockSubject(executorId: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(executorId)) throw new Error(`executor id '${executorId}' is not a subject token`);
+  return `lanes.exec.block.${executorId}`;
+}
+/** Core NATS, executors -> scheduler heartbeat. Payload: ExecutorHello. */
+export const EXECUTOR_HELLO_SUBJECT = 'lanes.exec.hello';
+export const EXECUTOR_HELLO_MS = 500;
+/** Request/reply to the scheduler. ConflictReportRequest -> ConflictReportResponse. */
+export const SCHEDULER_REPORT_SUBJECT = 'lanes.scheduler.report';
 
 /** Request/reply, queue group STATE_QUEUE. StateReadRequest -> StateReadResponse. */
 export const STATE_READ_SUBJECT = 'lanes.state.read';

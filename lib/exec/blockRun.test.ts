@@ -48,7 +48,7 @@ describe('runBlockSerially', () => {
     expect(recipientOf(txs[1]!.raw)?.toString('hex')).toBe(token.slice(2).toLowerCase());
     expect(recipientOf(txs[0]!.raw)).toBeNull();
 
-    const req: ExecRequest = { env, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [Buffer.alloc(32, 1)], prefetched: [], requestId: 1n };
+    const req: ExecRequest = { env, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [Buffer.alloc(32, 1)], prefetched: [], requestId: 1n, partition: false };
     const executor = await TxExecutor.create({ chainId: genesis.chainId });
     const { results, roundTrips } = await runBlockSerially(executor, req, cache);
     expect(results.map((r) => r.status)).toEqual([

@@ -47,6 +47,7 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
     txType: outcome.txType,
     to: outcome.to ?? Buffer.alloc(0),
     effectiveGasPrice: bigintToBytes(outcome.effectiveGasPrice),
+    coinbaseDelta: bigintToBytes(outcome.coinbaseDelta),
   };
 }
 

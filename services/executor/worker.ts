@@ -3,12 +3,13 @@
 // state service in batches and caches at one height, kept warm by the committed-block fan-out.
 import type { NatsConnection, Subscription } from 'nats';
 import {
-  BlockCommitted, CallRequest, CallResponse, ExecRequest, ExecResponse, HeadRequest, HeadResponse,
+  BlockCommitted, CallRequest, CallResponse, ExecRequest, ExecResponse, ExecutorHello, HeadRequest, HeadResponse,
   StateReadRequest, StateReadResponse,
 } from '../../gen/lanes/v1/bus.js';
 import { request, serve } from '../../lib/bus/nats.js';
 import {
-  BLOCK_COMMITTED_SUBJECT, EXEC_BLOCK_SUBJECT, EXEC_CALL_SUBJECT, EXECUTOR_QUEUE, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT,
+  BLOCK_COMMITTED_SUBJECT, EXEC_BLOCK_SUBJECT, EXEC_CALL_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, EXECUTOR_QUEUE,
+  executorBlockSubject, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT,
 } from '../../lib/bus/subjects.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
@@ -38,19 +39,28 @@ export class ExecutorWorker {
   private readonly counters = { blocks: 0, txs: 0, calls: 0 };
   private commitWaiters: Array<() => void> = [];
   private headKnown = false;
+  private inflight = 0;
+  private helloTimer: NodeJS.Timeout | null = null;
+  /** Unique per process: the direct subject other executors' ids never collide with. */
+  readonly executorId: string;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly executor: TxExecutor,
+    /** Same EVM in coinbase-delta mode, for partitions of parallel blocks. */
+    private readonly partitionExecutor: TxExecutor,
     private readonly config: LanesConfig,
     private readonly genesis: Genesis,
     private readonly log: Logger,
   ) {
+    this.executorId = `${config.instanceId}-${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_-]/g, '_');
     this.cache = new CommittedStateCache((keys, height) => this.readState(keys, height), config.executor.cacheMaxEntries);
   }
 
   static async create(nc: NatsConnection, config: LanesConfig, genesis: Genesis, log: Logger): Promise<ExecutorWorker> {
-    return new ExecutorWorker(nc, await TxExecutor.create({ chainId: genesis.chainId }), config, genesis, log);
+    const plain = await TxExecutor.create({ chainId: genesis.chainId });
+    const deltas = await TxExecutor.create({ chainId: genesis.chainId, coinbaseDeltas: true });
+    return new ExecutorWorker(nc, plain, deltas, config, genesis, log);
   }
 
   stats(): ExecutorStats {
@@ -69,13 +79,28 @@ export class ExecutorWorker {
     });
     this.subs.push(serve(this.nc, EXEC_BLOCK_SUBJECT, ExecRequest, ExecResponse, (req) => this.executeBlock(req), onError,
       { queue: EXECUTOR_QUEUE, maxConcurrent: 1, maxPending: 4 }, this.log));
+    // Work by affinity: the scheduler addresses this executor directly once it said hello.
+    this.subs.push(serve(this.nc, executorBlockSubject(this.executorId), ExecRequest, ExecResponse, (req) => this.executeBlock(req), onError,
+      { maxConcurrent: 1, maxPending: 8 }, this.log));
+    this.hello(false);
+    this.helloTimer = setInterval(() => this.hello(false), EXECUTOR_HELLO_MS);
     this.subs.push(serve(this.nc, EXEC_CALL_SUBJECT, CallRequest, CallResponse, (req) => this.call(req),
       (err) => ({ success: false, returnData: Buffer.alloc(0), gasUsed: 0n, error: (err as Error).message, errorCode: -32603 }),
       { queue: EXECUTOR_QUEUE, maxConcurrent: this.config.executor.maxConcurrentRequests, maxPending: 256 }, this.log));
   }
 
+  /** Scale-down: say goodbye so the scheduler sends nothing new, then stop taking requests. */
   async stop(): Promise<void> {
+    if (this.helloTimer !== null) clearInterval(this.helloTimer);
+    this.hello(true);
     for (const sub of this.subs) sub.unsubscribe();
+  }
+
+  private hello(leaving: boolean): void {
+    if (this.nc.isClosed()) return;
+    this.nc.publish(EXECUTOR_HELLO_SUBJECT, ExecutorHello.encode({
+      executorId: this.executorId, inflight: this.inflight, blocks: BigInt(this.counters.blocks), txs: BigInt(this.counters.txs), leaving,
+    }).finish());
   }
 
   private onCommitted(msg: BlockCommitted): void {
@@ -104,8 +129,15 @@ export class ExecutorWorker {
 
   private async executeBlock(req: ExecRequest): Promise<ExecResponse> {
     const cpuStart = process.cpuUsage();
-    await this.alignCache(req.baseHeight);
-    const { results, roundTrips } = await runBlockSerially(this.executor, req, this.cache);
+    this.inflight++;
+    let run: Awaited<ReturnType<typeof runBlockSerially>>;
+    try {
+      await this.alignCache(req.baseHeight);
+      run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache);
+    } finally {
+      this.inflight--;
+    }
+    const { results, roundTrips } = run;
     this.counters.blocks++;
     this.counters.txs += results.length;
     const cpu = process.cpuUsage(cpuStart);

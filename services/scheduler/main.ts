@@ -15,7 +15,11 @@ export async function startScheduler(config: LanesConfig, log: Logger): Promise<
   await scheduler.start();
   const health = await startHealthServer('scheduler', config.healthPort, () => {
     const s = scheduler.stats();
-    return { ok: s.running && !nc.isClosed(), committedHeight: s.committedHeight.toString(), blocks: s.blocks, txs: s.txs, rejected: s.rejected, execRetries: s.execRetries };
+    return {
+      ok: s.running && !nc.isClosed(), committedHeight: s.committedHeight.toString(), blocks: s.blocks, txs: s.txs, rejected: s.rejected,
+      executions: s.executions, reexecutions: s.reexecutions, parallelBlocks: s.parallelBlocks, serialBlocks: s.serialBlocks,
+      serialFallbacks: s.serialFallbacks, execRetries: s.execRetries, executors: s.executors,
+    };
   });
   log.info({ healthPort: health.port }, 'scheduler ready');
   return {

@@ -4,13 +4,18 @@
 // it resumes after the state's committed height, so a block is never applied twice.
 import type { JetStreamManager, NatsConnection } from 'nats';
 import {
-  BlockRequest, BlockResponse, CommitRequest, CommitResponse, ExecRequest, ExecResponse, HeadRequest, HeadResponse,
-  OrderedBlock, type BlockEnv, type TxResult,
+  BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
+  OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest, type TxResult,
 } from '../../gen/lanes/v1/bus.js';
-import { request } from '../../lib/bus/nats.js';
+import { request, serve } from '../../lib/bus/nats.js';
 import {
-  BLOCK_STREAM, EXEC_BLOCK_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT, TX_STREAM,
+  BLOCK_STREAM, SCHEDULER_REPORT_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT, TX_STREAM,
 } from '../../lib/bus/subjects.js';
+import { HotKeyTracker, ParallelEngine, reportToJson, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
+import { TxExecutor } from '../../lib/evm/index.js';
+import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { keyToBytes } from '../../lib/state/keys.js';
+import { NatsExecutorPool } from './executorPool.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
@@ -26,10 +31,16 @@ export interface SchedulerStats {
   execRetries: number;
   lastBlockMs: number;
   running: boolean;
+  executions: number;
+  reexecutions: number;
+  parallelBlocks: number;
+  serialBlocks: number;
+  serialFallbacks: number;
+  executors: number;
 }
 
-/** Executes the txs of one block; the NATS implementation asks an executor, a fallback may run locally. */
-export type BlockExecutionFn = (req: ExecRequest) => Promise<TxResult[]>;
+/** Conflict reports kept for `lanes report` and gRPC (the most recent blocks). */
+const REPORTS_KEPT = 256;
 
 export class Scheduler {
   private readonly recent = new RecentHashes();
@@ -37,7 +48,13 @@ export class Scheduler {
   private stopping = false;
   private running = false;
   private requestId = 0n;
-  private readonly counters = { blocks: 0, txs: 0, rejected: 0, execRetries: 0, lastBlockMs: 0 };
+  private readonly counters = {
+    blocks: 0, txs: 0, rejected: 0, execRetries: 0, lastBlockMs: 0, executions: 0, reexecutions: 0, parallelBlocks: 0, serialBlocks: 0, serialFallbacks: 0,
+  };
+  private readonly pool: NatsExecutorPool;
+  private readonly engine: ParallelEngine;
+  private local: LocalExecution | null = null;
+  private readonly reports = new Map<bigint, ConflictReport>();
   private stopMessages: () => void = () => {};
   private loopDone: Promise<void> = Promise.resolve();
 
@@ -47,15 +64,41 @@ export class Scheduler {
     private readonly config: LanesConfig,
     private readonly genesis: Genesis,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.pool = new NatsExecutorPool(nc, config.scheduler.execTimeoutMs);
+    this.engine = new ParallelEngine({
+      minParallelTxs: config.scheduler.minParallelTxs,
+      maxConflictShare: config.scheduler.maxConflictShare,
+      maxGroupShare: 0.8,
+      maxPartitions: config.scheduler.maxPartitions,
+      attempts: Math.max(1, config.scheduler.execRetries),
+    }, new HotKeyTracker(), log);
+  }
 
   stats(): SchedulerStats {
-    return { committedHeight: this.committedHeight, ...this.counters, running: this.running };
+    return { committedHeight: this.committedHeight, ...this.counters, running: this.running, executors: this.pool.live().length };
+  }
+
+  /** The conflict report of block `height` (0n = the latest), if still kept. */
+  report(height: bigint): ConflictReport | undefined {
+    if (height === 0n) return this.reports.get(this.committedHeight);
+    return this.reports.get(height);
   }
 
   async start(): Promise<void> {
     const head = await this.waitForState();
     this.committedHeight = head.height;
+    this.pool.start();
+    const localCache = new CommittedStateCache(async (keys, height) => {
+      const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, { height, keys: keys.map(keyToBytes), latest: false }, StateReadResponse, this.config.requestTimeoutMs);
+      if (res.error !== '') throw new Error(`state read at ${height}: ${res.error}`);
+      return res.entries.map((e) => (e.absent ? null : e.value));
+    }, this.config.executor.cacheMaxEntries);
+    this.local = { executor: await TxExecutor.create({ chainId: this.genesis.chainId }), cache: localCache };
+    this.reportSub = serve(this.nc, SCHEDULER_REPORT_SUBJECT, ConflictReportRequest, ConflictReportResponse, (req) => {
+      const r = this.report(req.height);
+      return r === undefined ? { found: false, json: '' } : { found: true, json: JSON.stringify(reportToJson(r)) };
+    }, () => ({ found: false, json: '' }), { maxConcurrent: 4, maxPending: 64 }, this.log);
     await this.loadRecentHashes(head.height);
     const consumer = await this.nc.jetstream().consumers.get(BLOCK_STREAM, { opt_start_seq: Number(head.height + 1n) });
     const messages = await consumer.consume({ max_messages: 4 });
@@ -83,7 +126,11 @@ export class Scheduler {
     this.stopping = true;
     this.stopMessages();
     await this.loopDone;
+    this.pool.stop();
+    this.reportSub?.unsubscribe();
   }
+
+  private reportSub: { unsubscribe(): void } | null = null;
 
   blockEnv(block: OrderedBlock): BlockEnv {
     return {
@@ -112,8 +159,9 @@ export class Scheduler {
       recentHashes: this.recent.windowFor(block.height),
       prefetched: [],
       requestId: ++this.requestId,
+      partition: false,
     };
-    const results = block.txs.length === 0 ? [] : await this.executeWithRetries(req);
+    const results = block.txs.length === 0 ? [] : await this.execute(req);
     const execMs = performance.now() - started;
     const commit = assembleCommit(block, env, results);
     const res = await this.commitWithRetries(commit);
@@ -133,25 +181,23 @@ export class Scheduler {
     }, 'block committed');
   }
 
-  private async executeWithRetries(req: ExecRequest): Promise<TxResult[]> {
-    const attempts = Math.max(1, this.config.scheduler.execRetries);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await request(this.nc, EXEC_BLOCK_SUBJECT, ExecRequest, req, ExecResponse, this.config.scheduler.execTimeoutMs);
-        if (res.error !== '') throw new Error(`executor ${res.executorId}: ${res.error}`);
-        if (res.results.length !== req.txs.length) throw new Error(`executor ${res.executorId} returned ${res.results.length} of ${req.txs.length} results`);
-        return res.results;
-      } catch (err) {
-        this.counters.execRetries++;
-        if (this.stopping) throw err;
-        const backoffMs = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
-        // Past the retry budget the block is not dropped: executors may be restarting. Keep
-        // trying at the slowest pace, loudly, so an operator sees it.
-        const level = attempt >= attempts ? 'error' : 'warn';
-        this.log[level]({ err: (err as Error).message, height: req.env?.number, attempt }, 'block execution failed; retrying');
-        await new Promise((r) => setTimeout(r, backoffMs));
-      }
-    }
+  /**
+   * Runs the block through the engine: in parallel on the executors when it pays, serially on
+   * one otherwise, and in this process as the last resort, so a block never waits on executors.
+   */
+  private async execute(req: ExecRequest): Promise<TxResult[]> {
+    if (this.local === null) throw new Error('scheduler not started');
+    const { results, report } = await this.engine.executeBlock(req, this.pool, this.local);
+    this.counters.executions += report.executions;
+    this.counters.reexecutions += report.reexecutions;
+    this.counters.execRetries += report.partitionRetries;
+    this.counters.serialFallbacks += report.fallbacks;
+    if (report.mode === 'parallel') this.counters.parallelBlocks++;
+    else this.counters.serialBlocks++;
+    this.reports.set(report.height, report);
+    if (this.reports.size > REPORTS_KEPT) this.reports.delete(this.reports.keys().next().value!);
+    this.log.info({ report: reportToJson(report) }, 'conflict report');
+    return results;
   }
 
   private async commitWithRetries(commit: CommitRequest): Promise<CommitResponse> {

@@ -1,0 +1,52 @@
+// The per-block conflict report: how much work the engine did, which keys caused re-executions,
+// and how parallel the block could be at best (its longest dependency chain).
+import type { StateKey } from '../state/keys.js';
+
+export interface ConflictReport {
+  height: bigint;
+  txs: number;
+  mode: 'parallel' | 'serial';
+  /** Why the block ran serially, when it did. */
+  serialReason: string;
+  partitions: number;
+  executions: number;
+  reexecutions: number;
+  /** Keys that invalidated optimistic results, most frequent first (at most TOP_KEYS). */
+  topKeys: Array<{ key: StateKey; count: number }>;
+  longestChain: number;
+  /** txs / longestChain: the speed-up the dependencies allow with unlimited executors. */
+  idealSpeedup: number;
+  partitionRetries: number;
+  fallbacks: number;
+  stateRoundTrips: number;
+  /** Bytes of read/write sets held for the block (an estimate). */
+  memoryBytes: number;
+  execMs: number;
+}
+
+export const TOP_KEYS = 10;
+
+/** Longest chain of read-after-write dependencies; deps[i] lists earlier txs that tx i read from. */
+export function longestChain(deps: readonly (readonly number[])[]): number {
+  const depth = new Int32Array(deps.length);
+  let best = 0;
+  for (let i = 0; i < deps.length; i++) {
+    let d = 0;
+    for (const j of deps[i]!) if (j >= 0 && j < i && depth[j]! > d) d = depth[j]!;
+    depth[i] = d + 1;
+    if (depth[i]! > best) best = depth[i]!;
+  }
+  return best;
+}
+
+export function topKeys(counts: ReadonlyMap<StateKey, number>, limit = TOP_KEYS): Array<{ key: StateKey; count: number }> {
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, limit)
+    .map(([key, count]) => ({ key, count }));
+}
+
+/** A JSON-safe copy (bigint height as string) for logs and the report subject. */
+export function reportToJson(r: ConflictReport): Record<string, unknown> {
+  return { ...r, height: r.height.toString() };
+}

@@ -1,0 +1,272 @@
+// The parallel execution engine (Block-STM family, distributed): the scheduler plans a block
+// into partitions by key affinity (partition.ts), executors run the partitions optimistically
+// and in parallel, each over committed state plus its own partition's earlier writes, returning
+// read-sets with versions and write-sets; then the scheduler validates every transaction in
+// block order against the block's multi-version memory (blockMemory.ts, validate.ts) and
+// re-executes, locally and exactly, each one that read a stale version. A re-executed tx sees
+// every earlier tx's final writes, so it never needs a second re-execution: the work per block is
+// bounded by 2 executions per tx. Coinbase fees are deltas, resolved in block order.
+//
+// Blocks that would not gain run serially in one executor: small ones, and those whose
+// predicted conflicts (hot keys learned from recent blocks, hotKeys.ts) or forced grouping make
+// them dependent. Any broken invariant in the parallel path falls back to serial for that block.
+import { TxStatus, type ExecRequest, type ExecResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
+import type { TxExecutor } from '../evm/index.js';
+import { runBlockSerially, toEvmEnv, toTxResult } from '../exec/blockRun.js';
+import type { CommittedStateCache } from '../exec/committedState.js';
+import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } from '../state/keys.js';
+import { BlockMemory, type BaseReader } from './blockMemory.js';
+import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
+import type { HotKeyTracker } from './hotKeys.js';
+import { planPartitions } from './partition.js';
+import { validateReadSet, type ReadVersionEntry } from './validate.js';
+
+/** Where blocks and partitions run: executors over the bus, or in-process ones in tests. */
+export interface ExecutorPool {
+  /** Executors available now. */
+  size(): number;
+  /** Runs `req` on the executor chosen for `slot` (affinity); rejects on failure or timeout. */
+  run(req: ExecRequest, slot: number): Promise<ExecResponse>;
+}
+
+/** The scheduler's own executor: re-executions and last-resort fallbacks run here. */
+export interface LocalExecution {
+  executor: TxExecutor;
+  cache: CommittedStateCache;
+}
+
+export interface EngineOptions {
+  /** Blocks with fewer txs run serially. */
+  minParallelTxs: number;
+  /** Predicted share of conflicting txs above which a block runs serially. */
+  maxConflictShare: number;
+  /** Share of the block in one must-stay-together group above which it runs serially. */
+  maxGroupShare: number;
+  maxPartitions: number;
+  /** Attempts per partition (or serial block) on executors before running it locally. */
+  attempts: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  minParallelTxs: 32, maxConflictShare: 0.5, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3,
+};
+
+export interface EngineLog {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface BlockExecution {
+  results: TxResult[];
+  report: ConflictReport;
+}
+
+/** The engine broke an invariant; the block is redone serially. */
+export class EngineInvariantError extends Error {
+  override readonly name = 'EngineInvariantError';
+}
+
+function readEntries(r: TxResult): ReadVersionEntry[] {
+  return r.reads.map((e) => ({ key: keyFromBytes(e.key), txIndex: e.txIndex, incarnation: e.incarnation }));
+}
+
+function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
+  return r.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]);
+}
+
+function resultBytes(r: TxResult): number {
+  let bytes = 64;
+  for (const w of r.writes) bytes += w.key.length + w.value.length + 8;
+  for (const e of r.reads) bytes += e.key.length + 8;
+  return bytes;
+}
+
+export class ParallelEngine {
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly hot: HotKeyTracker,
+    private readonly log: EngineLog,
+  ) {}
+
+  async executeBlock(req: ExecRequest, pool: ExecutorPool, local: LocalExecution): Promise<BlockExecution> {
+    const started = performance.now();
+    const n = req.txs.length;
+    const parts = Math.max(1, Math.min(pool.size(), this.options.maxPartitions));
+    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses() });
+    let serialReason = '';
+    if (n < this.options.minParallelTxs) serialReason = 'small block';
+    else if (pool.size() < 2) serialReason = 'fewer than 2 executors';
+    else if (this.hot.conflictShare() > this.options.maxConflictShare) serialReason = 'predicted conflicts';
+    else if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) serialReason = 'dependent block';
+
+    if (serialReason === '') {
+      try {
+        return await this.runParallel(req, plan.partitions, pool, local, started);
+      } catch (err) {
+        this.log.error({ err, height: req.env?.number.toString() }, 'parallel execution broke an invariant; running the block serially');
+        const serial = await this.runSerial(req, pool, local, plan.partitions, started, 'engine fallback');
+        serial.report.fallbacks++;
+        return serial;
+      }
+    }
+    return this.runSerial(req, pool, local, plan.partitions, started, serialReason);
+  }
+
+  private async runSerial(
+    req: ExecRequest, pool: ExecutorPool, local: LocalExecution, partitions: number[][], started: number, reason: string,
+  ): Promise<BlockExecution> {
+    let results: TxResult[] | null = null;
+    let retries = 0;
+    let roundTrips = 0;
+    for (let attempt = 0; attempt < this.options.attempts && pool.size() > 0 && results === null; attempt++) {
+      try {
+        const res = await pool.run({ ...req, partition: false }, attempt);
+        if (res.error !== '') throw new Error(res.error);
+        if (res.results.length !== req.txs.length) throw new Error(`${res.results.length} results for ${req.txs.length} txs`);
+        results = res.results;
+        roundTrips += res.stateRoundTrips;
+      } catch (err) {
+        retries++;
+        this.log.warn({ err: (err as Error).message, height: req.env?.number.toString(), attempt }, 'serial block run failed on an executor');
+      }
+    }
+    let fallbacks = 0;
+    if (results === null) {
+      fallbacks = 1;
+      await this.alignLocal(local, req.baseHeight);
+      const run = await runBlockSerially(local.executor, req, local.cache);
+      results = run.results;
+      roundTrips += run.roundTrips;
+    }
+    // Learn what a parallel run would have met: reads of another partition's earlier writes.
+    const partOf = new Int32Array(req.txs.length);
+    partitions.forEach((idx, p) => { for (const i of idx) partOf[i] = p; });
+    const coinbase = req.env === undefined ? '' : accountKey(req.env.coinbase);
+    const conflicts = new Map<StateKey, number>();
+    const deps: number[][] = [];
+    let conflicting = 0;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      const d: number[] = [];
+      let conflicted = false;
+      for (const e of r.reads) {
+        if (e.txIndex < 0) continue;
+        const key = keyFromBytes(e.key);
+        if (key === coinbase) continue; // a delta in parallel runs, never a conflict
+        d.push(e.txIndex);
+        if (partOf[e.txIndex] !== partOf[i]) {
+          conflicts.set(key, (conflicts.get(key) ?? 0) + 1);
+          conflicted = true;
+        }
+      }
+      if (conflicted) conflicting++;
+      deps.push(d);
+    }
+    this.hot.observe(req.env?.number ?? 0n, results.length, conflicts, conflicting);
+    const chain = longestChain(deps);
+    return {
+      results,
+      report: {
+        height: req.env?.number ?? 0n, txs: results.length, mode: 'serial', serialReason: reason, partitions: 1,
+        executions: results.length, reexecutions: 0, topKeys: topKeys(conflicts), longestChain: chain,
+        idealSpeedup: chain === 0 ? 1 : results.length / chain, partitionRetries: retries, fallbacks,
+        stateRoundTrips: roundTrips, memoryBytes: results.reduce((s, r) => s + resultBytes(r), 0),
+        execMs: performance.now() - started,
+      },
+    };
+  }
+
+  private async runParallel(
+    req: ExecRequest, partitions: number[][], pool: ExecutorPool, local: LocalExecution, started: number,
+  ): Promise<BlockExecution> {
+    const n = req.txs.length;
+    const env = req.env;
+    if (env === undefined) throw new EngineInvariantError('ExecRequest without env');
+    const optimistic: (TxResult | undefined)[] = new Array(n);
+    let retries = 0;
+    let fallbacks = 0;
+    let roundTrips = 0;
+    await Promise.all(partitions.map(async (indexes, slot) => {
+      const sub: ExecRequest = {
+        ...req, txs: indexes.map((i) => req.txs[i]!), txIndexes: indexes, partition: true, requestId: req.requestId * 64n + BigInt(slot),
+      };
+      for (let attempt = 0; attempt < this.options.attempts; attempt++) {
+        try {
+          const res = await pool.run(sub, slot + attempt);
+          if (res.error !== '') throw new Error(res.error);
+          if (res.results.length !== indexes.length) throw new Error(`${res.results.length} results for ${indexes.length} txs`);
+          res.results.forEach((r, k) => {
+            if (r.txIndex !== indexes[k]) throw new EngineInvariantError(`partition result ${k} is for tx ${r.txIndex}, expected ${indexes[k]}`);
+            optimistic[r.txIndex] = r;
+          });
+          roundTrips += res.stateRoundTrips;
+          return;
+        } catch (err) {
+          if (err instanceof EngineInvariantError) throw err;
+          retries++;
+          this.log.warn({ err: (err as Error).message, height: env.number.toString(), slot, attempt }, 'partition failed; re-issuing');
+        }
+      }
+      // Out of attempts: leave the partition's results empty; validation re-executes them locally.
+      fallbacks++;
+    }));
+
+    await this.alignLocal(local, req.baseHeight);
+    const base: BaseReader = (key) => {
+      const cached = local.cache.peek(key, req.baseHeight);
+      if (cached !== undefined) return cached;
+      return local.cache.load([key], req.baseHeight).then((v) => v[0] ?? null);
+    };
+    const memory = new BlockMemory(base);
+    const coinbase = accountKey(env.coinbase);
+    const evmEnv = toEvmEnv(env, req.recentHashes);
+    const final: TxResult[] = [];
+    const conflicts = new Map<StateKey, number>();
+    const deps: number[][] = [];
+    let reexecutions = 0;
+    let memoryBytes = 0;
+    for (let i = 0; i < n; i++) {
+      const r = optimistic[i];
+      const reads = r === undefined ? null : readEntries(r);
+      const check = reads === null ? null : validateReadSet(reads, memory);
+      if (r !== undefined && reads !== null && check !== null && check.valid) {
+        if (r.status === TxStatus.TX_STATUS_UNSPECIFIED) throw new EngineInvariantError(`tx ${i} has no status`);
+        memory.commitWrites(i, r.incarnation, writeEntries(r));
+        const delta = bytesToBigint(r.coinbaseDelta);
+        if (delta > 0n) {
+          const value = await memory.creditDelta(coinbase, i, r.incarnation, delta);
+          r.writes.push({ key: keyToBytes(coinbase), value, absent: false });
+        }
+        deps.push(reads.filter((e) => e.txIndex >= 0).map((e) => e.txIndex));
+        memoryBytes += resultBytes(r);
+        final.push(r);
+        continue;
+      }
+      if (check !== null && !check.valid) conflicts.set(check.conflictKey, (conflicts.get(check.conflictKey) ?? 0) + 1);
+      reexecutions++;
+      const tx = req.txs[i]!;
+      const outcome = await local.executor.execute({ raw: tx.raw, hash: tx.hash, sender: tx.sender }, evmEnv, memory);
+      const incarnation = (r?.incarnation ?? 0) + 1;
+      if (outcome.status !== 'invalid') memory.commitWrites(i, incarnation, outcome.writes);
+      const result = toTxResult(outcome, i, incarnation);
+      deps.push([...outcome.reads.values()].filter((v) => v.txIndex >= 0).map((v) => v.txIndex));
+      memoryBytes += resultBytes(result);
+      final.push(result);
+    }
+    this.hot.observe(env.number, n, conflicts, reexecutions);
+    const chain = longestChain(deps);
+    return {
+      results: final,
+      report: {
+        height: env.number, txs: n, mode: 'parallel', serialReason: '', partitions: partitions.length,
+        executions: n + reexecutions, reexecutions, topKeys: topKeys(conflicts), longestChain: chain,
+        idealSpeedup: chain === 0 ? 1 : n / chain, partitionRetries: retries, fallbacks, stateRoundTrips: roundTrips,
+        memoryBytes, execMs: performance.now() - started,
+      },
+    };
+  }
+
+  private async alignLocal(local: LocalExecution, baseHeight: bigint): Promise<void> {
+    if (local.cache.height !== baseHeight) local.cache.reset(baseHeight);
+  }
+}

@@ -1,0 +1,125 @@
+// Splits a block into partitions that executors run optimistically in parallel. Transactions
+// that must see each other's writes are kept together: all txs of one sender (nonce order), and
+// all txs on an address that recent blocks showed to be hot (an AMM pair, a popular recipient),
+// and txs declaring the same EIP-2930 storage keys. Everything else is spread for balance, with
+// a preference for the same partition per address across blocks so executor caches stay warm.
+// Hints only steer; validation keeps the result exact whatever the plan.
+import { RLP } from '@ethereumjs/rlp';
+import type { Tx } from '../../gen/lanes/v1/types.js';
+
+export interface PartitionHints {
+  /** Lowercase hex addresses (no 0x) whose txs should run in one partition. */
+  hotAddresses: ReadonlySet<string>;
+}
+
+export interface PartitionPlan {
+  /** Block indexes per partition, each ascending. Empty partitions are dropped. */
+  partitions: number[][];
+  /** Size of the largest group of txs that had to stay together. */
+  largestGroup: number;
+}
+
+interface TxShape {
+  to: string | null;
+  accessKeys: string[];
+}
+
+/** The `to` address and declared access-list entries of a signed tx, from its RLP. */
+export function txShape(raw: Uint8Array): TxShape {
+  try {
+    const typed = raw.length > 0 && raw[0]! < 0x7f;
+    const fields = RLP.decode(typed ? raw.subarray(1) : raw) as unknown[];
+    const toIndex = !typed ? 3 : raw[0] === 1 ? 4 : 5;
+    const to = fields[toIndex];
+    const accessKeys: string[] = [];
+    const list = typed ? fields[toIndex + 3] : undefined;
+    if (Array.isArray(list)) {
+      for (const entry of list as unknown[]) {
+        if (!Array.isArray(entry) || !(entry[0] instanceof Uint8Array)) continue;
+        const address = Buffer.from(entry[0]).toString('hex');
+        const slots = Array.isArray(entry[1]) ? (entry[1] as Uint8Array[]) : [];
+        for (const slot of slots) accessKeys.push(address + Buffer.from(slot).toString('hex'));
+      }
+    }
+    return { to: to instanceof Uint8Array && to.length === 20 ? Buffer.from(to).toString('hex') : null, accessKeys };
+  } catch {
+    return { to: null, accessKeys: [] };
+  }
+}
+
+class UnionFind {
+  private readonly parent: Int32Array;
+  constructor(n: number) {
+    this.parent = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.parent[i] = i;
+  }
+  find(i: number): number {
+    let root = i;
+    while (this.parent[root] !== root) root = this.parent[root]!;
+    while (this.parent[i] !== root) {
+      const next = this.parent[i]!;
+      this.parent[i] = root;
+      i = next;
+    }
+    return root;
+  }
+  union(a: number, b: number): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    // The smaller index becomes the root: groups are named by their first tx, deterministically.
+    if (ra < rb) this.parent[rb] = ra;
+    else if (rb < ra) this.parent[ra] = rb;
+  }
+}
+
+function addressSlot(address: string, parts: number): number {
+  return parseInt(address.slice(0, 8), 16) % parts;
+}
+
+export function planPartitions(txs: readonly Tx[], parts: number, hints: PartitionHints): PartitionPlan {
+  if (parts < 1) throw new Error(`planPartitions: parts must be >= 1, got ${parts}`);
+  const n = txs.length;
+  const uf = new UnionFind(n);
+  const firstBy = new Map<string, number>();
+  const join = (key: string, i: number): void => {
+    const first = firstBy.get(key);
+    if (first === undefined) firstBy.set(key, i);
+    else uf.union(first, i);
+  };
+  const homes: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const tx = txs[i]!;
+    const sender = tx.sender.toString('hex');
+    join('s' + sender, i);
+    const shape = txShape(tx.raw);
+    if (shape.to !== null && hints.hotAddresses.has(shape.to)) join('h' + shape.to, i);
+    if (hints.hotAddresses.has(sender)) join('h' + sender, i);
+    for (const k of shape.accessKeys) join('a' + k, i);
+    homes.push(shape.to ?? sender);
+  }
+  // Groups in order of their first tx; each goes to its address's home partition unless that
+  // partition is already over its fair share, then to the least loaded one.
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const root = uf.find(i);
+    let g = groups.get(root);
+    if (g === undefined) groups.set(root, (g = []));
+    g.push(i);
+  }
+  const load = new Array<number>(parts).fill(0);
+  const assigned: number[][] = Array.from({ length: parts }, () => []);
+  const fairShare = Math.ceil((n / parts) * 1.1);
+  let largestGroup = 0;
+  for (const [root, members] of groups) {
+    largestGroup = Math.max(largestGroup, members.length);
+    let target = addressSlot(homes[root]!, parts);
+    if (load[target]! + members.length > fairShare) {
+      target = 0;
+      for (let p = 1; p < parts; p++) if (load[p]! < load[target]!) target = p;
+    }
+    load[target] = load[target]! + members.length;
+    for (const m of members) assigned[target]!.push(m);
+  }
+  const partitions = assigned.filter((p) => p.length > 0).map((p) => p.sort((a, b) => a - b));
+  return { partitions, largestGroup };
+}
