@@ -25,4 +25,7 @@ export {
 } from './backend.js';
 export { LmdbStateBackend, heightKey, versionedStateKey, type LmdbBackendOptions } from './lmdbBackend.js';
 export { logMatches, bloomMayMatch, compileLogFilter, type LogFilterCriteria, type CompiledLogFilter } from './logFilter.js';
-export { startStateService, type RunningStateService, type StartStateServiceOptions } from './main.js';
+export { startStateService, openStateBackend, type RunningStateService, type StartStateServiceOptions } from './main.js';
+// Types only: importing fdbBackend.js loads libfdb_c; openStateBackend imports it when configured.
+export type { FdbStateBackend, FdbBackendOptions, FdbBackendError, CommitSupersededError } from './fdbBackend.js';
+export { VersionedReadCache } from './versionedReadCache.js';

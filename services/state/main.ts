@@ -16,6 +16,7 @@ import { resolveGenesis, type Genesis } from '../../lib/chain/genesis.js';
 import { loadConfig, type LanesConfig } from '../../lib/config.js';
 import { startHealthServer } from '../../lib/health.js';
 import { createLogger, type Logger } from '../../lib/log.js';
+import type { StateBackend } from './backend.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
 import { StateService } from './stateService.js';
 
@@ -40,14 +41,29 @@ export interface StartStateServiceOptions {
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-export async function startStateService(config: LanesConfig, log: Logger, options: StartStateServiceOptions = {}): Promise<RunningStateService> {
+/**
+ * The configured backend. FoundationDB's module is imported only when chosen: loading it loads
+ * libfdb_c, which must be reachable through LD_LIBRARY_PATH (dev setup: ../shared/fdb/lib).
+ */
+export async function openStateBackend(config: LanesConfig, options: { noSync?: boolean } = {}): Promise<{ backend: StateBackend; where: string }> {
   if (config.state.backend === 'fdb') {
-    throw new Error('state backend "fdb" is not built yet: set LANES_STATE_BACKEND=lmdb (the default)');
+    const { FdbStateBackend } = await import('./fdbBackend.js').catch((err: unknown) => {
+      throw new Error(`state backend "fdb": cannot load the foundationdb client (is libfdb_c on LD_LIBRARY_PATH?): ${errorText(err)}`, { cause: err });
+    });
+    const { fdbClusterFile, fdbPrefix, fdbChunkBytes, fdbCacheEntries } = config.state;
+    const backend = await FdbStateBackend.open({
+      clusterFile: fdbClusterFile, prefix: fdbPrefix, chunkMaxBytes: fdbChunkBytes, cacheMaxEntries: fdbCacheEntries,
+    });
+    return { backend, where: `foundationdb ${fdbClusterFile || '(default cluster file)'} prefix '${fdbPrefix}'` };
   }
-  const genesis = options.genesis ?? resolveGenesis(config.genesisPath);
   const dir = path.join(config.dataDir, 'state');
   mkdirSync(dir, { recursive: true });
-  const backend = new LmdbStateBackend({ path: dir, noSync: options.noSync ?? false });
+  return { backend: new LmdbStateBackend({ path: dir, noSync: options.noSync ?? false }), where: dir };
+}
+
+export async function startStateService(config: LanesConfig, log: Logger, options: StartStateServiceOptions = {}): Promise<RunningStateService> {
+  const genesis = options.genesis ?? resolveGenesis(config.genesisPath);
+  const { backend, where } = await openStateBackend(config, { noSync: options.noSync ?? false });
   let nc: NatsConnection | null = null;
   let service: StateService;
   try {
@@ -65,7 +81,7 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   const health = await startHealthServer('state', config.healthPort, () => ({
     ok: nc !== null && !nc.isClosed(), height: service.height.toString(), headHash: service.headHeader.hash.toString('hex'),
   }));
-  log.info({ healthPort: health.port, height: service.height.toString(), dataDir: dir }, 'state ready');
+  log.info({ healthPort: health.port, height: service.height.toString(), backend: config.state.backend, store: where }, 'state ready');
   let stopping: Promise<void> | null = null;
   return {
     service,

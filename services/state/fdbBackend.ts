@@ -1,0 +1,628 @@
+// The cluster StateBackend on FoundationDB (npm `foundationdb`, API version 720): the state
+// service keeps nothing on its own disk, several replicas can read the same database, and one
+// commits, fenced by height. Loading this module loads libfdb_c (LD_LIBRARY_PATH must reach it),
+// so main.ts imports it only when LANES_STATE_BACKEND=fdb.
+//
+// Key layout: every subspace prefix is the tuple (prefix, name); keys inside are tuples except the
+// state key, which is the flat key of lib/state/keys.ts with the lmdb version suffix:
+//   state       stateKeyBytes ‖ (2^64-1 - height) u64 BE → 0x00 (absent) | 0x01 ‖ value
+//               read at h = getRange(key ‖ (MAX - h), strInc(key), limit 1)
+//   headers     (height) → BlockHeader                          written with meta (final step)
+//   blockHashes (hash) → height u64 BE                          written with meta
+//   rejections  (txHash) → Rejection                            written with meta
+//   blockTxs    (height, part) → slice of the framed tx list    written in chunks
+//   txs         (txHash, part) → slice of TxLookup              written in chunks; hidden above the committed height
+//   logBlooms   (height) → bloom                                written in chunks; hidden above the committed height
+//   logs        (height, part) → slice of framed LogEntry list  written in chunks
+//   meta        ('head') → height ‖ lastTxStreamSeq ‖ root ‖ head hash ‖ lattice; ('format') → u32
+//   pending     ('marker') → height ‖ writer token; ('journal', chunk, part) → keys a chunk wrote
+// Values over FDB's 100 kB limit are cut into parts of VALUE_PART_BYTES.
+//
+// Commit. A block whose mutations fit `chunkMaxBytes` is one transaction. A larger one: (1) clear
+// the leftovers of an interrupted attempt, one journal chunk per transaction; (2) claim the height
+// with a marker holding a random writer token; (3) write chunks, each with its journal entry;
+// (4) one small final transaction writes header, hash index, rejections and meta and clears
+// `pending`. Every transaction first reads the meta key (the height fence; the read puts it in the
+// conflict range) and, from (3) on, the marker: a second writer fails the fence or finds its token
+// replaced. Nothing written before (4) is visible: readers read state at or below the committed
+// height, and the chunked records are either reached through the header or filtered by height.
+import { randomBytes } from 'node:crypto';
+import * as fdb from 'foundationdb';
+import { LogEntry, TxLookup } from '../../gen/lanes/v1/bus.js';
+import { BlockHeader, Rejection, Tx, type Receipt } from '../../gen/lanes/v1/types.js';
+import { BLOOM_BYTES, HASH_BYTES, bloomMerge } from '../../lib/chain/block.js';
+import { keyToBytes, type StateKey } from '../../lib/state/keys.js';
+import { LATTICE_BYTES } from '../../lib/state/root.js';
+import {
+  HeightFenceError, HeightNotCommittedError, StateCorruptionError,
+  type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type StateBackend, type StateMeta,
+  type StoredBlock, type TxRecord,
+} from './backend.js';
+import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
+import { VersionedReadCache } from './versionedReadCache.js';
+
+export const FDB_API_VERSION = 720;
+const FORMAT_VERSION = 1;
+const MAX_U64 = (1n << 64n) - 1n;
+const TAG_ABSENT = 0x00;
+const TAG_PRESENT = 0x01;
+const META_BYTES = 8 + 8 + HASH_BYTES + HASH_BYTES + LATTICE_BYTES;
+const STATE_KEY_BYTES: Record<number, number> = { 1: 21, 2: 53, 3: 33 };
+/** FDB refuses values over 100,000 bytes. */
+const VALUE_PART_BYTES = 90_000;
+/** State keys read per transaction; the batches of one request run concurrently. */
+const READ_BATCH_KEYS = 1000;
+const READ_MAX_CONCURRENT_BATCHES = 20;
+/** Blocks whose logs are fetched per transaction while scanning a logs query. */
+const LOGS_BATCH_BLOCKS = 64;
+/** Bound on the chunks of one commit and on leftover journal chunks cleared before it. */
+const MAX_CHUNKS = 100_000;
+const WRITER_TOKEN_BYTES = 16;
+
+export interface FdbBackendOptions {
+  /** Path of the cluster file; empty = the client's default (FDB_CLUSTER_FILE or /etc/foundationdb). */
+  clusterFile: string;
+  /** Tuple-layer prefix of every key: one database can hold several chains (or test runs). */
+  prefix: string;
+  /** A block whose mutations exceed this is committed in chunks; FDB advises < 1 MB per transaction. */
+  chunkMaxBytes?: number;
+  /** Entries of the read cache (0 = no cache). */
+  cacheMaxEntries?: number;
+  /** Per transaction, including its retries (FDB's `timeout` option). */
+  transactionTimeoutMs?: number;
+  /** Retries of a retryable error per transaction (FDB's `retry_limit`), with FDB's backoff. */
+  retryLimit?: number;
+  maxRetryDelayMs?: number;
+  /** Test hook: awaited after chunk `index` (0-based) of `count` is durably written. */
+  onChunkCommitted?: (index: number, count: number) => Promise<void>;
+}
+
+export const FDB_DEFAULTS = {
+  chunkMaxBytes: 512 * 1024,
+  cacheMaxEntries: 200_000,
+  transactionTimeoutMs: 5_000,
+  retryLimit: 20,
+  maxRetryDelayMs: 1_000,
+} as const;
+
+/** A FoundationDB operation failed after FDB's retries; `code` is FDB's error code when known. */
+export class FdbBackendError extends Error {
+  readonly code: number | undefined;
+  constructor(readonly operation: string, cause: unknown) {
+    const code = cause instanceof fdb.FDBError ? cause.code : undefined;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(`foundationdb: ${operation} failed: ${detail}${code === undefined ? '' : ` (fdb error ${code})`}`, { cause });
+    this.name = 'FdbBackendError';
+    this.code = code;
+  }
+}
+
+/** Another writer took over the pending height this commit was writing in chunks. */
+export class CommitSupersededError extends Error {
+  constructor(readonly height: bigint) {
+    super(`commit of block ${height} superseded: another writer claimed the pending height`);
+    this.name = 'CommitSupersededError';
+  }
+}
+
+type Db = fdb.Database;
+type Tn = fdb.Transaction;
+type KV = [Buffer, Buffer];
+
+let apiVersionSet = false;
+
+function u64(value: bigint): Buffer {
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64BE(value, 0);
+  return out;
+}
+
+/** [u32 BE length ‖ bytes]*. */
+function encodeFramed(parts: Uint8Array[]): Buffer {
+  let size = 0;
+  for (const p of parts) size += 4 + p.length;
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const p of parts) {
+    out.writeUInt32BE(p.length, offset);
+    out.set(p, offset + 4);
+    offset += 4 + p.length;
+  }
+  return out;
+}
+
+function decodeFramed<T>(value: Buffer, decode: (bytes: Uint8Array) => T, where: string): T[] {
+  const out: T[] = [];
+  let offset = 0;
+  while (offset < value.length) {
+    if (offset + 4 > value.length) throw new StateCorruptionError('truncated frame header', where);
+    const length = value.readUInt32BE(offset);
+    if (offset + 4 + length > value.length) throw new StateCorruptionError('truncated frame', where);
+    out.push(decode(value.subarray(offset + 4, offset + 4 + length)));
+    offset += 4 + length;
+  }
+  return out;
+}
+
+function slices(value: Buffer): Buffer[] {
+  if (value.length === 0) return [value];
+  const out: Buffer[] = [];
+  for (let offset = 0; offset < value.length; offset += VALUE_PART_BYTES) out.push(value.subarray(offset, offset + VALUE_PART_BYTES));
+  return out;
+}
+
+function encodeMeta(meta: StateMeta): Buffer {
+  const out = Buffer.alloc(META_BYTES);
+  out.writeBigUInt64BE(meta.height, 0);
+  out.writeBigUInt64BE(meta.lastTxStreamSeq, 8);
+  meta.stateRoot.copy(out, 16);
+  meta.headHash.copy(out, 16 + HASH_BYTES);
+  meta.lattice.copy(out, 16 + 2 * HASH_BYTES);
+  return out;
+}
+
+function decodeMeta(value: Buffer): StateMeta {
+  if (value.length !== META_BYTES) throw new StateCorruptionError(`meta is ${value.length} bytes, expected ${META_BYTES}`, 'meta');
+  return {
+    height: value.readBigUInt64BE(0),
+    lastTxStreamSeq: value.readBigUInt64BE(8),
+    stateRoot: Buffer.from(value.subarray(16, 16 + HASH_BYTES)),
+    headHash: Buffer.from(value.subarray(16 + HASH_BYTES, 16 + 2 * HASH_BYTES)),
+    lattice: Buffer.from(value.subarray(16 + 2 * HASH_BYTES)),
+  };
+}
+
+const bytesOf = (kvs: KV[]): number => kvs.reduce((n, [k, v]) => n + k.length + v.length, 0);
+
+/** Key builders for one prefix. */
+class Keys {
+  readonly state: Buffer;
+  private readonly headers: Buffer;
+  private readonly blockHashes: Buffer;
+  private readonly rejections: Buffer;
+  private readonly blockTxs: Buffer;
+  private readonly txs: Buffer;
+  private readonly logBlooms: Buffer;
+  private readonly logs: Buffer;
+  readonly metaHead: Buffer;
+  readonly metaFormat: Buffer;
+  readonly pending: Buffer;
+  readonly marker: Buffer;
+  readonly journal: Buffer;
+  readonly all: Buffer;
+
+  constructor(prefix: string) {
+    const sub = (name: string): Buffer => fdb.tuple.pack([prefix, name]);
+    this.all = fdb.tuple.pack([prefix]);
+    this.state = sub('state');
+    this.headers = sub('headers');
+    this.blockHashes = sub('blockHashes');
+    this.rejections = sub('rejections');
+    this.blockTxs = sub('blockTxs');
+    this.txs = sub('txs');
+    this.logBlooms = sub('logBlooms');
+    this.logs = sub('logs');
+    const meta = sub('meta');
+    this.metaHead = Buffer.concat([meta, fdb.tuple.pack(['head'])]);
+    this.metaFormat = Buffer.concat([meta, fdb.tuple.pack(['format'])]);
+    this.pending = sub('pending');
+    this.marker = Buffer.concat([this.pending, fdb.tuple.pack(['marker'])]);
+    this.journal = Buffer.concat([this.pending, fdb.tuple.pack(['journal'])]);
+  }
+
+  stateVersion(keyBytes: Buffer, height: bigint): Buffer {
+    return Buffer.concat([this.state, keyBytes, u64(MAX_U64 - height)]);
+  }
+  stateEnd(keyBytes: Buffer): Buffer {
+    return fdb.util.strInc(Buffer.concat([this.state, keyBytes]));
+  }
+  header(height: bigint): Buffer { return Buffer.concat([this.headers, fdb.tuple.pack([height])]); }
+  blockHash(hash: Buffer): Buffer { return Buffer.concat([this.blockHashes, fdb.tuple.pack([hash])]); }
+  rejection(txHash: Buffer): Buffer { return Buffer.concat([this.rejections, fdb.tuple.pack([txHash])]); }
+  blockTxsOf(height: bigint): Buffer { return Buffer.concat([this.blockTxs, fdb.tuple.pack([height])]); }
+  txOf(txHash: Buffer): Buffer { return Buffer.concat([this.txs, fdb.tuple.pack([txHash])]); }
+  logBloom(height: bigint): Buffer { return Buffer.concat([this.logBlooms, fdb.tuple.pack([height])]); }
+  logBloomRange(from: bigint, to: bigint): [Buffer, Buffer] { return [this.logBloom(from), fdb.util.strInc(this.logBloom(to))]; }
+  heightOfLogBloom(key: Buffer): bigint { return BigInt(fdb.tuple.unpack(key.subarray(this.logBlooms.length))[0] as number | bigint); }
+  logsOf(height: bigint): Buffer { return Buffer.concat([this.logs, fdb.tuple.pack([height])]); }
+  journalChunk(chunk: number): Buffer { return Buffer.concat([this.journal, fdb.tuple.pack([chunk])]); }
+}
+
+/** A record cut into parts: (prefix, part) → slice. */
+function parted(prefix: Buffer, value: Buffer): KV[] {
+  return slices(value).map((slice, i) => [Buffer.concat([prefix, fdb.tuple.pack([i])]), slice]);
+}
+
+const rangeOf = (prefix: Buffer): [Buffer, Buffer] => [prefix, fdb.util.strInc(prefix)];
+const joinParts = (kvs: [Buffer, Buffer][]): Buffer => (kvs.length === 1 ? kvs[0]![1] : Buffer.concat(kvs.map(([, v]) => v)));
+
+interface EncodedBlock {
+  /** Written in chunks for a large block (invisible until meta moves). */
+  bulk: KV[];
+  /** Written with meta in the last transaction. */
+  final: KV[];
+  meta: Buffer;
+}
+
+export class FdbStateBackend implements StateBackend {
+  private readonly keys: Keys;
+  private readonly cache: VersionedReadCache;
+  private readonly chunkMaxBytes: number;
+  private closed = false;
+
+  private constructor(private readonly db: Db, private readonly options: FdbBackendOptions) {
+    this.keys = new Keys(options.prefix);
+    this.cache = new VersionedReadCache(options.cacheMaxEntries ?? FDB_DEFAULTS.cacheMaxEntries);
+    this.chunkMaxBytes = options.chunkMaxBytes ?? FDB_DEFAULTS.chunkMaxBytes;
+    if (!(this.chunkMaxBytes > 0)) throw new Error(`chunkMaxBytes must be positive, got ${this.chunkMaxBytes}`);
+  }
+
+  /** Connects and checks the layout version; the database must be reachable within the timeout. */
+  static async open(options: FdbBackendOptions): Promise<FdbStateBackend> {
+    if (options.prefix === '') throw new Error('foundationdb: an empty key prefix is not allowed');
+    if (!apiVersionSet) {
+      fdb.setAPIVersion(FDB_API_VERSION);
+      apiVersionSet = true;
+    }
+    const db = fdb.open(options.clusterFile === '' ? undefined : options.clusterFile, {
+      transaction_timeout: options.transactionTimeoutMs ?? FDB_DEFAULTS.transactionTimeoutMs,
+      transaction_retry_limit: options.retryLimit ?? FDB_DEFAULTS.retryLimit,
+      transaction_max_retry_delay: options.maxRetryDelayMs ?? FDB_DEFAULTS.maxRetryDelayMs,
+    });
+    const backend = new FdbStateBackend(db, options);
+    try {
+      const format = await backend.run(`open (cluster file '${options.clusterFile}')`, (tn) => tn.get(backend.keys.metaFormat));
+      if (format !== undefined && format.readUInt32BE(0) !== FORMAT_VERSION) {
+        throw new StateCorruptionError(`layout version ${format.readUInt32BE(0)}, this build reads ${FORMAT_VERSION}`, 'meta');
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return backend;
+  }
+
+  /** One transaction with FDB's retry loop (retryable errors, transaction_too_old: the body re-reads). */
+  private async run<T>(operation: string, body: (tn: Tn) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    try {
+      return await this.db.doTn(body);
+    } catch (err) {
+      if (err instanceof fdb.FDBError) throw new FdbBackendError(operation, err);
+      throw err;
+    }
+  }
+
+  async meta(): Promise<StateMeta | null> {
+    const head = await this.run('read meta', (tn) => tn.get(this.keys.metaHead));
+    if (head === undefined) return null;
+    const meta = decodeMeta(head);
+    this.cache.observeCommitted(meta.height);
+    return meta;
+  }
+
+  private async committedHeight(): Promise<bigint | null> {
+    return (await this.meta())?.height ?? null;
+  }
+
+  async readAt(keys: StateKey[], height: bigint): Promise<(Buffer | null)[]> {
+    this.assertOpen();
+    const known = this.cache.height;
+    if (known === null || height > known) {
+      const committed = await this.committedHeight();
+      if (committed === null || height > committed) throw new HeightNotCommittedError(height, committed ?? -1n);
+    }
+    const out: (Buffer | null)[] = new Array(keys.length);
+    const missing: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const hit = this.cache.get(keys[i]!, height);
+      if (hit === undefined) missing.push(i);
+      else out[i] = hit;
+    }
+    const batches: number[][] = [];
+    for (let i = 0; i < missing.length; i += READ_BATCH_KEYS) batches.push(missing.slice(i, i + READ_BATCH_KEYS));
+    for (let b = 0; b < batches.length; b += READ_MAX_CONCURRENT_BATCHES) {
+      await Promise.all(batches.slice(b, b + READ_MAX_CONCURRENT_BATCHES).map(async (batch) => {
+        const found = await this.readBatch(batch.map((i) => keys[i]!), height);
+        batch.forEach((i, j) => {
+          const { value, version } = found[j]!;
+          out[i] = value;
+          this.cache.remember(keys[i]!, height, value, version);
+        });
+      }));
+    }
+    return out;
+  }
+
+  /** One transaction: a concurrent limit-1 range read per key (newest version at or below `height`). */
+  private async readBatch(keys: StateKey[], height: bigint): Promise<{ value: Buffer | null; version: bigint }[]> {
+    const ranges = keys.map((key) => {
+      const keyBytes = keyToBytes(key);
+      const expected = STATE_KEY_BYTES[keyBytes[0] ?? -1];
+      if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${key}`);
+      return [this.keys.stateVersion(keyBytes, height), this.keys.stateEnd(keyBytes)] as const;
+    });
+    const results = await this.run(`read ${keys.length} state keys at height ${height}`, (tn) =>
+      Promise.all(ranges.map(([start, end]) => tn.getRangeAll(start, end, { limit: 1 }))));
+    return results.map((rows, i) => {
+      const row = rows[0];
+      if (row === undefined) return { value: null, version: -1n };
+      const [k, v] = row;
+      const version = MAX_U64 - k.readBigUInt64BE(k.length - 8);
+      if (v[0] === TAG_ABSENT) return { value: null, version };
+      if (v[0] !== TAG_PRESENT) throw new StateCorruptionError(`bad value tag ${v[0]} for ${keys[i]}`, 'state');
+      return { value: Buffer.from(v.subarray(1)), version };
+    });
+  }
+
+  async commit(record: CommitRecord): Promise<CommitResult> {
+    this.assertOpen();
+    const encoded = this.encodeBlock(record); // everything that can throw on bad input, before any write
+    const size = bytesOf(encoded.bulk) + bytesOf(encoded.final) + encoded.meta.length;
+    let result: CommitResult | null = null;
+    if (size <= this.chunkMaxBytes) result = await this.commitSingle(record, encoded);
+    result ??= await this.commitChunked(record, encoded);
+    this.cache.applyCommit(record.height, record.writes);
+    return result;
+  }
+
+  /** The fence: the stored height must be height - 1. True when this very block is already stored. */
+  private async fence(tn: Tn, record: CommitRecord, retry: boolean): Promise<boolean> {
+    const head = await tn.get(this.keys.metaHead);
+    const stored = head === undefined ? null : decodeMeta(head);
+    const height = record.height;
+    // commit_unknown_result: our earlier attempt may have landed; FDB retried, and finds it.
+    if (retry && stored !== null && stored.height === height && stored.headHash.equals(record.header.hash)) return true;
+    const ok = stored === null ? height === 0n : stored.height === height - 1n;
+    if (!ok) throw new HeightFenceError(stored === null ? null : stored.height, height);
+    return false;
+  }
+
+  /** Null when leftovers of an interrupted chunked commit must be cleared first (chunked path). */
+  private async commitSingle(record: CommitRecord, encoded: EncodedBlock): Promise<CommitResult | null> {
+    let attempt = 0;
+    let lastStored: Rejection[] = [];
+    return this.run(`commit block ${record.height}`, async (tn) => {
+      attempt++;
+      const [landed, leftovers] = await Promise.all([
+        this.fence(tn, record, attempt > 1),
+        tn.getRangeAll(...rangeOf(this.keys.pending), { limit: 1 }),
+      ]);
+      if (landed) return { rejectionsStored: lastStored };
+      if (leftovers.length > 0) return null;
+      for (const [k, v] of encoded.bulk) tn.set(k, v);
+      lastStored = await this.writeFinal(tn, record, encoded);
+      return { rejectionsStored: lastStored };
+    });
+  }
+
+  private async commitChunked(record: CommitRecord, encoded: EncodedBlock): Promise<CommitResult> {
+    const height = record.height;
+    await this.clearLeftovers(record);
+    const token = Buffer.concat([u64(height), randomBytes(WRITER_TOKEN_BYTES)]);
+    await this.run(`claim pending block ${height}`, async (tn) => {
+      const [, journal] = await Promise.all([this.fence(tn, record, false), tn.getRangeAll(...rangeOf(this.keys.journal), { limit: 1 })]);
+      if (journal.length > 0) throw new CommitSupersededError(height); // another writer wrote a chunk meanwhile
+      tn.set(this.keys.marker, token);
+    });
+    const chunks = this.chunksOf(encoded.bulk);
+    if (chunks.length > MAX_CHUNKS) throw new Error(`block ${height} needs ${chunks.length} chunks, more than ${MAX_CHUNKS}`);
+    for (let c = 0; c < chunks.length; c++) {
+      const chunk = chunks[c]!;
+      const journal = parted(this.keys.journalChunk(c), encodeFramed(chunk.map(([k]) => k)));
+      await this.run(`write chunk ${c + 1}/${chunks.length} of block ${height}`, async (tn) => {
+        await Promise.all([this.fence(tn, record, false), this.checkMarker(tn, token, height)]);
+        for (const [k, v] of chunk) tn.set(k, v);
+        for (const [k, v] of journal) tn.set(k, v);
+      });
+      await this.options.onChunkCommitted?.(c, chunks.length);
+    }
+    let attempt = 0;
+    let lastStored: Rejection[] = [];
+    return this.run(`publish block ${height} (final of ${chunks.length} chunks)`, async (tn) => {
+      attempt++;
+      const landed = await this.fence(tn, record, attempt > 1);
+      if (landed) return { rejectionsStored: lastStored };
+      await this.checkMarker(tn, token, height);
+      tn.clearRange(...rangeOf(this.keys.pending));
+      lastStored = await this.writeFinal(tn, record, encoded);
+      return { rejectionsStored: lastStored };
+    });
+  }
+
+  private async checkMarker(tn: Tn, token: Buffer, height: bigint): Promise<void> {
+    const marker = await tn.get(this.keys.marker);
+    if (marker === undefined || !marker.equals(token)) throw new CommitSupersededError(height);
+  }
+
+  /** Clears what an interrupted chunked commit wrote: one journal chunk per transaction. */
+  private async clearLeftovers(record: CommitRecord): Promise<void> {
+    for (let round = 0; round <= MAX_CHUNKS; round++) {
+      const done = await this.run(`clear leftovers before block ${record.height}`, async (tn) => {
+        const [, first] = await Promise.all([this.fence(tn, record, false), tn.getRangeAll(...rangeOf(this.keys.journal), { limit: 1 })]);
+        if (first.length === 0) {
+          tn.clearRange(...rangeOf(this.keys.pending));
+          return true;
+        }
+        const chunk = fdb.tuple.unpack(first[0]![0].subarray(this.keys.journal.length))[0] as number;
+        const prefix = this.keys.journalChunk(chunk);
+        const parts = await tn.getRangeAll(...rangeOf(prefix));
+        for (const k of decodeFramed(joinParts(parts), (b) => Buffer.from(b), 'pending journal')) tn.clear(k);
+        tn.clearRange(...rangeOf(prefix));
+        return false;
+      });
+      if (done) return;
+    }
+    throw new Error(`more than ${MAX_CHUNKS} leftover chunks before block ${record.height}`);
+  }
+
+  /** Groups mutations so each chunk plus its journal stays within chunkMaxBytes (a bigger single value goes alone). */
+  private chunksOf(bulk: KV[]): KV[][] {
+    const chunks: KV[][] = [];
+    let current: KV[] = [];
+    let bytes = 0;
+    for (const kv of bulk) {
+      const cost = 2 * kv[0].length + kv[1].length + 4;
+      if (current.length > 0 && bytes + cost > this.chunkMaxBytes) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(kv);
+      bytes += cost;
+    }
+    if (current.length > 0) chunks.push(current);
+    return chunks;
+  }
+
+  /** Header, hash index, rejections (unless shadowed by a receipt) and meta: the step that publishes. */
+  private async writeFinal(tn: Tn, record: CommitRecord, encoded: EncodedBlock): Promise<Rejection[]> {
+    const includedHere = new Set(record.txs.map((tx) => tx.hash.toString('hex')));
+    const candidates = record.rejections.filter((r) => !includedHere.has(r.txHash.toString('hex')));
+    const included = await Promise.all(candidates.map((r) => tn.getRangeAll(...rangeOf(this.keys.txOf(r.txHash)), { limit: 1 })));
+    const stored: Rejection[] = [];
+    candidates.forEach((rejection, i) => {
+      // A duplicate rejected after the included original must not shadow the original's receipt.
+      if (included[i]!.length > 0) return;
+      tn.set(this.keys.rejection(rejection.txHash), Buffer.from(Rejection.encode(rejection).finish()));
+      stored.push(rejection);
+    });
+    for (const [k, v] of encoded.final) tn.set(k, v);
+    tn.set(this.keys.metaHead, encoded.meta);
+    if (record.height === 0n) tn.set(this.keys.metaFormat, Buffer.from([0, 0, 0, FORMAT_VERSION]));
+    return stored;
+  }
+
+  private encodeBlock(record: CommitRecord): EncodedBlock {
+    const { header, height } = record;
+    if (header.number !== height) throw new Error(`commit record: header number ${header.number} != height ${height}`);
+    if (header.hash.length !== HASH_BYTES) throw new Error('commit record: header hash must be 32 bytes');
+    if (record.receipts.length !== record.txs.length) {
+      throw new Error(`commit record: ${record.txs.length} txs but ${record.receipts.length} receipts`);
+    }
+    if (record.lattice.length !== LATTICE_BYTES) throw new Error(`commit record: lattice must be ${LATTICE_BYTES} bytes`);
+    const bulk: KV[] = record.writes.map((w) => {
+      const keyBytes = keyToBytes(w.key);
+      const expected = STATE_KEY_BYTES[keyBytes[0] ?? -1];
+      if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${w.key}`);
+      const value = w.value === null ? Buffer.from([TAG_ABSENT]) : Buffer.concat([Buffer.from([TAG_PRESENT]), w.value]);
+      return [this.keys.stateVersion(keyBytes, height), value];
+    });
+    bulk.push(...parted(this.keys.blockTxsOf(height), encodeFramed(record.txs.map((tx) => Tx.encode(tx).finish()))));
+    record.txs.forEach((tx, i) => {
+      const receipt: Receipt = record.receipts[i]!;
+      const lookup: TxLookup = { found: true, tx, receipt, blockNumber: height, blockHash: header.hash, rejection: undefined };
+      bulk.push(...parted(this.keys.txOf(tx.hash), Buffer.from(TxLookup.encode(lookup).finish())));
+    });
+    const logEntries: Uint8Array[] = [];
+    const bloom = Buffer.alloc(BLOOM_BYTES);
+    for (const receipt of record.receipts) {
+      if (receipt.logs.length > 0) bloomMerge(bloom, receipt.logsBloom);
+      receipt.logs.forEach((log, j) => {
+        logEntries.push(LogEntry.encode({
+          log, blockNumber: height, blockHash: header.hash, txHash: receipt.txHash,
+          txIndex: receipt.txIndex, logIndex: receipt.firstLogIndex + j,
+        }).finish());
+      });
+    }
+    if (logEntries.length > 0) {
+      bulk.push([this.keys.logBloom(height), bloom]);
+      bulk.push(...parted(this.keys.logsOf(height), encodeFramed(logEntries)));
+    }
+    const final: KV[] = [
+      [this.keys.header(height), Buffer.from(BlockHeader.encode(header).finish())],
+      [this.keys.blockHash(header.hash), u64(height)],
+    ];
+    const meta = encodeMeta({
+      height, stateRoot: header.stateRoot, headHash: header.hash, lattice: record.lattice, lastTxStreamSeq: record.lastTxStreamSeq,
+    });
+    return { bulk, final, meta };
+  }
+
+  async getBlock(number: bigint): Promise<StoredBlock | null> {
+    // The header is written with meta, so its presence means the block is committed.
+    const [header, txParts] = await this.run(`read block ${number}`, (tn) => Promise.all([
+      tn.get(this.keys.header(number)), tn.getRangeAll(...rangeOf(this.keys.blockTxsOf(number))),
+    ]));
+    if (header === undefined) return null;
+    if (txParts.length === 0) throw new StateCorruptionError(`block ${number} has a header but no tx list`, 'blockTxs');
+    return { header: BlockHeader.decode(header), txs: decodeFramed(joinParts(txParts), (b) => Tx.decode(b), 'blockTxs') };
+  }
+
+  async getBlockNumberByHash(hash: Buffer): Promise<bigint | null> {
+    const value = await this.run('read block hash index', (tn) => tn.get(this.keys.blockHash(hash)));
+    return value === undefined ? null : value.readBigUInt64BE(0);
+  }
+
+  async getTxRecords(hashes: Buffer[]): Promise<(TxRecord | null)[]> {
+    const out: (TxRecord | null)[] = [];
+    for (let i = 0; i < hashes.length; i += READ_BATCH_KEYS) {
+      const batch = hashes.slice(i, i + READ_BATCH_KEYS);
+      const [head, lookups, rejections] = await this.run(`look up ${batch.length} transactions`, (tn) => Promise.all([
+        tn.get(this.keys.metaHead),
+        Promise.all(batch.map((h) => tn.getRangeAll(...rangeOf(this.keys.txOf(h))))),
+        Promise.all(batch.map((h) => tn.get(this.keys.rejection(h)))),
+      ]));
+      const committed = head === undefined ? -1n : decodeMeta(head).height;
+      batch.forEach((_, j) => out.push(this.txRecordOf(lookups[j]!, rejections[j], committed)));
+    }
+    return out;
+  }
+
+  private txRecordOf(parts: [Buffer, Buffer][], rejected: Buffer | undefined, committed: bigint): TxRecord | null {
+    if (parts.length > 0) {
+      const lookup = TxLookup.decode(joinParts(parts));
+      if (lookup.tx === undefined || lookup.receipt === undefined) throw new StateCorruptionError('tx lookup without tx or receipt', 'txs');
+      // Written in a chunk of a block not yet published: not included (yet).
+      if (lookup.blockNumber <= committed) {
+        return { kind: 'included', tx: lookup.tx, receipt: lookup.receipt, blockNumber: lookup.blockNumber, blockHash: lookup.blockHash };
+      }
+    }
+    return rejected === undefined ? null : { kind: 'rejected', rejection: Rejection.decode(rejected) };
+  }
+
+  async getLogs(query: LogQuery): Promise<LogMatch[]> {
+    const filter = compileLogFilter({ addresses: query.addresses, topics: query.topics });
+    const [head, blooms] = await this.run(`read log blooms of blocks ${query.fromBlock}..${query.toBlock}`, (tn) => Promise.all([
+      tn.get(this.keys.metaHead), tn.getRangeAll(...this.keys.logBloomRange(query.fromBlock, query.toBlock)),
+    ]));
+    const committed = head === undefined ? -1n : decodeMeta(head).height;
+    const heights: bigint[] = [];
+    for (const [k, bloom] of blooms) {
+      const height = this.keys.heightOfLogBloom(k);
+      if (height <= committed && bloomMayMatch(filter, bloom)) heights.push(height);
+    }
+    const out: LogMatch[] = [];
+    for (let i = 0; i < heights.length; i += LOGS_BATCH_BLOCKS) {
+      const batch = heights.slice(i, i + LOGS_BATCH_BLOCKS);
+      const perBlock = await this.run(`read logs of ${batch.length} blocks from ${batch[0]}`, (tn) =>
+        Promise.all(batch.map((h) => tn.getRangeAll(...rangeOf(this.keys.logsOf(h))))));
+      for (const parts of perBlock) {
+        for (const entry of decodeFramed(joinParts(parts), (b) => LogEntry.decode(b), 'logs')) {
+          if (entry.log === undefined || !logMatches(filter.criteria, entry.log)) continue;
+          out.push({
+            log: entry.log, blockNumber: entry.blockNumber, blockHash: entry.blockHash,
+            txHash: entry.txHash, txIndex: entry.txIndex, logIndex: entry.logIndex,
+          });
+          if (out.length >= query.maxResults) return out;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Deletes every key under this backend's prefix (tests and benchmarks). */
+  async destroyAll(): Promise<void> {
+    await this.run(`clear prefix '${this.options.prefix}'`, async (tn) => tn.clearRange(...rangeOf(this.keys.all)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('state backend is closed');
+  }
+}
