@@ -1,0 +1,139 @@
+// Drives the parallel engine in-process, for property and regression tests: real EVMs (one pair
+// per simulated executor), a real engine and real assembly, with the bus replaced by function
+// calls that can be delayed or fail ("executor restarts"). Compares against the reference.
+import type { ExecRequest, ExecResponse, OrderedBlock } from '../../gen/lanes/v1/bus.js';
+import type { Tx } from '../../gen/lanes/v1/types.js';
+import { genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
+import { HotKeyTracker, ParallelEngine, type ConflictReport, type EngineOptions, type ExecutorPool } from '../../lib/engine/index.js';
+import { ReferenceExecutor, TxExecutor, type TxOutcome } from '../../lib/evm/index.js';
+import { runBlockSerially } from '../../lib/exec/blockRun.js';
+import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { assembleCommit } from '../../services/scheduler/assemble.js';
+import { bigintToBytes, keyFromBytes, type StateKey } from '../../lib/state/keys.js';
+import { StateRootAccumulator } from '../../lib/state/root.js';
+
+export interface SimExecutor {
+  plain: TxExecutor;
+  deltas: TxExecutor;
+}
+
+export async function createSimExecutors(chainId: bigint, count: number): Promise<SimExecutor[]> {
+  const out: SimExecutor[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push({ plain: await TxExecutor.create({ chainId }), deltas: await TxExecutor.create({ chainId, coinbaseDeltas: true }) });
+  }
+  return out;
+}
+
+/** Random but reproducible misbehaviour of the simulated executors. */
+export interface Chaos {
+  /** 0..1: chance a request fails (the executor "restarted"). */
+  failRate: number;
+  /** Max extra delay per request, ms. */
+  maxDelayMs: number;
+  random: () => number;
+}
+
+class SimPool implements ExecutorPool {
+  constructor(
+    private readonly executors: SimExecutor[],
+    private readonly count: number,
+    private readonly committed: ReadonlyMap<StateKey, Buffer>,
+    private readonly chaos: Chaos,
+  ) {}
+
+  size(): number {
+    return this.count;
+  }
+
+  async run(req: ExecRequest, slot: number): Promise<ExecResponse> {
+    const sim = this.executors[slot % this.count]!;
+    const delay = Math.floor(this.chaos.random() * this.chaos.maxDelayMs);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (this.chaos.random() < this.chaos.failRate) throw new Error('simulated executor restart');
+    // A fresh cache per request: what a restarted executor has.
+    const cache = new CommittedStateCache(async (keys) => keys.map((k) => this.committed.get(k) ?? null), 100_000);
+    cache.reset(req.baseHeight);
+    const run = await runBlockSerially(req.partition ? sim.deltas : sim.plain, req, cache);
+    return { requestId: req.requestId, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: `sim-${slot}`, cpuMicros: 0n };
+  }
+}
+
+export interface ChainRunResult {
+  roots: Buffer[];
+  referenceRoots: Buffer[];
+  receipts: Array<Array<{ success: boolean; gasUsed: bigint; logs: number; cumulativeGasUsed: bigint }>>;
+  referenceReceipts: Array<Array<{ success: boolean; gasUsed: bigint; logs: number; cumulativeGasUsed: bigint }>>;
+  rejected: number[];
+  referenceRejected: number[];
+  reports: ConflictReport[];
+}
+
+function receiptsOf(outcomes: TxOutcome[]): Array<{ success: boolean; gasUsed: bigint; logs: number; cumulativeGasUsed: bigint }> {
+  let cumulative = 0n;
+  return outcomes.filter((o) => o.status !== 'invalid').map((o) => {
+    cumulative += o.gasUsed;
+    return { success: o.status === 'success', gasUsed: o.gasUsed, logs: o.logs.length, cumulativeGasUsed: cumulative };
+  });
+}
+
+/**
+ * Runs `blocks` through the engine with `executorCount` simulated executors and through the
+ * reference executor, from `genesis`, returning both sides' roots and receipts per block.
+ */
+export async function runChain(options: {
+  genesis: Genesis;
+  blocks: Tx[][];
+  executors: SimExecutor[];
+  executorCount: number;
+  local: TxExecutor;
+  chaos: Chaos;
+  engine?: Partial<EngineOptions>;
+}): Promise<ChainRunResult> {
+  const { genesis } = options;
+  const committed = new Map<StateKey, Buffer>(genesisStateEntries(genesis));
+  const accumulator = new StateRootAccumulator();
+  for (const [k, v] of committed) accumulator.update(k, null, v);
+  const reference = await ReferenceExecutor.create({ chainId: genesis.chainId, genesis: genesisStateEntries(genesis) });
+  const engine = new ParallelEngine({
+    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, attempts: 2, ...options.engine,
+  }, new HotKeyTracker(), { warn: () => {}, error: () => {} });
+  const pool = new SimPool(options.executors, options.executorCount, committed, options.chaos);
+  const out: ChainRunResult = { roots: [], referenceRoots: [], receipts: [], referenceReceipts: [], rejected: [], referenceRejected: [], reports: [] };
+  const hashes = new Map<bigint, Uint8Array>([[0n, Buffer.alloc(32, 0x11)]]);
+  for (const [b, txs] of options.blocks.entries()) {
+    const height = BigInt(b + 1);
+    const env = {
+      number: height, timestamp: genesis.timestamp + height, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
+      baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, b + 1), chainId: genesis.chainId,
+    };
+    const recentHashes = [...hashes.values()].map((h) => Buffer.from(h));
+    const req: ExecRequest = { env, baseHeight: height - 1n, txs, txIndexes: txs.map((_, i) => i), recentHashes, prefetched: [], requestId: height, partition: false };
+    const local = { executor: options.local, cache: new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 100_000) };
+    const { results, report } = await engine.executeBlock(req, pool, local);
+    out.reports.push(report);
+    const block: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs, digest: env.prevRandao, lastTxStreamSeq: height };
+    const commit = assembleCommit(block, env, results);
+    for (const w of commit.writes) {
+      const key = keyFromBytes(w.key);
+      const before = committed.get(key) ?? null;
+      const after = w.absent ? null : w.value;
+      accumulator.update(key, before, after);
+      if (after === null) committed.delete(key);
+      else committed.set(key, after);
+    }
+    out.roots.push(accumulator.root());
+    out.receipts.push(commit.receipts.map((r) => ({ success: r.success, gasUsed: r.gasUsed, logs: r.logs.length, cumulativeGasUsed: r.cumulativeGasUsed })));
+    out.rejected.push(commit.rejections.length);
+
+    const outcomes = await reference.executeBlock({
+      chainId: genesis.chainId, number: height, timestampSec: env.timestamp, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
+      baseFeePerGas: genesis.baseFeePerGas, prevRandao: env.prevRandao, blockHashes: new Map(hashes),
+    }, txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender })));
+    out.referenceRoots.push(reference.stateRoot());
+    out.referenceReceipts.push(receiptsOf(outcomes));
+    out.referenceRejected.push(outcomes.filter((o) => o.status === 'invalid').length);
+    hashes.set(height, Buffer.alloc(32, (b + 2) % 256));
+  }
+  return out;
+}
