@@ -1,7 +1,7 @@
 // Replays the blocks a cluster committed through the serial reference executor, reading them
 // through the public JSON-RPC only, and compares roots. Used by the end-to-end tests.
 import { JsonRpcProvider, Transaction, keccak256, type TransactionResponse } from 'ethers';
-import { devGenesis, genesisStateEntries } from '../../lib/chain/genesis.js';
+import { devGenesis, genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
 import { ReferenceExecutor } from '../../lib/evm/index.js';
 
 export interface ReplayedBlock {
@@ -26,8 +26,7 @@ export function rawOf(tx: TransactionResponse): string {
   return raw;
 }
 
-export async function replayThroughReference(provider: JsonRpcProvider, upTo: number): Promise<ReplayedBlock[]> {
-  const genesis = devGenesis();
+export async function replayThroughReference(provider: JsonRpcProvider, upTo: number, genesis: Genesis = devGenesis()): Promise<ReplayedBlock[]> {
   const reference = await ReferenceExecutor.create({ chainId: genesis.chainId, genesis: genesisStateEntries(genesis) });
   const genesisBlock = await provider.getBlock(0);
   if (genesisBlock === null) throw new Error('no genesis block');
