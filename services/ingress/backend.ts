@@ -5,11 +5,11 @@ import type { NatsConnection, Subscription } from 'nats';
 import { request } from '../../lib/bus/nats.js';
 import {
   BLOCK_COMMITTED_SUBJECT, EXEC_CALL_SUBJECT, STATE_BLOCK_SUBJECT, STATE_HEAD_SUBJECT, STATE_LOGS_SUBJECT,
-  STATE_READ_SUBJECT, STATE_TX_SUBJECT,
+  SCHEDULER_REPORT_SUBJECT, STATE_READ_SUBJECT, STATE_TX_SUBJECT,
 } from '../../lib/bus/subjects.js';
 import type { Logger } from '../../lib/log.js';
 import {
-  BlockCommitted, BlockRequest, BlockResponse, CallRequest, CallResponse, HeadRequest, HeadResponse, LogsRequest,
+  BlockCommitted, BlockRequest, BlockResponse, CallRequest, CallResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse, LogsRequest,
   LogsResponse, StateReadRequest, StateReadResponse, TxLookupRequest, TxLookupResponse,
   type TxLookup,
 } from '../../gen/lanes/v1/bus.js';
@@ -25,6 +25,8 @@ export interface IngressBackend {
   lookupTxs(hashes: Buffer[]): Promise<TxLookup[]>;
   logs(req: LogsRequest): Promise<LogsResponse>;
   call(req: CallRequest): Promise<CallResponse>;
+  /** The scheduler's conflict report of a recent block (height 0 = latest). */
+  conflictReport(height: bigint): Promise<ConflictReportResponse>;
   /** Registers a listener for committed blocks; returns its removal. */
   onBlockCommitted(listener: BlockCommittedListener): () => void;
 }
@@ -113,6 +115,10 @@ export class NatsBackend implements IngressBackend {
 
   call(req: CallRequest): Promise<CallResponse> {
     return request(this.nc, EXEC_CALL_SUBJECT, CallRequest, req, CallResponse, this.options.requestTimeoutMs);
+  }
+
+  conflictReport(height: bigint): Promise<ConflictReportResponse> {
+    return request(this.nc, SCHEDULER_REPORT_SUBJECT, ConflictReportRequest, { height }, ConflictReportResponse, this.options.requestTimeoutMs);
   }
 
   onBlockCommitted(listener: BlockCommittedListener): () => void {

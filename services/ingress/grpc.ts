@@ -97,6 +97,13 @@ export function lanesServiceImpl(deps: GrpcDeps, options: GrpcServerOptions, log
     streamBlocks(call) {
       void streamBlocks(call, deps, options, log);
     },
+
+    getConflictReport(call, callback) {
+      deps.backend.conflictReport(call.request.height).then(
+        (res) => callback(null, { found: res.found, reportJson: res.json }),
+        (err: unknown) => callback(internal(err, log, 'conflict report')),
+      );
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 // An in-memory IngressBackend for tests of the RPC and gRPC layers: accounts, blocks with their
 // transactions and receipts, logs and canned eth_call answers, plus counters of round trips.
 import type {
-  BlockCommitted, BlockRequest, BlockResponse, CallRequest, CallResponse, HeadResponse, LogsRequest, LogsResponse, TxLookup,
+  BlockCommitted, BlockRequest, BlockResponse, CallRequest, CallResponse, ConflictReportResponse, HeadResponse, LogsRequest, LogsResponse, TxLookup,
 } from '../../gen/lanes/v1/bus.js';
 import type { BlockHeader, Receipt, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
 import type { BlockCommittedListener, IngressBackend } from './backend.js';
@@ -68,6 +68,10 @@ export class InMemoryBackend implements IngressBackend {
 
   async call(_req: CallRequest): Promise<CallResponse> {
     return this.callResponse;
+  }
+
+  async conflictReport(_height: bigint): Promise<ConflictReportResponse> {
+    return { found: false, json: '' };
   }
 
   onBlockCommitted(listener: BlockCommittedListener): () => void {

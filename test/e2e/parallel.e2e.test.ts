@@ -1,6 +1,7 @@
 // The parallel engine in the real cluster: blocks split across executor processes, an executor
 // that joins takes work, one killed mid-run has its work re-issued, and every block's state root
 // equals the serial reference's.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,18 @@ describe('parallel execution across executor processes', () => {
         expect(b.clusterReceipts).toEqual(b.referenceReceipts);
       }
       expect(replayed.reduce((n, b) => n + b.txs, 0)).toBe(workload.txs.length);
+
+      // The conflict report, through gRPC and through the CLI.
+      const parallelHeight = replayed.filter((b) => b.txs >= 8).map((b) => b.number).pop()!;
+      const rep = await new Promise<{ found: boolean; reportJson: string }>((resolve, reject) =>
+        client.getConflictReport({ height: BigInt(parallelHeight) }, (err, r) => (err ? reject(err) : resolve(r))));
+      expect(rep.found).toBe(true);
+      const report = JSON.parse(rep.reportJson) as { txs: number; executions: number; longestChain: number; mode: string };
+      expect(report.executions).toBeGreaterThanOrEqual(report.txs);
+      expect(report.longestChain).toBeGreaterThan(0);
+      const cli = spawnSync(process.execPath, [path.resolve('dist/cli/lanes.js'), 'report', '--grpc', cluster.grpcAddress, '--height', String(parallelHeight)], { encoding: 'utf8' });
+      expect(cli.status, cli.stdout + cli.stderr).toBe(0);
+      expect(cli.stdout).toContain('"reexecutions"');
     } finally {
       provider.destroy();
     }
