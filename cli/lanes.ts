@@ -4,12 +4,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.js';
+import { BENCH_USAGE, benchCommand } from './bench.js';
 import { runDemo } from './demo.js';
 
 const USAGE = `usage:
   lanes start [--data-dir DIR] [--genesis FILE] [--executors N] [--rpc-port P] [--grpc-port P] [--demo] [--exit-after-demo]
   lanes stop  [--data-dir DIR]
-  lanes demo  [--url URL] [--accounts N] [--transfers N]`;
+  lanes demo  [--url URL] [--accounts N] [--transfers N]
+  lanes bench [options]   (lanes bench --help)
+
+${BENCH_USAGE}`;
 
 const print = (line: string): void => { process.stdout.write(line + '\n'); };
 
@@ -100,7 +104,11 @@ async function demo(args: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (args: string[]) => Promise<void>> = { start, stop, demo };
+async function bench(args: string[]): Promise<void> {
+  process.exitCode = await benchCommand(args, print);
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = { start, stop, demo, bench };
 const run = command === undefined ? undefined : commands[command];
 if (run === undefined) {
   print(USAGE);

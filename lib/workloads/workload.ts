@@ -81,6 +81,16 @@ export class WorkloadGenerator {
     return out;
   }
 
+  /**
+   * Restarts an account's nonce sequence at `nonce` (its committed nonce): after a transaction of
+   * it was rejected, every later one would be refused as a nonce gap.
+   */
+  setNextNonce(address: Buffer, nonce: bigint): void {
+    const index = this.accounts.findIndex((a) => a.address.equals(address));
+    if (index < 0) throw new Error(`setNextNonce: 0x${address.toString('hex')} is not a workload account`);
+    this.nonces[index] = nonce;
+  }
+
   /** A model starting at this workload's genesis; apply included txs to it in committed order. */
   newLedger(): ExpectedLedger {
     return new ExpectedLedger(this.spec);

@@ -1,0 +1,114 @@
+// CPU and memory of each service. Preferred source: the service's own accounting in its /healthz
+// JSON (fields cpuUserUs, cpuSystemUs, rssBytes, maxRssBytes, if the service reports them).
+// Today's services do not, so for a local cluster the bench falls back to the kernel's accounting
+// of the child processes (/proc/<pid>/stat utime+stime, /proc/<pid>/status VmHWM/VmRSS), and
+// labels the numbers 'proc'. Remote clusters without those fields show n/a.
+import fs from 'node:fs';
+
+export interface ServiceEndpoint {
+  name: string;
+  /** e.g. http://127.0.0.1:4001/healthz; absent for processes without a health port (nats). */
+  healthUrl?: string;
+  pid?: number;
+}
+
+export interface ResourceSample {
+  name: string;
+  source: 'health' | 'proc' | 'n/a';
+  cpuSeconds?: number;
+  rssBytes?: number;
+  maxRssBytes?: number;
+  health?: Record<string, unknown>;
+}
+
+const CLOCK_TICKS_PER_SEC = 100; // Linux USER_HZ on every common build (getconf CLK_TCK)
+
+/** utime + stime of a process in seconds, from /proc/<pid>/stat; undefined when gone. */
+export function procCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line = indexes 11 and 12 here.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return undefined;
+  }
+}
+
+export function procMemory(pid: number): { rssBytes?: number; maxRssBytes?: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number | undefined => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+      return m === null ? undefined : Number(m[1]) * 1024;
+    };
+    const rss = kb('VmRSS');
+    const hwm = kb('VmHWM');
+    return { ...(rss !== undefined ? { rssBytes: rss } : {}), ...(hwm !== undefined ? { maxRssBytes: hwm } : {}) };
+  } catch {
+    return {};
+  }
+}
+
+async function fetchHealth(url: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    return (await res.json()) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+export async function sampleResources(endpoints: readonly ServiceEndpoint[]): Promise<ResourceSample[]> {
+  return Promise.all(endpoints.map(async (e): Promise<ResourceSample> => {
+    const health = e.healthUrl === undefined ? undefined : await fetchHealth(e.healthUrl);
+    const user = num(health?.['cpuUserUs']);
+    const system = num(health?.['cpuSystemUs']);
+    if (health !== undefined && user !== undefined && system !== undefined) {
+      const rss = num(health['rssBytes']);
+      const maxRss = num(health['maxRssBytes']);
+      return { name: e.name, source: 'health', cpuSeconds: (user + system) / 1e6, ...(rss !== undefined ? { rssBytes: rss } : {}), ...(maxRss !== undefined ? { maxRssBytes: maxRss } : {}), health };
+    }
+    if (e.pid !== undefined) {
+      const cpu = procCpuSeconds(e.pid);
+      if (cpu !== undefined) return { name: e.name, source: 'proc', cpuSeconds: cpu, ...procMemory(e.pid), ...(health !== undefined ? { health } : {}) };
+    }
+    return { name: e.name, source: 'n/a', ...(health !== undefined ? { health } : {}) };
+  }));
+}
+
+export interface ServiceUsage {
+  name: string;
+  source: ResourceSample['source'];
+  cpuSeconds?: number;
+  peakRssBytes?: number;
+}
+
+/** CPU seconds spent between two samples, and the peak RSS at the end. */
+export function usageBetween(before: readonly ResourceSample[], after: readonly ResourceSample[]): ServiceUsage[] {
+  return after.map((a) => {
+    const b = before.find((x) => x.name === a.name);
+    const cpu = a.cpuSeconds !== undefined && b?.cpuSeconds !== undefined ? Math.max(0, a.cpuSeconds - b.cpuSeconds) : undefined;
+    const peak = a.maxRssBytes ?? a.rssBytes;
+    return { name: a.name, source: a.source, ...(cpu !== undefined ? { cpuSeconds: cpu } : {}), ...(peak !== undefined ? { peakRssBytes: peak } : {}) };
+  });
+}
+
+/** Re-executions / executions and / txs from the scheduler's health counters, when it reports them. */
+export function reexecutionBetween(before: readonly ResourceSample[], after: readonly ResourceSample[]): { reexecutions: number; executions: number; txs: number } | undefined {
+  const b = before.find((s) => s.name === 'scheduler')?.health;
+  const a = after.find((s) => s.name === 'scheduler')?.health;
+  const delta = (field: string): number | undefined => {
+    const x = num(a?.[field]);
+    const y = num(b?.[field]);
+    return x === undefined || y === undefined ? undefined : x - y;
+  };
+  const reexecutions = delta('reexecutions');
+  const executions = delta('executions');
+  const txs = delta('txs');
+  if (reexecutions === undefined || txs === undefined) return undefined;
+  return { reexecutions, executions: executions ?? txs, txs };
+}
