@@ -264,11 +264,16 @@ export class FdbStateBackend implements StateBackend {
       fdb.setAPIVersion(FDB_API_VERSION);
       apiVersionSet = true;
     }
-    const db = fdb.open(options.clusterFile === '' ? undefined : options.clusterFile, {
-      transaction_timeout: options.transactionTimeoutMs ?? FDB_DEFAULTS.transactionTimeoutMs,
-      transaction_retry_limit: options.retryLimit ?? FDB_DEFAULTS.retryLimit,
-      transaction_max_retry_delay: options.maxRetryDelayMs ?? FDB_DEFAULTS.maxRetryDelayMs,
-    });
+    let db: Db;
+    try {
+      db = fdb.open(options.clusterFile === '' ? undefined : options.clusterFile, {
+        transaction_timeout: options.transactionTimeoutMs ?? FDB_DEFAULTS.transactionTimeoutMs,
+        transaction_retry_limit: options.retryLimit ?? FDB_DEFAULTS.retryLimit,
+        transaction_max_retry_delay: options.maxRetryDelayMs ?? FDB_DEFAULTS.maxRetryDelayMs,
+      });
+    } catch (err) {
+      throw new FdbBackendError(`connect (cluster file '${options.clusterFile}')`, err);
+    }
     const backend = new FdbStateBackend(db, options);
     try {
       const format = await backend.run(`open (cluster file '${options.clusterFile}')`, (tn) => tn.get(backend.keys.metaFormat));

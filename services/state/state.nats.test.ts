@@ -126,8 +126,11 @@ describe('state service over NATS', () => {
     expect(head.height).toBe(1n);
   });
 
-  it('refuses to start on the FoundationDB backend, which is not built yet', async () => {
-    const fdbConfig = loadConfig({ LANES_NATS_URL: nats.url, LANES_DATA_DIR: dataDir, LANES_STATE_BACKEND: 'fdb' });
-    await expect(startStateService(fdbConfig, log)).rejects.toThrow(/not built yet/);
+  it('refuses to start on a FoundationDB it cannot reach, saying so', async () => {
+    const fdbConfig = loadConfig({
+      LANES_NATS_URL: nats.url, LANES_DATA_DIR: dataDir, LANES_STATE_BACKEND: 'fdb', FDB_CLUSTER_FILE: path.join(dataDir, 'missing.cluster'),
+    });
+    // Without libfdb_c on LD_LIBRARY_PATH: cannot load the client; with it: cannot open the cluster file.
+    await expect(startStateService(fdbConfig, log)).rejects.toThrow(/foundationdb/);
   });
 });

@@ -1,0 +1,170 @@
+// State commit and read cost per transaction on each backend, in the same run: the embedded lmdb
+// store, and FoundationDB when a cluster is reachable (FDB_CLUSTER_FILE, or ../shared/fdb started
+// here; libfdb_c through LD_LIBRARY_PATH). The StateService drives the backend exactly as in the
+// cluster: the commit includes the before-image read for the root and the LtHash update.
+//
+// Usage: npm run bench:state [-- --blocks 10 --txs 500 --out results/state.json]
+// The FDB figures from ../shared/fdb are those of an UNOPTIMISED (-O0) one-process server on
+// loopback: they bound the client-side cost and the protocol's round trips, not FDB's speed.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { freePort } from '../cli/cluster.js';
+import type { CommitRequest } from '../gen/lanes/v1/bus.js';
+import { devGenesis } from '../lib/chain/genesis.js';
+import { EMPTY_CODE_HASH, accountKey, encodeAccount, storageKey, type StateKey } from '../lib/state/keys.js';
+import type { StateBackend } from '../services/state/backend.js';
+import { LmdbStateBackend } from '../services/state/lmdbBackend.js';
+import { StateService } from '../services/state/stateService.js';
+
+interface BackendResult {
+  backend: string;
+  note: string;
+  blocks: number;
+  txsPerBlock: number;
+  writesPerTx: number;
+  commitUsPerTx: number;
+  commitMsPerBlockP50: number;
+  /** Reads of each tx's keys at the head, one request per block, by a fresh backend (no cache). */
+  coldReadUsPerTx: number;
+  /** The same reads again on the same backend (cache, if any). */
+  warmReadUsPerTx: number;
+  readKeysPerTx: number;
+}
+
+const genesis = devGenesis();
+const log = pino({ level: 'silent' });
+const limits = { maxReadKeys: 100_000, maxLogsRange: 100, maxLogs: 100 };
+const WRITES_PER_TX = 4; // an ERC-20 transfer: sender account, two balance slots, coinbase share
+
+function word(n: number): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeUInt32BE(n >>> 0, 28);
+  return b;
+}
+
+function addressOf(n: number): Buffer {
+  const b = Buffer.alloc(20);
+  b.writeUInt32BE(n >>> 0, 16);
+  b[0] = 0xbe;
+  return b;
+}
+
+/** Keys tx `i` of block `height` writes; different senders and holders per tx, one shared token. */
+function txKeys(height: number, i: number, txsPerBlock: number): StateKey[] {
+  const n = height * txsPerBlock + i;
+  const token = addressOf(1);
+  return [accountKey(addressOf(1000 + n)), storageKey(token, word(2 * n)), storageKey(token, word(2 * n + 1)), accountKey(addressOf(500_000 + n))];
+}
+
+function requestOf(height: number, txsPerBlock: number): CommitRequest {
+  const writes = [];
+  for (let i = 0; i < txsPerBlock; i++) {
+    for (const key of txKeys(height, i, txsPerBlock)) {
+      const value = key.startsWith('01') ? encodeAccount({ nonce: 1n, balance: BigInt(height * 1000 + i + 1), codeHash: EMPTY_CODE_HASH }) : word(height + i + 1);
+      writes.push({ key: Buffer.from(key, 'hex'), value, absent: false });
+    }
+  }
+  return {
+    env: {
+      number: BigInt(height), timestamp: genesis.timestamp + BigInt(height), coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
+      baseFeePerGas: Buffer.from([7]), prevRandao: Buffer.alloc(32, height % 256), chainId: genesis.chainId,
+    },
+    orderedDigest: Buffer.alloc(32, height % 256), txs: [], receipts: [], rejections: [], writes, lastTxStreamSeq: BigInt(height),
+  };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+async function measure(name: string, note: string, open: () => Promise<StateBackend>, blocks: number, txsPerBlock: number): Promise<BackendResult> {
+  const service = await StateService.open({ backend: await open(), genesis, limits, log });
+  const commitMs: number[] = [];
+  for (let h = 1; h <= blocks; h++) {
+    const req = requestOf(h, txsPerBlock);
+    const t0 = performance.now();
+    const res = await service.commitBlock(req);
+    commitMs.push(performance.now() - t0);
+    if (res.error !== '') throw new Error(`${name}: commit of block ${h} failed: ${res.error}`);
+  }
+  await service.close();
+  const reader = await open();
+  const readAll = async (): Promise<number> => {
+    const t0 = performance.now();
+    for (let h = 1; h <= blocks; h++) {
+      const keys: StateKey[] = [];
+      for (let i = 0; i < txsPerBlock; i++) keys.push(...txKeys(h, i, txsPerBlock));
+      await reader.readAt(keys, BigInt(blocks));
+    }
+    return performance.now() - t0;
+  };
+  const coldMs = await readAll();
+  const warmMs = await readAll();
+  await reader.close();
+  const txs = blocks * txsPerBlock;
+  const us = (ms: number): number => Math.round((ms * 1000) / txs * 10) / 10;
+  return {
+    backend: name, note, blocks, txsPerBlock, writesPerTx: WRITES_PER_TX,
+    commitUsPerTx: us(commitMs.reduce((a, b) => a + b, 0)), commitMsPerBlockP50: Math.round(median(commitMs) * 10) / 10,
+    coldReadUsPerTx: us(coldMs), warmReadUsPerTx: us(warmMs), readKeysPerTx: WRITES_PER_TX,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { blocks: { type: 'string', default: '10' }, txs: { type: 'string', default: '500' }, out: { type: 'string' } } });
+  const blocks = Number(values.blocks);
+  const txsPerBlock = Number(values.txs);
+  const results: BackendResult[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-bench-state-'));
+  try {
+    const lmdbPath = path.join(dir, 'lmdb');
+    results.push(await measure('lmdb', 'embedded, fsync on commit', async () => new LmdbStateBackend({ path: lmdbPath }), blocks, txsPerBlock));
+    results.push(await measureFdb(dir, blocks, txsPerBlock));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const report = { bench: 'state-backends', date: new Date().toISOString(), host: { cpus: os.cpus().length, node: process.version }, results };
+  const json = JSON.stringify(report, null, 2);
+  if (values.out !== undefined) fs.writeFileSync(values.out, json + '\n');
+  process.stdout.write(json + '\n');
+}
+
+/** FoundationDB when reachable; otherwise a result row that says why it is missing. */
+async function measureFdb(dir: string, blocks: number, txsPerBlock: number): Promise<BackendResult> {
+  const missing = (why: string): BackendResult => ({
+    backend: 'fdb', note: `not measured: ${why}`, blocks: 0, txsPerBlock, writesPerTx: WRITES_PER_TX,
+    commitUsPerTx: 0, commitMsPerBlockP50: 0, coldReadUsPerTx: 0, warmReadUsPerTx: 0, readKeysPerTx: WRITES_PER_TX,
+  });
+  const shared = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'shared', 'fdb');
+  let clusterFile = process.env['FDB_CLUSTER_FILE'] ?? '';
+  let stop = (): void => undefined;
+  let note = 'FDB_CLUSTER_FILE cluster';
+  if (clusterFile === '') {
+    if (!fs.existsSync(path.join(shared, 'start-local'))) return missing(`FDB_CLUSTER_FILE unset and ${shared} absent`);
+    const data = path.join(dir, 'fdb');
+    clusterFile = execFileSync(path.join(shared, 'start-local'), [data, String(await freePort())], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
+    stop = () => process.kill(Number(fs.readFileSync(path.join(data, 'fdbserver.pid'), 'utf8')), 'SIGTERM');
+    note = 'local ../shared/fdb: UNOPTIMISED -O0 fdbserver, one process on loopback; client-side cost and round trips only, not FDB throughput';
+  }
+  try {
+    const { FdbStateBackend } = await import('../services/state/fdbBackend.js').catch((err: unknown) => {
+      throw new Error(`cannot load libfdb_c (set LD_LIBRARY_PATH): ${String(err)}`);
+    });
+    const prefix = `lanes-bench-${process.pid}-${Date.now()}`;
+    const result = await measure('fdb', note, () => FdbStateBackend.open({ clusterFile, prefix }), blocks, txsPerBlock);
+    const cleaner = await FdbStateBackend.open({ clusterFile, prefix });
+    await cleaner.destroyAll();
+    await cleaner.close();
+    return result;
+  } catch (err) {
+    return missing(err instanceof Error ? err.message : String(err));
+  } finally {
+    stop();
+  }
+}
+
+await main();
+process.exit(0);
