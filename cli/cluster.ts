@@ -14,6 +14,11 @@ const distRoot = path.basename(path.dirname(here)) === 'dist' ? path.resolve(her
 export interface ClusterOptions {
   dataDir: string;
   executors: number;
+  /**
+   * Start only state and the executors (no consensus, scheduler or ingress): for benchmarks that
+   * drive the engine in-process against real executor processes.
+   */
+  executionOnly?: boolean;
   rpcPort?: number;
   grpcPort?: number;
   natsPort?: number;
@@ -166,10 +171,14 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     await ready(await launch('state', 'state'));
     const executors: ServiceProcess[] = [];
     for (let i = 0; i < options.executors; i++) executors.push(await launch(`executor-${i + 1}`, 'executor'));
-    const consensus = await launch('consensus', 'consensus');
-    const scheduler = await launch('scheduler', 'scheduler');
-    const ingress = await launch('ingress', 'ingress', { LANES_RPC_PORT: String(rpcPort), LANES_GRPC_PORT: String(grpcPort) });
-    for (const proc of [...executors, consensus, scheduler, ingress]) await ready(proc);
+    if (options.executionOnly === true) {
+      for (const proc of executors) await ready(proc);
+    } else {
+      const consensus = await launch('consensus', 'consensus');
+      const scheduler = await launch('scheduler', 'scheduler');
+      const ingress = await launch('ingress', 'ingress', { LANES_RPC_PORT: String(rpcPort), LANES_GRPC_PORT: String(grpcPort) });
+      for (const proc of [...executors, consensus, scheduler, ingress]) await ready(proc);
+    }
   } catch (err) {
     await stopAll();
     throw err;

@@ -1,0 +1,271 @@
+// `npm run bench:engine`: the same blocks through the serial reference (the fastest serial path
+// Lanes has: the same EVM and state view in one process, no bus) and through the parallel engine
+// driving 1, 2 or 4 real executor processes over NATS, in one run, so every row is a ratio
+// measured on the same machine at the same time. Prints a table; writes JSON and an SVG plot.
+//
+// Timing: the first block of every run is a warm-up (executor caches, hot-key learning, JIT) and
+// is not timed, on both sides. Timed: the engine's executeBlock (partitions, validation,
+// re-execution); commits to the state service happen between blocks, untimed, because the serial
+// baseline commits nothing either. CPU per tx sums the bench process (the scheduler's role) and
+// every executor process, from /proc.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect } from 'nats';
+import { pino } from 'pino';
+import {
+  BlockRequest, BlockResponse, CommitRequest, CommitResponse, StateReadRequest, StateReadResponse,
+  type BlockEnv, type ExecRequest, type OrderedBlock,
+} from '../../gen/lanes/v1/bus.js';
+import type { Tx } from '../../gen/lanes/v1/types.js';
+import { startCluster } from '../../cli/cluster.js';
+import { request } from '../../lib/bus/nats.js';
+import { STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
+import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
+import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
+import { ReferenceExecutor, TxExecutor } from '../../lib/evm/index.js';
+import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { bigintToBytes, keyToBytes } from '../../lib/state/keys.js';
+import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
+import { assembleCommit } from '../../services/scheduler/assemble.js';
+import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
+import { procCpuSeconds } from '../resources.js';
+import { lineChart } from '../svg.js';
+
+export interface EngineBenchRow {
+  workload: WorkloadKind;
+  accounts: number;
+  executors: number;
+  txs: number;
+  /** Parallel engine, timed blocks only. */
+  tps: number;
+  serialTps: number;
+  /** tps / serialTps: parallel over serial TPS of the same blocks in the same run. */
+  speedup: number;
+  /** Re-executions per tx. */
+  reexecutions: number;
+  parallelBlocks: number;
+  serialBlocks: number;
+  cpuMicrosPerTx: number;
+  serialCpuMicrosPerTx: number;
+  stateRoundTripsPerBlock: number;
+  rootsMatch: boolean;
+}
+
+interface Options {
+  workloads: WorkloadKind[];
+  accounts: number[];
+  executors: number[];
+  txs: number;
+  blockTxs: number;
+  json: string | undefined;
+  out: string;
+  seed: string;
+}
+
+const CHAIN_ID = 31337n;
+
+function list(value: string | undefined, fallback: string): string[] {
+  return (value ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      workload: { type: 'string' }, accounts: { type: 'string' }, executors: { type: 'string' },
+      txs: { type: 'string', default: '2000' }, block: { type: 'string', default: '500' },
+      json: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, seed: { type: 'string', default: 'engine-bench' },
+    },
+  });
+  const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
+  for (const w of workloads) if (!['transfer', 'erc20', 'amm', 'nft', 'mixed'].includes(w)) throw new Error(`unknown workload ${w}`);
+  const int = (s: string, name: string): number => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${s}`);
+    return n;
+  };
+  return {
+    workloads,
+    accounts: list(values.accounts, '2,10,100,1000,10000').map((s) => int(s, 'accounts')),
+    executors: list(values.executors, '1,2,4').map((s) => int(s, 'executors')),
+    txs: int(values.txs!, 'txs'),
+    blockTxs: int(values.block!, 'block'),
+    json: values.json,
+    out: values.out!,
+    seed: values.seed!,
+  };
+}
+
+function blockEnv(genesis: Genesis, height: bigint): BlockEnv {
+  return {
+    number: height, timestamp: genesis.timestamp + height, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
+    baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, Number(height % 256n)), chainId: genesis.chainId,
+  };
+}
+
+async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, Buffer>): Promise<{ tps: number; cpuMicrosPerTx: number; root: Buffer }> {
+  const reference = await ReferenceExecutor.create({ chainId: CHAIN_ID, genesis: entries });
+  let seconds = 0;
+  let cpu = 0;
+  let txs = 0;
+  for (const [b, block] of blocks.entries()) {
+    const env = blockEnv(genesis, BigInt(b + 1));
+    const evmEnv = {
+      chainId: env.chainId, number: env.number, timestampSec: env.timestamp, coinbase: env.coinbase, gasLimit: env.gasLimit,
+      baseFeePerGas: genesis.baseFeePerGas, prevRandao: env.prevRandao,
+    };
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await reference.executeBlock(evmEnv, block);
+    if (b === 0) continue; // warm-up
+    seconds += (performance.now() - t0) / 1000;
+    const used = process.cpuUsage(cpu0);
+    cpu += used.user + used.system;
+    txs += block.length;
+  }
+  return { tps: txs / seconds, cpuMicrosPerTx: cpu / txs, root: reference.stateRoot() };
+}
+
+async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, workDir: string): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'serialTps' | 'speedup' | 'serialCpuMicrosPerTx' | 'rootsMatch'> & { root: Buffer }> {
+  const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
+  const genesisPath = path.join(dataDir, 'genesis.json');
+  fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
+  const cluster = await startCluster({ dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: 'warn' } });
+  const nc = await connect({ servers: cluster.natsUrl, name: 'bench-engine' });
+  try {
+    const timeoutMs = 120_000;
+    const pool = new NatsExecutorPool(nc, timeoutMs);
+    pool.start();
+    const deadline = Date.now() + 10_000;
+    while (pool.live().length < executors && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (pool.live().length < executors) throw new Error(`only ${pool.live().length} of ${executors} executors said hello`);
+    const cache = new CommittedStateCache(async (keys, height) => {
+      const res = await request(nc, STATE_READ_SUBJECT, StateReadRequest, { height, keys: keys.map(keyToBytes), latest: false }, StateReadResponse, timeoutMs);
+      if (res.error !== '') throw new Error(res.error);
+      return res.entries.map((e) => (e.absent ? null : e.value));
+    }, 1_000_000);
+    const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache };
+    const silent = pino({ level: 'silent' });
+    const engine = new ParallelEngine(DEFAULT_ENGINE_OPTIONS, new HotKeyTracker(), silent);
+    const genesisBlock = await request(nc, STATE_BLOCK_SUBJECT, BlockRequest, { number: 0n, hash: Buffer.alloc(0), latest: false }, BlockResponse, timeoutMs);
+    const hashes: Buffer[] = [genesisBlock.header!.hash];
+    const pids = cluster.services.filter((s) => s.name.startsWith('executor')).map((s) => s.child.pid!);
+    const cpuOf = (): number => pids.reduce((sum, pid) => sum + (procCpuSeconds(pid) ?? 0), 0) * 1e6;
+    let seconds = 0;
+    let cpu = 0;
+    let txs = 0;
+    let reexecutions = 0;
+    let parallelBlocks = 0;
+    let serialBlocks = 0;
+    let roundTrips = 0;
+    let root: Buffer = Buffer.alloc(0);
+    for (const [b, block] of blocks.entries()) {
+      const height = BigInt(b + 1);
+      const env = blockEnv(genesis, height);
+      const req: ExecRequest = {
+        env, baseHeight: height - 1n, txs: block, txIndexes: block.map((_, i) => i), recentHashes: hashes.slice(-256),
+        prefetched: [], requestId: height, partition: false,
+      };
+      const execCpu0 = cpuOf();
+      const own0 = process.cpuUsage();
+      const t0 = performance.now();
+      const { results, report } = await engine.executeBlock(req, pool, local);
+      const elapsed = (performance.now() - t0) / 1000;
+      const own = process.cpuUsage(own0);
+      const execCpu = cpuOf() - execCpu0;
+      const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
+      const commit = await request(nc, STATE_COMMIT_SUBJECT, CommitRequest, assembleCommit(ordered, env, results), CommitResponse, timeoutMs);
+      if (commit.error !== '' || commit.header === undefined) throw new Error(`commit of block ${height}: ${commit.error}`);
+      hashes.push(commit.header.hash);
+      root = commit.header.stateRoot;
+      if (b === 0) continue; // warm-up
+      seconds += elapsed;
+      cpu += own.user + own.system + execCpu;
+      txs += block.length;
+      reexecutions += report.reexecutions;
+      roundTrips += report.stateRoundTrips;
+      if (report.mode === 'parallel') parallelBlocks++;
+      else serialBlocks++;
+    }
+    pool.stop();
+    return {
+      executors, txs, tps: txs / seconds, reexecutions: reexecutions / txs, parallelBlocks, serialBlocks,
+      cpuMicrosPerTx: cpu / txs, stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - 1), root,
+    };
+  } finally {
+    await nc.close();
+    await cluster.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function plot(rows: EngineBenchRow[]): string {
+  const series = [];
+  for (const workload of [...new Set(rows.map((r) => r.workload))]) {
+    for (const executors of [...new Set(rows.map((r) => r.executors))]) {
+      const points = rows.filter((r) => r.workload === workload && r.executors === executors).map((r) => [r.accounts, r.speedup] as [number, number]);
+      if (points.length > 0) series.push({ name: `${workload}, ${executors} executor${executors > 1 ? 's' : ''}`, points });
+    }
+  }
+  const accounts = rows.map((r) => r.accounts);
+  series.push({ name: 'serial (1.0)', points: [[Math.min(...accounts), 1], [Math.max(...accounts), 1]] as Array<[number, number]>, dashed: true });
+  return lineChart({ title: 'Parallel engine speed-up over the serial reference (same blocks, same run)', xLabel: 'accounts (log)', yLabel: 'speed-up ×', series, logX: true });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const options = parseOptions(argv);
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-engine-bench-'));
+  const rows: EngineBenchRow[] = [];
+  const out = (line: string): void => { process.stdout.write(line + '\n'); };
+  out(`engine benchmark: ${options.txs} timed txs in blocks of ${options.blockTxs} (+1 warm-up block), machine ${os.cpus().length} cores`);
+  out('workload  accounts  executors      tps   serial tps  speedup  re-exec/tx  par/ser blocks  cpu µs/tx (serial)  roots');
+  try {
+    for (const workload of options.workloads) {
+      for (const accounts of options.accounts) {
+        const total = options.txs + options.blockTxs;
+        const w = await generateWorkload({ workload, accounts, hotShare: 0, chainId: CHAIN_ID, seed: `${options.seed}-${workload}-${accounts}`, txCount: total });
+        const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+        const blocks: Tx[][] = [];
+        for (let i = 0; i < txs.length; i += options.blockTxs) blocks.push(txs.slice(i, i + options.blockTxs));
+        const { genesisStateEntries } = await import('../../lib/chain/genesis.js');
+        const entries = genesisStateEntries(w.genesis);
+        const serial = await runSerial(w.genesis, blocks, entries);
+        for (const executors of options.executors) {
+          const par = await runParallel(w.genesis, blocks, executors, workDir);
+          const row: EngineBenchRow = {
+            workload, accounts, executors: par.executors, txs: par.txs, tps: par.tps, serialTps: serial.tps, speedup: par.tps / serial.tps,
+            reexecutions: par.reexecutions, parallelBlocks: par.parallelBlocks, serialBlocks: par.serialBlocks,
+            cpuMicrosPerTx: par.cpuMicrosPerTx, serialCpuMicrosPerTx: serial.cpuMicrosPerTx,
+            stateRoundTripsPerBlock: par.stateRoundTripsPerBlock, rootsMatch: par.root.equals(serial.root),
+          };
+          rows.push(row);
+          out([
+            workload.padEnd(9), String(accounts).padStart(8), String(executors).padStart(10), row.tps.toFixed(0).padStart(8),
+            row.serialTps.toFixed(0).padStart(12), `${row.speedup.toFixed(2)}×`.padStart(8), row.reexecutions.toFixed(3).padStart(11),
+            `${row.parallelBlocks}/${row.serialBlocks}`.padStart(15), `${row.cpuMicrosPerTx.toFixed(0)} (${row.serialCpuMicrosPerTx.toFixed(0)})`.padStart(19),
+            row.rootsMatch ? '  equal' : '  DIFFER',
+          ].join(' '));
+          if (!row.rootsMatch) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+  fs.mkdirSync(options.out, { recursive: true });
+  const jsonPath = options.json ?? path.join(options.out, 'engine.json');
+  fs.writeFileSync(jsonPath, JSON.stringify(rows, null, 2) + '\n');
+  const svgPath = path.join(options.out, 'engine-speedup.svg');
+  fs.writeFileSync(svgPath, plot(rows));
+  out(`wrote ${jsonPath} and ${svgPath}`);
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
+    process.stderr.write(`bench:engine failed: ${err.message}\n`);
+    process.exit(1);
+  });
+}
