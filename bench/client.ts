@@ -7,9 +7,11 @@ import {
 import type { BlockHeader } from '../gen/lanes/v1/types.js';
 
 const GRPC_DEADLINE_MS = 30_000;
-/** Hashes per GetReceipts call and requests per JSON-RPC batch (ingress allows 1000). */
+/** Hashes per GetReceipts call and requests per JSON-RPC batch (ingress bounds pending calls). */
 export const RECEIPTS_PER_CALL = 1_000;
-export const RPC_BATCH_MAX = 500;
+export const RPC_BATCH_MAX = 50;
+/** A batch answered "busy" is retried this many times, with a doubling backoff from 100 ms. */
+export const RPC_BUSY_RETRIES = 8;
 
 export class BenchRpcError extends Error {
   constructor(message: string, readonly details?: unknown) {
@@ -74,20 +76,34 @@ export class ClusterClient {
     const out: unknown[] = [];
     for (let i = 0; i < calls.length; i += RPC_BATCH_MAX) {
       const chunk = calls.slice(i, i + RPC_BATCH_MAX);
-      const body = chunk.map((c, k) => ({ jsonrpc: '2.0', id: k, method: c.method, params: c.params }));
-      const res = await fetch(this.rpcUrl, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000),
-      });
-      if (!res.ok) throw new BenchRpcError(`JSON-RPC ${this.rpcUrl}: HTTP ${res.status}`);
-      const answers = (await res.json()) as Array<{ id: number; result?: unknown; error?: { code: number; message: string } }>;
-      if (!Array.isArray(answers)) throw new BenchRpcError('JSON-RPC: batch answered with a non-array', answers);
-      const byId = new Map(answers.map((a) => [a.id, a]));
-      for (let k = 0; k < chunk.length; k++) {
-        const a = byId.get(k);
-        if (a === undefined) throw new BenchRpcError(`JSON-RPC: no answer to ${chunk[k]!.method}`);
-        if (a.error !== undefined) throw new BenchRpcError(`JSON-RPC ${chunk[k]!.method}: ${a.error.message}`, a.error);
-        out.push(a.result);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          out.push(...await this.rpcChunk(chunk));
+          break;
+        } catch (err) {
+          if (!(err instanceof BenchRpcError) || !/busy/i.test(err.message) || attempt >= RPC_BUSY_RETRIES) throw err;
+          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        }
       }
+    }
+    return out;
+  }
+
+  private async rpcChunk(chunk: RpcCall[]): Promise<unknown[]> {
+    const out: unknown[] = [];
+    const body = chunk.map((c, k) => ({ jsonrpc: '2.0', id: k, method: c.method, params: c.params }));
+    const res = await fetch(this.rpcUrl, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000),
+    });
+    if (!res.ok) throw new BenchRpcError(`JSON-RPC ${this.rpcUrl}: HTTP ${res.status}`);
+    const answers = (await res.json()) as Array<{ id: number; result?: unknown; error?: { code: number; message: string } }>;
+    if (!Array.isArray(answers)) throw new BenchRpcError('JSON-RPC: batch answered with a non-array', answers);
+    const byId = new Map(answers.map((a) => [a.id, a]));
+    for (let k = 0; k < chunk.length; k++) {
+      const a = byId.get(k);
+      if (a === undefined) throw new BenchRpcError(`JSON-RPC: no answer to ${chunk[k]!.method}`);
+      if (a.error !== undefined) throw new BenchRpcError(`JSON-RPC ${chunk[k]!.method}: ${a.error.message}`, a.error);
+      out.push(a.result);
     }
     return out;
   }
