@@ -26,7 +26,7 @@ import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
 import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
 import { ReferenceExecutor, TxExecutor } from '../../lib/evm/index.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { bigintToBytes, keyToBytes } from '../../lib/state/keys.js';
+import { bigintToBytes, keyFromBytes, keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
 import { assembleCommit } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
@@ -176,9 +176,11 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
       const own = process.cpuUsage(own0);
       const execCpu = cpuOf() - execCpu0;
       const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
-      const commit = await request(nc, STATE_COMMIT_SUBJECT, CommitRequest, assembleCommit(ordered, env, results), CommitResponse, timeoutMs);
+      const assembled = assembleCommit(ordered, env, results);
+      const commit = await request(nc, STATE_COMMIT_SUBJECT, CommitRequest, assembled, CommitResponse, timeoutMs);
       if (commit.error !== '' || commit.header === undefined) throw new Error(`commit of block ${height}: ${commit.error}`);
       hashes.push(commit.header.hash);
+      cache.applyCommitted(height, assembled.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]));
       root = commit.header.stateRoot;
       if (b === 0) continue; // warm-up
       seconds += elapsed;

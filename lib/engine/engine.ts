@@ -266,6 +266,7 @@ export class ParallelEngine {
     };
   }
 
+  /** The caller keeps local.cache at the committed height (applyCommitted after each commit). */
   private async alignLocal(local: LocalExecution, baseHeight: bigint): Promise<void> {
     if (local.cache.height !== baseHeight) local.cache.reset(baseHeight);
   }

@@ -38,10 +38,15 @@ export class CommittedStateCache {
       this.reset(height);
       return;
     }
+    // Every written key is cached: what a block wrote is what the next blocks most likely read
+    // (the same senders, recipients and pools), on whichever executor their txs land. Bounded:
+    // past maxEntries the cache starts over.
     for (const [key, value] of writes) {
-      // Only keys already cached are updated: caching every written key would fill the cache
-      // with state nobody asked for; an uncached key is simply fetched when first needed.
-      if (this.values.has(key)) this.values.set(key, value);
+      if (!this.values.has(key) && this.values.size >= this.maxEntries) {
+        this.values.clear();
+        this.counters.clears++;
+      }
+      this.values.set(key, value);
     }
     this.cacheHeight = height;
   }

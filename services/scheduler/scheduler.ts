@@ -14,7 +14,7 @@ import {
 import { HotKeyTracker, ParallelEngine, reportToJson, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { keyToBytes } from '../../lib/state/keys.js';
+import { keyFromBytes, keyToBytes } from '../../lib/state/keys.js';
 import { NatsExecutorPool } from './executorPool.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
@@ -166,6 +166,7 @@ export class Scheduler {
     const commit = assembleCommit(block, env, results);
     const res = await this.commitWithRetries(commit);
     const header = res.header!;
+    this.local?.cache.applyCommitted(header.number, commit.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]));
     this.recent.record(header.number, header.hash);
     this.committedHeight = header.number;
     await this.trimStreams(block).catch((err) => this.log.warn({ err, height: block.height }, 'stream trim failed; will retry next block'));
