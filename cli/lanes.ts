@@ -12,6 +12,7 @@ const USAGE = `usage:
   lanes stop  [--data-dir DIR]
   lanes demo  [--url URL] [--accounts N] [--transfers N]
   lanes bench [options]   (lanes bench --help)
+  lanes report [--grpc HOST:PORT] [--height N]   conflict report of a block (default: the latest)
 
 ${BENCH_USAGE}`;
 
@@ -108,7 +109,29 @@ async function bench(args: string[]): Promise<void> {
   process.exitCode = await benchCommand(args, print);
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { start, stop, demo, bench };
+async function report(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { grpc: { type: 'string', default: '127.0.0.1:50051' }, height: { type: 'string', default: '0' } },
+  });
+  const { credentials } = await import('@grpc/grpc-js');
+  const { LanesClient } = await import('../gen/lanes/v1/api.js');
+  const client = new LanesClient(values.grpc!, credentials.createInsecure());
+  try {
+    const res = await new Promise<{ found: boolean; reportJson: string }>((resolve, reject) =>
+      client.getConflictReport({ height: BigInt(values.height!) }, (err, r) => (err ? reject(err) : resolve(r))));
+    if (!res.found) {
+      print(`no conflict report for block ${values.height === '0' ? 'latest' : values.height} (only recent blocks are kept)`);
+      process.exitCode = 1;
+      return;
+    }
+    print(JSON.stringify(JSON.parse(res.reportJson), null, 2));
+  } finally {
+    client.close();
+  }
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = { start, stop, demo, bench, report };
 const run = command === undefined ? undefined : commands[command];
 if (run === undefined) {
   print(USAGE);
