@@ -22,8 +22,14 @@ export async function startHealthServer(service: string, port: number, check: ()
       } catch (err) {
         status = { ok: false, error: (err as Error).message };
       }
+      // The process's own accounting, so benchmarks and operators read real CPU and memory.
+      const cpu = process.cpuUsage();
+      const usage = process.resourceUsage();
       res.writeHead(status.ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ service, pid: process.pid, ...status }));
+      res.end(JSON.stringify({
+        service, pid: process.pid, ...status,
+        cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: process.memoryUsage.rss(), maxRssBytes: usage.maxRSS * 1024,
+      }));
       return;
     }
     res.writeHead(404).end();
