@@ -24,7 +24,8 @@ import { request } from '../../lib/bus/nats.js';
 import { STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
 import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
 import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
-import { ReferenceExecutor, TxExecutor } from '../../lib/evm/index.js';
+import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
+import { StateRootAccumulator } from '../../lib/state/root.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { bigintToBytes, keyFromBytes, keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
@@ -105,8 +106,15 @@ function blockEnv(genesis: Genesis, height: bigint): BlockEnv {
   };
 }
 
+/**
+ * The serial baseline: one TxExecutor (same EVM, same journaled state view) over the whole state
+ * in a Map, each tx's writes applied before the next; no bus, no root per write (the root is
+ * computed once at the end, for the equality check, untimed).
+ */
 async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, Buffer>): Promise<{ tps: number; cpuMicrosPerTx: number; root: Buffer }> {
-  const reference = await ReferenceExecutor.create({ chainId: CHAIN_ID, genesis: entries });
+  const executor = await TxExecutor.create({ chainId: CHAIN_ID });
+  const state = new Map(entries);
+  const source = new MapStateSource(state);
   let seconds = 0;
   let cpu = 0;
   let txs = 0;
@@ -118,14 +126,22 @@ async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, 
     };
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await reference.executeBlock(evmEnv, block);
+    for (const tx of block) {
+      const outcome = await executor.execute(tx, evmEnv, source);
+      for (const [key, value] of outcome.writes) {
+        if (value === null) state.delete(key);
+        else state.set(key, value);
+      }
+    }
     if (b === 0) continue; // warm-up
     seconds += (performance.now() - t0) / 1000;
     const used = process.cpuUsage(cpu0);
     cpu += used.user + used.system;
     txs += block.length;
   }
-  return { tps: txs / seconds, cpuMicrosPerTx: cpu / txs, root: reference.stateRoot() };
+  const root = new StateRootAccumulator();
+  for (const [key, value] of state) root.update(key, null, value);
+  return { tps: txs / seconds, cpuMicrosPerTx: cpu / txs, root: root.root() };
 }
 
 async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, workDir: string): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'serialTps' | 'speedup' | 'serialCpuMicrosPerTx' | 'rootsMatch'> & { root: Buffer }> {

@@ -5,6 +5,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
 import { accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, keyToBytes, type StateKey } from '../state/keys.js';
+import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
 import { BlockOverlaySource } from './overlaySource.js';
 
@@ -51,34 +52,50 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
   };
 }
 
-/** The `to` address of a signed tx, read from its RLP without decoding the rest (null = create). */
-export function recipientOf(raw: Uint8Array): Buffer | null {
+/** The `to` address and calldata of a signed tx, read from its RLP (to null = create). */
+export function callOf(raw: Uint8Array): { to: Buffer | null; data: Buffer } {
   try {
     const typed = raw.length > 0 && raw[0]! < 0x7f;
     const fields = RLP.decode(typed ? raw.subarray(1) : raw) as Uint8Array[];
     const index = !typed ? 3 : raw[0] === 1 ? 4 : 5;
     const to = fields[index];
-    return to instanceof Uint8Array && to.length === 20 ? Buffer.from(to) : null;
+    const data = fields[index + 2];
+    return {
+      to: to instanceof Uint8Array && to.length === 20 ? Buffer.from(to) : null,
+      data: data instanceof Uint8Array ? Buffer.from(data) : Buffer.alloc(0),
+    };
   } catch {
-    return null; // undecodable: the executor reports it as invalid
+    return { to: null, data: Buffer.alloc(0) }; // undecodable: the executor reports it as invalid
   }
 }
 
+/** The `to` address of a signed tx (null = create). */
+export function recipientOf(raw: Uint8Array): Buffer | null {
+  return callOf(raw).to;
+}
+
 /**
- * Loads what the block will surely read in two round trips: the sender, recipient and coinbase
- * accounts, then the code of recipients that have code.
+ * Loads what the block will likely read in two round trips: the sender, recipient and coinbase
+ * accounts with the keys learned patterns predict, then the code of accounts that have code.
  */
-async function prefetchBlock(req: ExecRequest, source: BlockOverlaySource, committed: CommittedStateCache): Promise<void> {
+async function prefetchBlock(
+  req: ExecRequest, calls: ReadonlyArray<{ to: Buffer | null; data: Buffer }>, source: BlockOverlaySource,
+  committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
+): Promise<void> {
   const accounts = new Set<StateKey>();
+  const predicted: StateKey[] = [];
   if (req.env !== undefined) accounts.add(accountKey(req.env.coinbase));
-  for (const tx of req.txs) {
+  req.txs.forEach((tx, i) => {
     accounts.add(accountKey(tx.sender));
-    const to = recipientOf(tx.raw);
-    if (to !== null) accounts.add(accountKey(to));
-  }
-  await source.prefetch(accounts);
+    const { to, data } = calls[i]!;
+    if (to !== null) {
+      accounts.add(accountKey(to));
+      if (patterns !== undefined) for (const k of patterns.predict({ sender: tx.sender, to, data })) predicted.push(k);
+    }
+  });
+  await source.prefetch([...accounts, ...predicted]);
   const codes = new Set<StateKey>();
-  for (const key of accounts) {
+  for (const key of [...accounts, ...predicted.filter((k) => k.startsWith('01'))]) {
     const value = committed.peek(key, req.baseHeight);
     if (value === undefined || value === null) continue;
     const codeHash = decodeAccount(value).codeHash;
@@ -92,18 +109,26 @@ export interface BlockRunResult {
   roundTrips: number;
 }
 
-/** Executes every tx of `req` serially over committed state at req.baseHeight. */
-export async function runBlockSerially(executor: TxExecutor, req: ExecRequest, committed: CommittedStateCache): Promise<BlockRunResult> {
+/**
+ * Executes every tx of `req` serially over committed state at req.baseHeight. With `patterns`,
+ * the block's likely keys are prefetched from what earlier calls read, and it keeps learning.
+ */
+export async function runBlockSerially(
+  executor: TxExecutor, req: ExecRequest, committed: CommittedStateCache, patterns?: AccessPatternLearner,
+): Promise<BlockRunResult> {
   if (req.env === undefined) throw new Error('ExecRequest without env');
   const env = toEvmEnv(req.env, req.recentHashes);
   const source = new BlockOverlaySource(committed, req.baseHeight);
-  await prefetchBlock(req, source, committed);
+  const calls = req.txs.map((tx) => callOf(tx.raw));
+  await prefetchBlock(req, calls, source, committed, patterns);
   const results: TxResult[] = [];
   for (let i = 0; i < req.txs.length; i++) {
     const tx = req.txs[i]!;
     const txIndex = req.txIndexes[i] ?? i;
     const outcome = await executor.execute({ raw: tx.raw, hash: tx.hash, sender: tx.sender }, env, source);
     if (outcome.status !== 'invalid') source.applyWrites(txIndex, outcome.writes);
+    const call = calls[i]!;
+    if (patterns !== undefined && call.to !== null) patterns.learn({ sender: tx.sender, to: call.to, data: call.data }, outcome.reads.keys());
     results.push(toTxResult(outcome, txIndex, 0));
   }
   return { results, roundTrips: source.roundTrips };

@@ -15,6 +15,7 @@ import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
 import { TxExecutor, type CallRequest as EvmCallRequest } from '../../lib/evm/index.js';
 import { runBlockSerially, toEvmEnv } from '../../lib/exec/blockRun.js';
+import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { BlockOverlaySource } from '../../lib/exec/overlaySource.js';
 import type { Logger } from '../../lib/log.js';
@@ -40,6 +41,7 @@ export class ExecutorWorker {
   private commitWaiters: Array<() => void> = [];
   private headKnown = false;
   private inflight = 0;
+  private readonly patterns = new AccessPatternLearner();
   private helloTimer: NodeJS.Timeout | null = null;
   /** Unique per process: the direct subject other executors' ids never collide with. */
   readonly executorId: string;
@@ -133,7 +135,7 @@ export class ExecutorWorker {
     let run: Awaited<ReturnType<typeof runBlockSerially>>;
     try {
       await this.alignCache(req.baseHeight);
-      run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache);
+      run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache, this.patterns);
     } finally {
       this.inflight--;
     }
