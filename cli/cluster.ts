@@ -19,6 +19,8 @@ export interface ClusterOptions {
    * drive the engine in-process against real executor processes.
    */
   executionOnly?: boolean;
+  /** Extra node arguments for every service process, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR']. */
+  nodeArgs?: string[];
   rpcPort?: number;
   grpcPort?: number;
   natsPort?: number;
@@ -155,7 +157,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       const healthPort = await freePort();
       const logFile = path.join(logDir, `${name}.log`);
       const out = fs.openSync(logFile, 'a');
-      const child = spawn(process.execPath, [path.join(distRoot, 'services', service, 'main.js')], {
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(distRoot, 'services', service, 'main.js')], {
         env: { ...baseEnv, LANES_HEALTH_PORT: String(healthPort), LANES_INSTANCE_ID: name, ...extra },
         stdio: ['ignore', out, out],
       });

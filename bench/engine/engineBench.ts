@@ -63,6 +63,8 @@ interface Options {
   json: string | undefined;
   out: string;
   seed: string;
+  /** Directory for CPU profiles of the service processes (node --cpu-prof). */
+  profile: string | undefined;
 }
 
 const CHAIN_ID = 31337n;
@@ -78,6 +80,7 @@ function parseOptions(argv: string[]): Options {
       workload: { type: 'string' }, accounts: { type: 'string' }, executors: { type: 'string' },
       txs: { type: 'string', default: '2000' }, block: { type: 'string', default: '500' },
       json: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, seed: { type: 'string', default: 'engine-bench' },
+      profile: { type: 'string' },
     },
   });
   const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
@@ -96,6 +99,7 @@ function parseOptions(argv: string[]): Options {
     json: values.json,
     out: values.out!,
     seed: values.seed!,
+    profile: values.profile,
   };
 }
 
@@ -144,11 +148,14 @@ async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, 
   return { tps: txs / seconds, cpuMicrosPerTx: cpu / txs, root: root.root() };
 }
 
-async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, workDir: string): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'serialTps' | 'speedup' | 'serialCpuMicrosPerTx' | 'rootsMatch'> & { root: Buffer }> {
+async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, workDir: string, profileDir: string | undefined): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'serialTps' | 'speedup' | 'serialCpuMicrosPerTx' | 'rootsMatch'> & { root: Buffer }> {
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
   fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
-  const cluster = await startCluster({ dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: 'warn' } });
+  const cluster = await startCluster({
+    dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: 'warn' },
+    ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] } : {}),
+  });
   const nc = await connect({ servers: cluster.natsUrl, name: 'bench-engine' });
   try {
     const timeoutMs = 120_000;
@@ -251,7 +258,7 @@ export async function main(argv: string[]): Promise<number> {
         const entries = genesisStateEntries(w.genesis);
         const serial = await runSerial(w.genesis, blocks, entries);
         for (const executors of options.executors) {
-          const par = await runParallel(w.genesis, blocks, executors, workDir);
+          const par = await runParallel(w.genesis, blocks, executors, workDir, options.profile);
           const row: EngineBenchRow = {
             workload, accounts, executors: par.executors, txs: par.txs, tps: par.tps, serialTps: serial.tps, speedup: par.tps / serial.tps,
             reexecutions: par.reexecutions, parallelBlocks: par.parallelBlocks, serialBlocks: par.serialBlocks,
