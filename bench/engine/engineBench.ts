@@ -3,8 +3,8 @@
 // driving 1, 2 or 4 real executor processes over NATS, in one run, so every row is a ratio
 // measured on the same machine at the same time. Prints a table; writes JSON and an SVG plot.
 //
-// Timing: the first block of every run is a warm-up (executor caches, hot-key learning, JIT) and
-// is not timed, on both sides. Timed: the engine's executeBlock (partitions, validation,
+// Timing: the first blocks of every run (--warmup, 2) warm up executor caches, hot-key learning
+// and the JIT and are not timed, on both sides. Timed: the engine's executeBlock (partitions, validation,
 // re-execution); commits to the state service happen between blocks, untimed, because the serial
 // baseline commits nothing either. CPU per tx sums the bench process (the scheduler's role) and
 // every executor process, from /proc.
@@ -65,6 +65,10 @@ interface Options {
   seed: string;
   /** Directory for CPU profiles of the service processes (node --cpu-prof). */
   profile: string | undefined;
+  /** Per-block breakdown: partition round trips, executor CPU, scheduler-side time. */
+  verbose: boolean;
+  /** Untimed blocks first (JIT, executor caches, hot keys), on both sides. */
+  warmupBlocks: number;
 }
 
 const CHAIN_ID = 31337n;
@@ -81,6 +85,8 @@ function parseOptions(argv: string[]): Options {
       txs: { type: 'string', default: '2000' }, block: { type: 'string', default: '500' },
       json: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, seed: { type: 'string', default: 'engine-bench' },
       profile: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      warmup: { type: 'string', default: '2' },
     },
   });
   const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
@@ -100,6 +106,8 @@ function parseOptions(argv: string[]): Options {
     out: values.out!,
     seed: values.seed!,
     profile: values.profile,
+    verbose: values.verbose!,
+    warmupBlocks: Number(values.warmup),
   };
 }
 
@@ -115,7 +123,7 @@ function blockEnv(genesis: Genesis, height: bigint): BlockEnv {
  * in a Map, each tx's writes applied before the next; no bus, no root per write (the root is
  * computed once at the end, for the equality check, untimed).
  */
-async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, Buffer>): Promise<{ tps: number; cpuMicrosPerTx: number; root: Buffer }> {
+async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, Buffer>, warmupBlocks: number): Promise<{ tps: number; cpuMicrosPerTx: number; root: Buffer }> {
   const executor = await TxExecutor.create({ chainId: CHAIN_ID });
   const state = new Map(entries);
   const source = new MapStateSource(state);
@@ -137,7 +145,7 @@ async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, 
         else state.set(key, value);
       }
     }
-    if (b === 0) continue; // warm-up
+    if (b < warmupBlocks) continue;
     seconds += (performance.now() - t0) / 1000;
     const used = process.cpuUsage(cpu0);
     cpu += used.user + used.system;
@@ -148,7 +156,7 @@ async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, 
   return { tps: txs / seconds, cpuMicrosPerTx: cpu / txs, root: root.root() };
 }
 
-async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, workDir: string, profileDir: string | undefined): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'serialTps' | 'speedup' | 'serialCpuMicrosPerTx' | 'rootsMatch'> & { root: Buffer }> {
+async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, workDir: string, profileDir: string | undefined, verbose: boolean, warmupBlocks: number): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'serialTps' | 'speedup' | 'serialCpuMicrosPerTx' | 'rootsMatch'> & { root: Buffer }> {
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
   fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
@@ -159,8 +167,20 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
   const nc = await connect({ servers: cluster.natsUrl, name: 'bench-engine' });
   try {
     const timeoutMs = 120_000;
-    const pool = new NatsExecutorPool(nc, timeoutMs);
-    pool.start();
+    const natsPool = new NatsExecutorPool(nc, timeoutMs);
+    natsPool.start();
+    const calls: Array<{ ms: number; cpuMs: number; txs: number }> = [];
+    const pool = {
+      size: () => natsPool.size(),
+      live: () => natsPool.live(),
+      stop: () => natsPool.stop(),
+      run: async (req: ExecRequest, slot: number) => {
+        const t = performance.now();
+        const res = await natsPool.run(req, slot);
+        calls.push({ ms: performance.now() - t, cpuMs: Number(res.cpuMicros) / 1000, txs: req.txs.length });
+        return res;
+      },
+    };
     const deadline = Date.now() + 10_000;
     while (pool.live().length < executors && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (pool.live().length < executors) throw new Error(`only ${pool.live().length} of ${executors} executors said hello`);
@@ -205,7 +225,12 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
       hashes.push(commit.header.hash);
       cache.applyCommitted(height, assembled.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]));
       root = commit.header.stateRoot;
-      if (b === 0) continue; // warm-up
+      if (verbose) {
+        const line = calls.map((c) => `${c.txs} txs ${c.ms.toFixed(0)} ms (exec cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}; ${line}\n`);
+      }
+      calls.length = 0;
+      if (b < warmupBlocks) continue;
       seconds += elapsed;
       cpu += own.user + own.system + execCpu;
       txs += block.length;
@@ -217,7 +242,7 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
     pool.stop();
     return {
       executors, txs, tps: txs / seconds, reexecutions: reexecutions / txs, parallelBlocks, serialBlocks,
-      cpuMicrosPerTx: cpu / txs, stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - 1), root,
+      cpuMicrosPerTx: cpu / txs, stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - warmupBlocks), root,
     };
   } finally {
     await nc.close();
@@ -244,21 +269,21 @@ export async function main(argv: string[]): Promise<number> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-engine-bench-'));
   const rows: EngineBenchRow[] = [];
   const out = (line: string): void => { process.stdout.write(line + '\n'); };
-  out(`engine benchmark: ${options.txs} timed txs in blocks of ${options.blockTxs} (+1 warm-up block), machine ${os.cpus().length} cores`);
+  out(`engine benchmark: ${options.txs} timed txs in blocks of ${options.blockTxs} (+${options.warmupBlocks} untimed warm-up blocks), machine ${os.cpus().length} cores`);
   out('workload  accounts  executors      tps   serial tps  speedup  re-exec/tx  par/ser blocks  cpu µs/tx (serial)  roots');
   try {
     for (const workload of options.workloads) {
       for (const accounts of options.accounts) {
-        const total = options.txs + options.blockTxs;
+        const total = options.txs + options.blockTxs * options.warmupBlocks;
         const w = await generateWorkload({ workload, accounts, hotShare: 0, chainId: CHAIN_ID, seed: `${options.seed}-${workload}-${accounts}`, txCount: total });
         const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
         const blocks: Tx[][] = [];
         for (let i = 0; i < txs.length; i += options.blockTxs) blocks.push(txs.slice(i, i + options.blockTxs));
         const { genesisStateEntries } = await import('../../lib/chain/genesis.js');
         const entries = genesisStateEntries(w.genesis);
-        const serial = await runSerial(w.genesis, blocks, entries);
+        const serial = await runSerial(w.genesis, blocks, entries, options.warmupBlocks);
         for (const executors of options.executors) {
-          const par = await runParallel(w.genesis, blocks, executors, workDir, options.profile);
+          const par = await runParallel(w.genesis, blocks, executors, workDir, options.profile, options.verbose, options.warmupBlocks);
           const row: EngineBenchRow = {
             workload, accounts, executors: par.executors, txs: par.txs, tps: par.tps, serialTps: serial.tps, speedup: par.tps / serial.tps,
             reexecutions: par.reexecutions, parallelBlocks: par.parallelBlocks, serialBlocks: par.serialBlocks,
