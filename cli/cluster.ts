@@ -47,6 +47,8 @@ export interface RunningCluster {
   services: ServiceProcess[];
   /** Stops one service (SIGTERM, then SIGKILL after a grace period). */
   stopService(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts one more executor process (scale-out) and waits until it is healthy. */
+  addExecutor(): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -144,6 +146,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     for (const s of [...started].reverse()) await stopChild(s.child, 'SIGTERM', 10_000);
   };
 
+  let launchService: ((name: string, service: string) => Promise<ServiceProcess>) | null = null;
+  let awaitReady: ((proc: ServiceProcess) => Promise<void>) | null = null;
   try {
     await waitFor(() => tcpOpen(natsPort), timeoutMs, 'nats-server', natsLog, nats);
     const baseEnv: Record<string, string> = {
@@ -169,6 +173,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     };
     const ready = async (proc: ServiceProcess): Promise<void> =>
       waitFor(() => healthy(proc.healthPort), timeoutMs, proc.name, proc.logFile, proc.child);
+    launchService = launch;
+    awaitReady = ready;
 
     await ready(await launch('state', 'state'));
     const executors: ServiceProcess[] = [];
@@ -198,6 +204,12 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     dataDir,
     logDir,
     services,
+    addExecutor: async () => {
+      const n = services.filter((s) => s.name.startsWith('executor-')).length + 1;
+      const proc = await launchService!(`executor-${n}`, 'executor');
+      await awaitReady!(proc);
+      return proc;
+    },
     stopService: async (name, signal = 'SIGTERM') => {
       const s = started.find((x) => x.name === name);
       if (s === undefined) throw new Error(`no service named ${name}`);

@@ -58,8 +58,10 @@ describe('parallel execution across executor processes', () => {
       const waves: Buffer[][] = [];
       for (const list of bySender.values()) list.forEach((raw, i) => { (waves[i] ??= []).push(raw); });
       let accepted = 0;
+      let joined: { healthPort: number; name: string } | undefined;
       for (const [w, wave] of waves.entries()) {
         if (w === 1) await cluster.stopService('executor-2', 'SIGKILL'); // dies mid-run
+        if (w === 2) joined = await cluster.addExecutor(); // scale-out during the run
         const res = await submit(wave);
         accepted += res.results.filter((r) => r.accepted).length;
         expect(res.results.every((r) => r.accepted), res.results.find((r) => !r.accepted)?.errorMessage).toBe(true);
@@ -73,6 +75,9 @@ describe('parallel execution across executor processes', () => {
         }
       }
       expect(accepted).toBe(workload.txs.length);
+      // The executor that joined during the run took work.
+      const joinedHealth = (await (await fetch(`http://127.0.0.1:${joined!.healthPort}/healthz`)).json()) as { blocks: number };
+      expect(joinedHealth.blocks, `${joined!.name} executed nothing`).toBeGreaterThan(0);
       const health = await scheduler();
       expect(health.parallelBlocks).toBeGreaterThan(0);
       const head = await provider.getBlockNumber();
