@@ -27,6 +27,8 @@ if (!has('nats-server')) {
   }
 }
 run('npm', ['run', '--silent', 'build']);
-const args = process.argv.slice(2);
-const r = spawnSync(process.execPath, [path.join(root, 'dist/cli/lanes.js'), 'start', ...(args.length ? args : ['--demo'])], { cwd: root, stdio: 'inherit' });
+// The demo runs unless --no-demo; every other option goes to `lanes start`.
+const args = process.argv.slice(2).filter((a) => a !== '--no-demo');
+if (!process.argv.includes('--no-demo') && !args.includes('--demo')) args.push('--demo');
+const r = spawnSync(process.execPath, [path.join(root, 'dist/cli/lanes.js'), 'start', ...args], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 0);
