@@ -38,6 +38,7 @@ import {
   type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type StateBackend, type StateMeta,
   type StoredBlock, type TxRecord,
 } from './backend.js';
+import { decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 import { VersionedReadCache } from './versionedReadCache.js';
 
@@ -46,7 +47,6 @@ const FORMAT_VERSION = 1;
 const MAX_U64 = (1n << 64n) - 1n;
 const TAG_ABSENT = 0x00;
 const TAG_PRESENT = 0x01;
-const META_BYTES = 8 + 8 + HASH_BYTES + HASH_BYTES + LATTICE_BYTES;
 const STATE_KEY_BYTES: Record<number, number> = { 1: 21, 2: 53, 3: 33 };
 /** FDB refuses values over 100,000 bytes. */
 const VALUE_PART_BYTES = 90_000;
@@ -117,59 +117,11 @@ function u64(value: bigint): Buffer {
   return out;
 }
 
-/** [u32 BE length ‖ bytes]*. */
-function encodeFramed(parts: Uint8Array[]): Buffer {
-  let size = 0;
-  for (const p of parts) size += 4 + p.length;
-  const out = Buffer.allocUnsafe(size);
-  let offset = 0;
-  for (const p of parts) {
-    out.writeUInt32BE(p.length, offset);
-    out.set(p, offset + 4);
-    offset += 4 + p.length;
-  }
-  return out;
-}
-
-function decodeFramed<T>(value: Buffer, decode: (bytes: Uint8Array) => T, where: string): T[] {
-  const out: T[] = [];
-  let offset = 0;
-  while (offset < value.length) {
-    if (offset + 4 > value.length) throw new StateCorruptionError('truncated frame header', where);
-    const length = value.readUInt32BE(offset);
-    if (offset + 4 + length > value.length) throw new StateCorruptionError('truncated frame', where);
-    out.push(decode(value.subarray(offset + 4, offset + 4 + length)));
-    offset += 4 + length;
-  }
-  return out;
-}
-
 function slices(value: Buffer): Buffer[] {
   if (value.length === 0) return [value];
   const out: Buffer[] = [];
   for (let offset = 0; offset < value.length; offset += VALUE_PART_BYTES) out.push(value.subarray(offset, offset + VALUE_PART_BYTES));
   return out;
-}
-
-function encodeMeta(meta: StateMeta): Buffer {
-  const out = Buffer.alloc(META_BYTES);
-  out.writeBigUInt64BE(meta.height, 0);
-  out.writeBigUInt64BE(meta.lastTxStreamSeq, 8);
-  meta.stateRoot.copy(out, 16);
-  meta.headHash.copy(out, 16 + HASH_BYTES);
-  meta.lattice.copy(out, 16 + 2 * HASH_BYTES);
-  return out;
-}
-
-function decodeMeta(value: Buffer): StateMeta {
-  if (value.length !== META_BYTES) throw new StateCorruptionError(`meta is ${value.length} bytes, expected ${META_BYTES}`, 'meta');
-  return {
-    height: value.readBigUInt64BE(0),
-    lastTxStreamSeq: value.readBigUInt64BE(8),
-    stateRoot: Buffer.from(value.subarray(16, 16 + HASH_BYTES)),
-    headHash: Buffer.from(value.subarray(16 + HASH_BYTES, 16 + 2 * HASH_BYTES)),
-    lattice: Buffer.from(value.subarray(16 + 2 * HASH_BYTES)),
-  };
 }
 
 const bytesOf = (kvs: KV[]): number => kvs.reduce((n, [k, v]) => n + k.length + v.length, 0);
@@ -452,7 +404,7 @@ export class FdbStateBackend implements StateBackend {
         const chunk = fdb.tuple.unpack(first[0]![0].subarray(this.keys.journal.length))[0] as number;
         const prefix = this.keys.journalChunk(chunk);
         const parts = await tn.getRangeAll(...rangeOf(prefix));
-        for (const k of decodeFramed(joinParts(parts), (b) => Buffer.from(b), 'pending journal')) tn.clear(k);
+        for (const k of decodeFramed(joinParts(parts), 0, (b) => Buffer.from(b), 'pending journal')) tn.clear(k);
         tn.clearRange(...rangeOf(prefix));
         return false;
       });
@@ -551,7 +503,7 @@ export class FdbStateBackend implements StateBackend {
     ]));
     if (header === undefined) return null;
     if (txParts.length === 0) throw new StateCorruptionError(`block ${number} has a header but no tx list`, 'blockTxs');
-    return { header: BlockHeader.decode(header), txs: decodeFramed(joinParts(txParts), (b) => Tx.decode(b), 'blockTxs') };
+    return { header: BlockHeader.decode(header), txs: decodeFramed(joinParts(txParts), 0, (b) => Tx.decode(b), 'blockTxs') };
   }
 
   async getBlockNumberByHash(hash: Buffer): Promise<bigint | null> {
@@ -603,7 +555,7 @@ export class FdbStateBackend implements StateBackend {
       const perBlock = await this.run(`read logs of ${batch.length} blocks from ${batch[0]}`, (tn) =>
         Promise.all(batch.map((h) => tn.getRangeAll(...rangeOf(this.keys.logsOf(h))))));
       for (const parts of perBlock) {
-        for (const entry of decodeFramed(joinParts(parts), (b) => LogEntry.decode(b), 'logs')) {
+        for (const entry of decodeFramed(joinParts(parts), 0, (b) => LogEntry.decode(b), 'logs')) {
           if (entry.log === undefined || !logMatches(filter.criteria, entry.log)) continue;
           out.push({
             log: entry.log, blockNumber: entry.blockNumber, blockHash: entry.blockHash,

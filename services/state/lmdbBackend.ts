@@ -35,6 +35,7 @@ import {
   type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type StateBackend, type StateMeta,
   type StoredBlock, type TxRecord,
 } from './backend.js';
+import { decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 
 const FORMAT_VERSION = 1;
@@ -43,7 +44,6 @@ const TAG_ABSENT = 0x00;
 const TAG_PRESENT = 0x01;
 const META_HEAD = 'head';
 const META_FORMAT = 'format';
-const META_BYTES = 8 + 8 + HASH_BYTES + HASH_BYTES + LATTICE_BYTES;
 /** State keys are 21 (account), 53 (storage) or 33 (code) bytes; none is a prefix of another. */
 const STATE_KEY_BYTES: Record<number, number> = { 1: 21, 2: 53, 3: 33 };
 
@@ -78,54 +78,6 @@ function checkStateKey(keyBytes: Buffer, key: StateKey): void {
   }
 }
 
-/** [u32 BE length ‖ bytes]*: a list of encoded messages in one value. */
-function encodeFramed(parts: Uint8Array[], prefix?: Uint8Array): Buffer {
-  let size = prefix?.length ?? 0;
-  for (const p of parts) size += 4 + p.length;
-  const out = Buffer.allocUnsafe(size);
-  let offset = 0;
-  if (prefix !== undefined) { out.set(prefix, 0); offset = prefix.length; }
-  for (const p of parts) {
-    out.writeUInt32BE(p.length, offset);
-    out.set(p, offset + 4);
-    offset += 4 + p.length;
-  }
-  return out;
-}
-
-function decodeFramed<T>(value: Buffer, start: number, decode: (bytes: Uint8Array) => T, where: string): T[] {
-  const out: T[] = [];
-  let offset = start;
-  while (offset < value.length) {
-    if (offset + 4 > value.length) throw new StateCorruptionError('truncated frame header', where);
-    const length = value.readUInt32BE(offset);
-    if (offset + 4 + length > value.length) throw new StateCorruptionError('truncated frame', where);
-    out.push(decode(value.subarray(offset + 4, offset + 4 + length)));
-    offset += 4 + length;
-  }
-  return out;
-}
-
-function encodeMeta(meta: StateMeta): Buffer {
-  const out = Buffer.alloc(META_BYTES);
-  out.writeBigUInt64BE(meta.height, 0);
-  out.writeBigUInt64BE(meta.lastTxStreamSeq, 8);
-  meta.stateRoot.copy(out, 16);
-  meta.headHash.copy(out, 16 + HASH_BYTES);
-  meta.lattice.copy(out, 16 + 2 * HASH_BYTES);
-  return out;
-}
-
-function decodeMeta(value: Buffer): StateMeta {
-  if (value.length !== META_BYTES) throw new StateCorruptionError(`meta is ${value.length} bytes, expected ${META_BYTES}`, 'meta');
-  return {
-    height: value.readBigUInt64BE(0),
-    lastTxStreamSeq: value.readBigUInt64BE(8),
-    stateRoot: Buffer.from(value.subarray(16, 16 + HASH_BYTES)),
-    headHash: Buffer.from(value.subarray(16 + HASH_BYTES, 16 + 2 * HASH_BYTES)),
-    lattice: Buffer.from(value.subarray(16 + 2 * HASH_BYTES)),
-  };
-}
 
 interface EncodedBlock {
   stateEntries: [Buffer, Buffer][];

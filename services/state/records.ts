@@ -1,0 +1,59 @@
+// Byte layouts both state backends store: the meta record and framed lists of encoded messages.
+// One definition, so an lmdb store and an FDB store hold the same bytes for the same block.
+import { LATTICE_BYTES } from '../../lib/state/root.js';
+import { StateCorruptionError, type StateMeta } from './backend.js';
+
+const HASH_BYTES = 32;
+export const META_BYTES = 8 + 8 + HASH_BYTES + HASH_BYTES + LATTICE_BYTES;
+
+/** [u32 BE length ‖ bytes]*, after an optional fixed prefix: a list of messages in one value. */
+export function encodeFramed(parts: Uint8Array[], prefix?: Uint8Array): Buffer {
+  let size = prefix?.length ?? 0;
+  for (const p of parts) size += 4 + p.length;
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  if (prefix !== undefined) {
+    out.set(prefix, 0);
+    offset = prefix.length;
+  }
+  for (const p of parts) {
+    out.writeUInt32BE(p.length, offset);
+    out.set(p, offset + 4);
+    offset += 4 + p.length;
+  }
+  return out;
+}
+
+export function decodeFramed<T>(value: Buffer, start: number, decode: (bytes: Uint8Array) => T, where: string): T[] {
+  const out: T[] = [];
+  let offset = start;
+  while (offset < value.length) {
+    if (offset + 4 > value.length) throw new StateCorruptionError('truncated frame header', where);
+    const length = value.readUInt32BE(offset);
+    if (offset + 4 + length > value.length) throw new StateCorruptionError('truncated frame', where);
+    out.push(decode(value.subarray(offset + 4, offset + 4 + length)));
+    offset += 4 + length;
+  }
+  return out;
+}
+
+export function encodeMeta(meta: StateMeta): Buffer {
+  const out = Buffer.alloc(META_BYTES);
+  out.writeBigUInt64BE(meta.height, 0);
+  out.writeBigUInt64BE(meta.lastTxStreamSeq, 8);
+  meta.stateRoot.copy(out, 16);
+  meta.headHash.copy(out, 16 + HASH_BYTES);
+  meta.lattice.copy(out, 16 + 2 * HASH_BYTES);
+  return out;
+}
+
+export function decodeMeta(value: Buffer): StateMeta {
+  if (value.length !== META_BYTES) throw new StateCorruptionError(`meta is ${value.length} bytes, expected ${META_BYTES}`, 'meta');
+  return {
+    height: value.readBigUInt64BE(0),
+    lastTxStreamSeq: value.readBigUInt64BE(8),
+    stateRoot: Buffer.from(value.subarray(16, 16 + HASH_BYTES)),
+    headHash: Buffer.from(value.subarray(16 + HASH_BYTES, 16 + 2 * HASH_BYTES)),
+    lattice: Buffer.from(value.subarray(16 + 2 * HASH_BYTES)),
+  };
+}
