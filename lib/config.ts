@@ -10,6 +10,8 @@ export interface LanesConfig {
   logLevel: string;
   /** Port of the service's /healthz and /metrics endpoint; 0 = pick a free one. */
   healthPort: number;
+  /** Interface of the /healthz and /metrics endpoint: 0.0.0.0 in a pod, so probes and Prometheus reach it. */
+  healthHost: string;
   instanceId: string;
   ingress: {
     rpcHost: string;
@@ -45,6 +47,8 @@ export interface LanesConfig {
     /** Predicted share of conflicting txs above which a block runs serially. */
     maxConflictShare: number;
     maxPartitions: number;
+    /** Serial blocks run in the scheduler itself (no bus); 0 sends them to one executor. */
+    serialInProcess: boolean;
   };
   executor: {
     cacheMaxEntries: number;
@@ -90,6 +94,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
     genesisPath: str(env, 'LANES_GENESIS', ''),
     logLevel: str(env, 'LANES_LOG_LEVEL', 'info'),
     healthPort: int(env, 'LANES_HEALTH_PORT', 0),
+    healthHost: str(env, 'LANES_HEALTH_HOST', '127.0.0.1'),
     instanceId: str(env, 'LANES_INSTANCE_ID', `${process.pid}`),
     ingress: {
       rpcHost: str(env, 'LANES_RPC_HOST', '127.0.0.1'),
@@ -119,6 +124,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       minParallelTxs: int(env, 'LANES_MIN_PARALLEL_TXS', 32),
       maxConflictShare: int(env, 'LANES_MAX_CONFLICT_PERCENT', 50) / 100,
       maxPartitions: int(env, 'LANES_MAX_PARTITIONS', 16),
+      serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
     },
     executor: {
       cacheMaxEntries: int(env, 'LANES_EXECUTOR_CACHE_ENTRIES', 500_000),

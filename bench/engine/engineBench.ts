@@ -26,6 +26,7 @@ import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
 import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
 import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
+import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { bigintToBytes, keyFromBytes, keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
@@ -189,7 +190,7 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
       if (res.error !== '') throw new Error(res.error);
       return res.entries.map((e) => (e.absent ? null : e.value));
     }, 1_000_000);
-    const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache };
+    const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache, patterns: new AccessPatternLearner() };
     const silent = pino({ level: 'silent' });
     const engine = new ParallelEngine(DEFAULT_ENGINE_OPTIONS, new HotKeyTracker(), silent);
     const genesisBlock = await request(nc, STATE_BLOCK_SUBJECT, BlockRequest, { number: 0n, hash: Buffer.alloc(0), latest: false }, BlockResponse, timeoutMs);

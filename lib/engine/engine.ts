@@ -13,6 +13,7 @@
 import { TxStatus, type ExecRequest, type ExecResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { TxExecutor } from '../evm/index.js';
 import { runBlockSerially, toEvmEnv, toTxResult } from '../exec/blockRun.js';
+import type { AccessPatternLearner } from '../exec/accessPatterns.js';
 import type { CommittedStateCache } from '../exec/committedState.js';
 import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } from '../state/keys.js';
 import { BlockMemory, type BaseReader } from './blockMemory.js';
@@ -29,10 +30,12 @@ export interface ExecutorPool {
   run(req: ExecRequest, slot: number): Promise<ExecResponse>;
 }
 
-/** The scheduler's own executor: re-executions and last-resort fallbacks run here. */
+/** The scheduler's own executor: serial blocks, re-executions and last-resort fallbacks run here. */
 export interface LocalExecution {
   executor: TxExecutor;
   cache: CommittedStateCache;
+  /** Learned access patterns for prefetching serial blocks run here. */
+  patterns?: AccessPatternLearner;
 }
 
 export interface EngineOptions {
@@ -45,10 +48,16 @@ export interface EngineOptions {
   maxPartitions: number;
   /** Attempts per partition (or serial block) on executors before running it locally. */
   attempts: number;
+  /**
+   * Run serial blocks in this process rather than on one executor: the same work without the
+   * bus round trip and the encoding of read/write sets, so a block that cannot gain from
+   * parallelism is never slower than the serial path.
+   */
+  serialInProcess: boolean;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  minParallelTxs: 32, maxConflictShare: 0.5, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3,
+  minParallelTxs: 32, maxConflictShare: 0.5, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3, serialInProcess: true,
 };
 
 export interface EngineLog {
@@ -118,7 +127,8 @@ export class ParallelEngine {
     let results: TxResult[] | null = null;
     let retries = 0;
     let roundTrips = 0;
-    for (let attempt = 0; attempt < this.options.attempts && pool.size() > 0 && results === null; attempt++) {
+    const attempts = this.options.serialInProcess ? 0 : this.options.attempts;
+    for (let attempt = 0; attempt < attempts && pool.size() > 0 && results === null; attempt++) {
       try {
         const res = await pool.run({ ...req, partition: false }, attempt);
         if (res.error !== '') throw new Error(res.error);
@@ -132,9 +142,9 @@ export class ParallelEngine {
     }
     let fallbacks = 0;
     if (results === null) {
-      fallbacks = 1;
+      if (!this.options.serialInProcess) fallbacks = 1;
       await this.alignLocal(local, req.baseHeight);
-      const run = await runBlockSerially(local.executor, req, local.cache);
+      const run = await runBlockSerially(local.executor, req, local.cache, local.patterns);
       results = run.results;
       roundTrips += run.roundTrips;
     }

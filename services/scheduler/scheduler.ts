@@ -13,6 +13,7 @@ import {
 } from '../../lib/bus/subjects.js';
 import { HotKeyTracker, ParallelEngine, reportToJson, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
+import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { keyFromBytes, keyToBytes } from '../../lib/state/keys.js';
 import { NatsExecutorPool } from './executorPool.js';
@@ -72,6 +73,7 @@ export class Scheduler {
       maxGroupShare: 0.8,
       maxPartitions: config.scheduler.maxPartitions,
       attempts: Math.max(1, config.scheduler.execRetries),
+      serialInProcess: config.scheduler.serialInProcess,
     }, new HotKeyTracker(), log);
   }
 
@@ -94,7 +96,7 @@ export class Scheduler {
       if (res.error !== '') throw new Error(`state read at ${height}: ${res.error}`);
       return res.entries.map((e) => (e.absent ? null : e.value));
     }, this.config.executor.cacheMaxEntries);
-    this.local = { executor: await TxExecutor.create({ chainId: this.genesis.chainId }), cache: localCache };
+    this.local = { executor: await TxExecutor.create({ chainId: this.genesis.chainId }), cache: localCache, patterns: new AccessPatternLearner() };
     this.reportSub = serve(this.nc, SCHEDULER_REPORT_SUBJECT, ConflictReportRequest, ConflictReportResponse, (req) => {
       const r = this.report(req.height);
       return r === undefined ? { found: false, json: '' } : { found: true, json: JSON.stringify(reportToJson(r)) };
