@@ -6,6 +6,7 @@ import { devGenesis, loadGenesis } from '../../lib/chain/genesis.js';
 import { loadConfig, type LanesConfig } from '../../lib/config.js';
 import { startHealthServer } from '../../lib/health.js';
 import { createLogger, type Logger } from '../../lib/log.js';
+import { createServiceMetrics } from '../../lib/metrics.js';
 import { NatsBackend } from './backend.js';
 import { Batcher, JetStreamBatchPublisher } from './batcher.js';
 import { ChainView } from './chainView.js';
@@ -75,13 +76,20 @@ export async function startIngress(config: LanesConfig, log: Logger): Promise<In
   const expiry = setInterval(() => pending.expire(Date.now(), PENDING_MAX_AGE_MS), 10_000);
   expiry.unref();
 
+  const metrics = createServiceMetrics('ingress', config.instanceId);
+  metrics.gaugeFrom('lanes_ingress_pending_txs', 'Accepted transactions waiting for the LANES_TX ack (txpool is full at LANES_MAX_PENDING_TXS)', () => batcher.getStats().pendingTxs);
+  metrics.gaugeFrom('lanes_ingress_known_pending_txs', 'Acknowledged transactions not yet seen in a committed block', () => pending.size);
+  metrics.counterFrom('lanes_ingress_txs_accepted_total', 'Transactions acknowledged by LANES_TX (answered with their hash)', () => batcher.getStats().txsAcked);
+  metrics.counterFrom('lanes_ingress_batches_published_total', 'Batches published to LANES_TX', () => batcher.getStats().batchesPublished);
+  metrics.counterFrom('lanes_ingress_batches_failed_total', 'Batches that failed to publish after retries (their txs answered with an error)', () => batcher.getStats().batchesFailed);
+  metrics.gaugeFrom('lanes_ingress_head', 'Latest committed block height ingress has seen', () => Number(chain.latestCached()?.number ?? 0n));
   const health = await startHealthServer('ingress', config.healthPort, () => ({
     ok: !nc.isClosed(),
     ingressId,
     head: chain.latestCached()?.number.toString() ?? null,
     pendingKnownTxs: pending.size,
     ...batcher.getStats(),
-  }));
+  }), { host: config.healthHost, metrics: metrics.registry });
   log.info({ rpcPort: rpc.port, grpcPort: grpcServer.port, healthPort: health.port, ingressId, chainId: genesis.chainId.toString() }, 'ingress ready');
 
   let stopping: Promise<void> | undefined;

@@ -16,6 +16,7 @@ import { resolveGenesis, type Genesis } from '../../lib/chain/genesis.js';
 import { loadConfig, type LanesConfig } from '../../lib/config.js';
 import { startHealthServer } from '../../lib/health.js';
 import { createLogger, type Logger } from '../../lib/log.js';
+import { BLOCK_TXS_BUCKETS, createServiceMetrics, LATENCY_BUCKETS_S, timed, type Histogram, type ServiceMetrics } from '../../lib/metrics.js';
 import type { StateBackend } from './backend.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
 import { StateService } from './stateService.js';
@@ -64,23 +65,29 @@ export async function openStateBackend(config: LanesConfig, options: { noSync?: 
 export async function startStateService(config: LanesConfig, log: Logger, options: StartStateServiceOptions = {}): Promise<RunningStateService> {
   const genesis = options.genesis ?? resolveGenesis(config.genesisPath);
   const { backend, where } = await openStateBackend(config, { noSync: options.noSync ?? false });
+  const metrics = createServiceMetrics('state', config.instanceId);
+  const commitMetrics = stateMetrics(metrics);
   let nc: NatsConnection | null = null;
   let service: StateService;
   try {
     service = await StateService.open({
       backend, genesis, log, limits: config.state,
-      onCommitted: (event) => publishCommitted(nc, event, log),
+      onCommitted: (event) => {
+        commitMetrics.onCommitted(event);
+        publishCommitted(nc, event, log);
+      },
     });
     nc = await connectBus(config.natsUrl, `state-${config.instanceId}`, log);
   } catch (err) {
     await backend.close();
     throw err;
   }
-  const subs = serveAll(nc, service, log);
+  metrics.gaugeFrom('lanes_chain_height', 'Height of the last committed block (the source of truth)', () => Number(service.height));
+  const subs = serveAll(nc, service, log, commitMetrics.commitSeconds);
   await nc.flush(); // the server has our subscriptions before anyone is told we are ready
   const health = await startHealthServer('state', config.healthPort, () => ({
     ok: nc !== null && !nc.isClosed(), height: service.height.toString(), headHash: service.headHeader.hash.toString('hex'),
-  }));
+  }), { host: config.healthHost, metrics: metrics.registry });
   log.info({ healthPort: health.port, height: service.height.toString(), backend: config.state.backend, store: where }, 'state ready');
   let stopping: Promise<void> | null = null;
   return {
@@ -98,6 +105,30 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   };
 }
 
+/** Series observed per committed block: the state service is where a block becomes final. */
+function stateMetrics(metrics: ServiceMetrics): { onCommitted(event: BlockCommitted): void; commitSeconds: Histogram } {
+  const blocks = metrics.counter('lanes_blocks_committed_total', 'Blocks committed to state');
+  const txs = metrics.counter('lanes_txs_committed_total', 'Transactions included in committed blocks');
+  const rejected = metrics.counter('lanes_txs_rejected_total', 'Ordered transactions rejected at execution, with a reason');
+  const blockTxs = metrics.histogram('lanes_block_txs', 'Transactions per committed block', BLOCK_TXS_BUCKETS);
+  const blockSeconds = metrics.histogram('lanes_block_time_seconds', 'Wall time between consecutive block commits', LATENCY_BUCKETS_S);
+  const commitSeconds = metrics.histogram('lanes_commit_duration_seconds', 'Commit request handling in state: fence, write set, root, durable write', LATENCY_BUCKETS_S);
+  let lastCommitMs: number | undefined;
+  return {
+    commitSeconds,
+    onCommitted(event) {
+      if (event.header === undefined || event.header.number === 0n) return; // genesis
+      const nowMs = Date.now();
+      if (lastCommitMs !== undefined) blockSeconds.observe((nowMs - lastCommitMs) / 1000);
+      lastCommitMs = nowMs;
+      blocks.inc();
+      txs.inc(event.txHashes.length);
+      rejected.inc(event.rejections.length);
+      blockTxs.observe(event.txHashes.length);
+    },
+  };
+}
+
 function publishCommitted(nc: NatsConnection | null, event: BlockCommitted, log: Logger): void {
   if (nc === null || nc.isClosed()) return; // genesis, written before NATS is connected
   const payload = BlockCommitted.encode(event).finish();
@@ -109,7 +140,7 @@ function publishCommitted(nc: NatsConnection | null, event: BlockCommitted, log:
   nc.publish(BLOCK_COMMITTED_SUBJECT, payload);
 }
 
-function serveAll(nc: NatsConnection, service: StateService, log: Logger): Subscription[] {
+function serveAll(nc: NatsConnection, service: StateService, log: Logger, commitSeconds: Histogram): Subscription[] {
   const read: ServeOptions = { queue: STATE_QUEUE, maxConcurrent: READ_MAX_CONCURRENT, maxPending: READ_MAX_PENDING };
   const on = <Req, Res>(subject: string, reqCodec: Codec<Req>, resCodec: Codec<Res>, handler: (req: Req) => Promise<Res> | Res,
     onError: (err: unknown) => Res, opts: ServeOptions = read): Subscription => serve(nc, subject, reqCodec, resCodec, handler, onError, opts, log);
@@ -127,7 +158,7 @@ function serveAll(nc: NatsConnection, service: StateService, log: Logger): Subsc
     on(STATE_LOGS_SUBJECT, LogsRequest, LogsResponse, (req) => service.logs(req),
       (err) => ({ logs: [], error: errorText(err) })),
     // Not in the queue group: exactly one state instance commits (the fence rejects a second).
-    on(STATE_COMMIT_SUBJECT, CommitRequest, CommitResponse, (req) => service.commitBlock(req),
+    on(STATE_COMMIT_SUBJECT, CommitRequest, CommitResponse, (req) => timed(commitSeconds, () => service.commitBlock(req)),
       (err) => ({ header: undefined, alreadyCommitted: false, error: errorText(err) }),
       { maxConcurrent: 1, maxPending: COMMIT_MAX_PENDING }),
   ];
