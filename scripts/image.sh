@@ -73,6 +73,7 @@ printf 'hosts: files dns\n' > "$rootfs/etc/nsswitch.conf"
 # Everything root-owned and read-only to the service user except /data and /tmp.
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$stage/rootfs.tar" .
 if [ -n "${LANES_IMAGE_TAR:-}" ]; then cp "$stage/rootfs.tar" "$LANES_IMAGE_TAR"; fi
+previous=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 podman import \
   --change 'USER=65532:65532' \
   --change 'WORKDIR=/app' \
@@ -86,4 +87,7 @@ podman import \
   --change 'CMD=["ingress"]' \
   --message "lanes $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --quiet "$stage/rootfs.tar" "$tag" >/dev/null
+# The image this tag named before is left dangling: remove it (and only it) unless still in use.
+current=$(podman image inspect --format '{{.Id}}' "$tag")
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then podman rmi "$previous" >/dev/null 2>&1 || true; fi
 echo "$tag $(podman image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
