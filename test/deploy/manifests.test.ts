@@ -2,8 +2,10 @@
 // Kubernetes schemas (kubernetes-models; KEDA's for ScaledObject), and every workload meets the
 // policy the issue asks for: resources, probes on /healthz, a restricted security context,
 // graceful termination, disruption budgets, network policies, executor autoscaling.
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { podTemplates, renderOverlay, type K8sObject } from './render.js';
+import { podTemplates, renderOverlay, repoRoot, type K8sObject } from './render.js';
 
 const OVERLAYS = ['deploy/base', 'deploy/overlays/dev', 'deploy/overlays/prod'] as const;
 const rendered = new Map<string, K8sObject[]>(OVERLAYS.map((dir) => [dir, renderOverlay(dir)]));
@@ -131,5 +133,15 @@ describe('overlays', () => {
     const hpa = find('deploy/base', 'HorizontalPodAutoscaler', 'executor')!;
     expect(hpa.spec.scaleTargetRef.name).toBe('executor');
     expect(hpa.spec.metrics[0].resource.name).toBe('cpu');
+  });
+});
+
+describe('Grafana dashboard', () => {
+  it('only queries series the services export', () => {
+    const dashboard = JSON.parse(fs.readFileSync(path.join(repoRoot, 'deploy/grafana/lanes-dashboard.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+    const sources = ['ingress', 'consensus', 'scheduler', 'executor', 'state'].map((s) => fs.readFileSync(path.join(repoRoot, 'services', s, 'main.ts'), 'utf8')).join('\n');
+    const names = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\blanes_[a-z_]+/g) ?? [])));
+    expect(names.size).toBeGreaterThan(15);
+    for (const name of names) expect(sources, name).toContain(`'${name.replace(/_(bucket|sum|count)$/, '')}'`);
   });
 });
