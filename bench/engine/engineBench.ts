@@ -33,6 +33,7 @@ import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.j
 import { assembleCommit } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { procCpuSeconds } from '../resources.js';
+import { measureMachineScaling } from './machineScaling.js';
 import { lineChart } from '../svg.js';
 
 export interface EngineBenchRow {
@@ -162,7 +163,7 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
   const genesisPath = path.join(dataDir, 'genesis.json');
   fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
   const cluster = await startCluster({
-    dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: 'warn' },
+    dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: verbose ? 'debug' : 'warn' },
     ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] } : {}),
   });
   const nc = await connect({ servers: cluster.natsUrl, name: 'bench-engine' });
@@ -248,7 +249,8 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
   } finally {
     await nc.close();
     await cluster.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (verbose) process.stderr.write(`  service logs kept in ${cluster.logDir}\n`);
+    else fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -271,6 +273,9 @@ export async function main(argv: string[]): Promise<number> {
   const rows: EngineBenchRow[] = [];
   const out = (line: string): void => { process.stdout.write(line + '\n'); };
   out(`engine benchmark: ${options.txs} timed txs in blocks of ${options.blockTxs} (+${options.warmupBlocks} untimed warm-up blocks), machine ${os.cpus().length} cores`);
+  const scaling = await measureMachineScaling(2);
+  out(`machine: one process ${scaling.singleMicrosPerTx.toFixed(0)} µs/tx alone, ${scaling.concurrentMicrosPerTx.toFixed(0)} µs/tx each with 2 at once: ` +
+    `2 processes give ${scaling.ceiling.toFixed(2)}× one, the ceiling of any parallel speed-up on this machine`);
   out('workload  accounts  executors      tps   serial tps  speedup  re-exec/tx  par/ser blocks  cpu µs/tx (serial)  roots');
   try {
     for (const workload of options.workloads) {
@@ -303,11 +308,12 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } finally {
-    fs.rmSync(workDir, { recursive: true, force: true });
+    if (!options.verbose) fs.rmSync(workDir, { recursive: true, force: true });
   }
   fs.mkdirSync(options.out, { recursive: true });
   const jsonPath = options.json ?? path.join(options.out, 'engine.json');
   fs.writeFileSync(jsonPath, JSON.stringify(rows, null, 2) + '\n');
+  fs.writeFileSync(path.join(options.out, 'engine-machine.json'), JSON.stringify(scaling, null, 2) + '\n');
   const svgPath = path.join(options.out, 'engine-speedup.svg');
   fs.writeFileSync(svgPath, plot(rows));
   out(`wrote ${jsonPath} and ${svgPath}`);

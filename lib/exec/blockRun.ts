@@ -107,6 +107,9 @@ async function prefetchBlock(
 export interface BlockRunResult {
   results: TxResult[];
   roundTrips: number;
+  /** Wall time spent loading state before the first tx, and running the txs. */
+  prefetchMs: number;
+  executeMs: number;
 }
 
 /**
@@ -120,7 +123,9 @@ export async function runBlockSerially(
   const env = toEvmEnv(req.env, req.recentHashes);
   const source = new BlockOverlaySource(committed, req.baseHeight);
   const calls = req.txs.map((tx) => callOf(tx.raw));
+  const started = performance.now();
   await prefetchBlock(req, calls, source, committed, patterns);
+  const prefetched = performance.now();
   const results: TxResult[] = [];
   for (let i = 0; i < req.txs.length; i++) {
     const tx = req.txs[i]!;
@@ -131,5 +136,5 @@ export async function runBlockSerially(
     if (patterns !== undefined && call.to !== null) patterns.learn({ sender: tx.sender, to: call.to, data: call.data }, outcome.reads.keys());
     results.push(toTxResult(outcome, txIndex, 0));
   }
-  return { results, roundTrips: source.roundTrips };
+  return { results, roundTrips: source.roundTrips, prefetchMs: prefetched - started, executeMs: performance.now() - prefetched };
 }

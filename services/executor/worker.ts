@@ -143,7 +143,10 @@ export class ExecutorWorker {
     this.counters.blocks++;
     this.counters.txs += results.length;
     const cpu = process.cpuUsage(cpuStart);
-    this.log.debug({ height: req.env?.number, txs: results.length, roundTrips }, 'block executed');
+    this.log.debug({
+      height: req.env?.number, txs: results.length, roundTrips, partition: req.partition,
+      prefetchMs: Math.round(run.prefetchMs), executeMs: Math.round(run.executeMs), cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    }, 'block executed');
     return {
       requestId: req.requestId, results, error: '', stateRoundTrips: roundTrips, executorId: this.config.instanceId,
       cpuMicros: BigInt(cpu.user + cpu.system),

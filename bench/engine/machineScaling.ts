@@ -1,0 +1,65 @@
+// How much parallel compute this machine really gives: the same serial EVM work (ERC-20
+// transfers, in-process, warm) in 1 process, then in N processes at once; the ratio of aggregate
+// throughputs is the ceiling any parallel engine can reach here, whatever its design.
+// Run as a child (`node machineScaling.js --child`) it executes the work and prints µs/tx.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { genesisStateEntries } from '../../lib/chain/genesis.js';
+import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
+import { generateWorkload } from '../../lib/workloads/index.js';
+
+const WARM_TXS = 500;
+const TIMED_TXS = 1500;
+
+async function child(): Promise<void> {
+  const w = await generateWorkload({ workload: 'erc20', accounts: 1000, hotShare: 0, chainId: 31337n, seed: 'scaling', txCount: WARM_TXS + TIMED_TXS });
+  const state = new Map(genesisStateEntries(w.genesis));
+  const source = new MapStateSource(state);
+  const executor = await TxExecutor.create({ chainId: w.genesis.chainId });
+  const g = w.genesis;
+  const env = { chainId: g.chainId, number: 1n, timestampSec: g.timestamp + 1n, coinbase: g.coinbase, gasLimit: g.gasLimit, baseFeePerGas: g.baseFeePerGas, prevRandao: Buffer.alloc(32) };
+  let started = 0;
+  for (const [i, tx] of w.txs.entries()) {
+    if (i === WARM_TXS) started = performance.now();
+    const out = await executor.execute(tx, env, source);
+    for (const [k, v] of out.writes) {
+      if (v === null) state.delete(k);
+      else state.set(k, v);
+    }
+  }
+  process.stdout.write(`${((performance.now() - started) * 1000) / TIMED_TXS}\n`);
+}
+
+function runChildren(n: number): Promise<number[]> {
+  const script = fileURLToPath(import.meta.url);
+  return Promise.all(Array.from({ length: n }, () => new Promise<number>((resolve, reject) => {
+    const p = spawn(process.execPath, [script, '--child'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`scaling child exited with ${code}`))));
+  })));
+}
+
+export interface MachineScaling {
+  processes: number;
+  /** µs per tx of one process alone. */
+  singleMicrosPerTx: number;
+  /** µs per tx of each of `processes` running at once (mean). */
+  concurrentMicrosPerTx: number;
+  /** Aggregate throughput of `processes` at once over one alone: the speed-up ceiling. */
+  ceiling: number;
+}
+
+export async function measureMachineScaling(processes: number): Promise<MachineScaling> {
+  const [single] = await runChildren(1);
+  const concurrent = await runChildren(processes);
+  const mean = concurrent.reduce((a, b) => a + b, 0) / concurrent.length;
+  return { processes, singleMicrosPerTx: single!, concurrentMicrosPerTx: mean, ceiling: (processes * single!) / mean };
+}
+
+if (process.argv.includes('--child')) {
+  child().catch((err: Error) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  });
+}
