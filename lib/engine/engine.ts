@@ -19,7 +19,7 @@ import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } fr
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import type { HotKeyTracker } from './hotKeys.js';
-import { planPartitions } from './partition.js';
+import { planPartitions, txShape } from './partition.js';
 import { validateReadSet, type ReadVersionEntry } from './validate.js';
 
 /** Where blocks and partitions run: executors over the bus, or in-process ones in tests. */
@@ -81,6 +81,12 @@ function readEntries(r: TxResult): ReadVersionEntry[] {
 
 function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
   return r.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]);
+}
+
+function mergeCounts(a: ReadonlyMap<StateKey, number>, b: ReadonlyMap<StateKey, number>): Map<StateKey, number> {
+  const out = new Map(a);
+  for (const [k, n] of b) out.set(k, (out.get(k) ?? 0) + n);
+  return out;
 }
 
 function resultBytes(r: TxResult): number {
@@ -153,6 +159,7 @@ export class ParallelEngine {
     partitions.forEach((idx, p) => { for (const i of idx) partOf[i] = p; });
     const coinbase = req.env === undefined ? '' : accountKey(req.env.coinbase);
     const conflicts = new Map<StateKey, number>();
+    const called = new Map<StateKey, number>();
     const deps: number[][] = [];
     let conflicting = 0;
     for (let i = 0; i < results.length; i++) {
@@ -169,10 +176,13 @@ export class ParallelEngine {
           conflicted = true;
         }
       }
-      if (conflicted) conflicting++;
+      if (conflicted) {
+        conflicting++;
+        this.countCalledContract(req.txs[i]!.raw, called);
+      }
       deps.push(d);
     }
-    this.hot.observe(req.env?.number ?? 0n, results.length, conflicts, conflicting);
+    this.hot.observe(req.env?.number ?? 0n, results.length, mergeCounts(conflicts, called), conflicting);
     const chain = longestChain(deps);
     return {
       results,
@@ -232,6 +242,7 @@ export class ParallelEngine {
     const evmEnv = toEvmEnv(env, req.recentHashes);
     const final: TxResult[] = [];
     const conflicts = new Map<StateKey, number>();
+    const called = new Map<StateKey, number>();
     const deps: number[][] = [];
     let reexecutions = 0;
     let memoryBytes = 0;
@@ -252,7 +263,10 @@ export class ParallelEngine {
         final.push(r);
         continue;
       }
-      if (check !== null && !check.valid) conflicts.set(check.conflictKey, (conflicts.get(check.conflictKey) ?? 0) + 1);
+      if (check !== null && !check.valid) {
+        conflicts.set(check.conflictKey, (conflicts.get(check.conflictKey) ?? 0) + 1);
+        this.countCalledContract(req.txs[i]!.raw, called);
+      }
       reexecutions++;
       const tx = req.txs[i]!;
       const outcome = await local.executor.execute({ raw: tx.raw, hash: tx.hash, sender: tx.sender }, evmEnv, memory);
@@ -263,7 +277,7 @@ export class ParallelEngine {
       memoryBytes += resultBytes(result);
       final.push(result);
     }
-    this.hot.observe(env.number, n, conflicts, reexecutions);
+    this.hot.observe(env.number, n, mergeCounts(conflicts, called), reexecutions);
     const chain = longestChain(deps);
     return {
       results: final,
@@ -274,6 +288,18 @@ export class ParallelEngine {
         memoryBytes, execMs: performance.now() - started,
       },
     };
+  }
+
+  /**
+   * A conflict also counts against the contract the tx called: the contended key often lives in
+   * another contract (a router's swap meets on the pair's reserves), and only the called address
+   * is known before execution, so that is what partitioning can group by.
+   */
+  private countCalledContract(raw: Uint8Array, called: Map<StateKey, number>): void {
+    const to = txShape(raw).to;
+    if (to === null) return;
+    const key = accountKey(Buffer.from(to, 'hex'));
+    called.set(key, (called.get(key) ?? 0) + 1);
   }
 
   /** The caller keeps local.cache at the committed height (applyCommitted after each commit). */
