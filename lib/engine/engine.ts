@@ -83,9 +83,22 @@ function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
   return r.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]);
 }
 
-function mergeCounts(a: ReadonlyMap<StateKey, number>, b: ReadonlyMap<StateKey, number>): Map<StateKey, number> {
-  const out = new Map(a);
-  for (const [k, n] of b) out.set(k, (out.get(k) ?? 0) + n);
+/**
+ * Share of a block's txs that must conflict through one called contract to make it hot. Above 1,
+ * i.e. off: at 0.3–0.4 it also grouped every ERC-20 transfer of blocks with a hot recipient, and
+ * stopped parallel execution where it still paid; a better rule (per contract, not per block) is
+ * open work.
+ */
+const CALLED_CONTRACT_HOT_SHARE = 2;
+
+/**
+ * Conflicting keys plus called contracts through which a large share of the block conflicted:
+ * a contract whose calls conflict now and then (a token) stays parallel; one whose calls nearly
+ * all meet on the same state (a router in front of one pair) is grouped.
+ */
+function mergeCounts(conflicts: ReadonlyMap<StateKey, number>, called: ReadonlyMap<StateKey, number>, txs: number): Map<StateKey, number> {
+  const out = new Map(conflicts);
+  for (const [k, n] of called) if (n >= txs * CALLED_CONTRACT_HOT_SHARE) out.set(k, (out.get(k) ?? 0) + n);
   return out;
 }
 
@@ -182,7 +195,7 @@ export class ParallelEngine {
       }
       deps.push(d);
     }
-    this.hot.observe(req.env?.number ?? 0n, results.length, mergeCounts(conflicts, called), conflicting);
+    this.hot.observe(req.env?.number ?? 0n, results.length, mergeCounts(conflicts, called, results.length), conflicting);
     const chain = longestChain(deps);
     return {
       results,
@@ -277,7 +290,7 @@ export class ParallelEngine {
       memoryBytes += resultBytes(result);
       final.push(result);
     }
-    this.hot.observe(env.number, n, mergeCounts(conflicts, called), reexecutions);
+    this.hot.observe(env.number, n, mergeCounts(conflicts, called, n), reexecutions);
     const chain = longestChain(deps);
     return {
       results: final,
