@@ -1,9 +1,10 @@
 // Consensus service entry point: wires configuration, NATS and the single sequencer.
 import { connectBus, ensureStreams } from '../../lib/bus/nats.js';
 import { TX_STREAM } from '../../lib/bus/subjects.js';
-import { loadConfig, type LanesConfig } from '../../lib/config.js';
+import type { LanesConfig } from '../../lib/config.js';
+import { isMainModule, runService } from '../../lib/service.js';
 import { startHealthServer } from '../../lib/health.js';
-import { createLogger, type Logger } from '../../lib/log.js';
+import type { Logger } from '../../lib/log.js';
 import { createServiceMetrics } from '../../lib/metrics.js';
 import { Sequencer } from './sequencer.js';
 
@@ -39,17 +40,4 @@ export async function startConsensus(config: LanesConfig, log: Logger): Promise<
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const config = loadConfig();
-  const log = createLogger('consensus', config.logLevel);
-  const service = await startConsensus(config, log).catch((err) => {
-    log.fatal({ err }, 'consensus failed to start');
-    process.exit(1);
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'consensus stopping');
-      void service.stop().then(() => process.exit(0));
-    });
-  }
-}
+if (isMainModule(import.meta.url)) await runService('consensus', startConsensus);

@@ -1,9 +1,10 @@
 // Executor service entry point: wires configuration, genesis, NATS and the worker.
 import { connectBus } from '../../lib/bus/nats.js';
 import { devGenesis, loadGenesis } from '../../lib/chain/genesis.js';
-import { loadConfig, type LanesConfig } from '../../lib/config.js';
+import type { LanesConfig } from '../../lib/config.js';
+import { isMainModule, runService } from '../../lib/service.js';
 import { startHealthServer } from '../../lib/health.js';
-import { createLogger, type Logger } from '../../lib/log.js';
+import type { Logger } from '../../lib/log.js';
 import { createServiceMetrics } from '../../lib/metrics.js';
 import { ExecutorWorker } from './worker.js';
 
@@ -35,17 +36,4 @@ export async function startExecutor(config: LanesConfig, log: Logger): Promise<{
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const config = loadConfig();
-  const log = createLogger('executor', config.logLevel);
-  const service = await startExecutor(config, log).catch((err) => {
-    log.fatal({ err }, 'executor failed to start');
-    process.exit(1);
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'executor stopping');
-      void service.stop().then(() => process.exit(0));
-    });
-  }
-}
+if (isMainModule(import.meta.url)) await runService('executor', startExecutor);

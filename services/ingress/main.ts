@@ -3,9 +3,10 @@
 import { connectBus, ensureStreams } from '../../lib/bus/nats.js';
 import { chainCommon } from '../../lib/chain/common.js';
 import { devGenesis, loadGenesis } from '../../lib/chain/genesis.js';
-import { loadConfig, type LanesConfig } from '../../lib/config.js';
+import type { LanesConfig } from '../../lib/config.js';
+import { isMainModule, runService } from '../../lib/service.js';
 import { startHealthServer } from '../../lib/health.js';
-import { createLogger, type Logger } from '../../lib/log.js';
+import type { Logger } from '../../lib/log.js';
 import { createServiceMetrics } from '../../lib/metrics.js';
 import { NatsBackend } from './backend.js';
 import { Batcher, JetStreamBatchPublisher } from './batcher.js';
@@ -114,20 +115,4 @@ export async function startIngress(config: LanesConfig, log: Logger): Promise<In
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const config = loadConfig();
-  const log = createLogger('ingress', config.logLevel);
-  const service = await startIngress(config, log).catch((err: unknown) => {
-    log.fatal({ err }, 'ingress failed to start');
-    process.exit(1);
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'ingress stopping');
-      service.stop().then(() => process.exit(0), (err: unknown) => {
-        log.error({ err }, 'ingress stop failed');
-        process.exit(1);
-      });
-    });
-  }
-}
+if (isMainModule(import.meta.url)) await runService('ingress', startIngress);

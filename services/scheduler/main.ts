@@ -2,9 +2,10 @@
 import { connectBus, ensureStreams } from '../../lib/bus/nats.js';
 import { BLOCK_STREAM } from '../../lib/bus/subjects.js';
 import { devGenesis, loadGenesis } from '../../lib/chain/genesis.js';
-import { loadConfig, type LanesConfig } from '../../lib/config.js';
+import type { LanesConfig } from '../../lib/config.js';
+import { isMainModule, runService } from '../../lib/service.js';
 import { startHealthServer } from '../../lib/health.js';
-import { createLogger, type Logger } from '../../lib/log.js';
+import type { Logger } from '../../lib/log.js';
 import { createServiceMetrics } from '../../lib/metrics.js';
 import { Scheduler } from './scheduler.js';
 
@@ -53,17 +54,4 @@ export async function startScheduler(config: LanesConfig, log: Logger): Promise<
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const config = loadConfig();
-  const log = createLogger('scheduler', config.logLevel);
-  const service = await startScheduler(config, log).catch((err) => {
-    log.fatal({ err }, 'scheduler failed to start');
-    process.exit(1);
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'scheduler stopping');
-      void service.stop().then(() => process.exit(0));
-    });
-  }
-}
+if (isMainModule(import.meta.url)) await runService('scheduler', startScheduler);

@@ -38,7 +38,7 @@ import {
   type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type StateBackend, type StateMeta,
   type StoredBlock, type TxRecord,
 } from './backend.js';
-import { decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
+import { collectLogs, decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 import { VersionedReadCache } from './versionedReadCache.js';
 
@@ -555,14 +555,7 @@ export class FdbStateBackend implements StateBackend {
       const perBlock = await this.run(`read logs of ${batch.length} blocks from ${batch[0]}`, (tn) =>
         Promise.all(batch.map((h) => tn.getRangeAll(...rangeOf(this.keys.logsOf(h))))));
       for (const parts of perBlock) {
-        for (const entry of decodeFramed(joinParts(parts), 0, (b) => LogEntry.decode(b), 'logs')) {
-          if (entry.log === undefined || !logMatches(filter.criteria, entry.log)) continue;
-          out.push({
-            log: entry.log, blockNumber: entry.blockNumber, blockHash: entry.blockHash,
-            txHash: entry.txHash, txIndex: entry.txIndex, logIndex: entry.logIndex,
-          });
-          if (out.length >= query.maxResults) return out;
-        }
+        if (collectLogs(joinParts(parts), 0, (log) => logMatches(filter.criteria, log), out, query.maxResults)) return out;
       }
     }
     return out;

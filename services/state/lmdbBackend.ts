@@ -35,7 +35,7 @@ import {
   type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type StateBackend, type StateMeta,
   type StoredBlock, type TxRecord,
 } from './backend.js';
-import { decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
+import { collectLogs, decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 
 const FORMAT_VERSION = 1;
@@ -265,14 +265,7 @@ export class LmdbStateBackend implements StateBackend {
     for (const { value } of range) {
       if (value.length < BLOOM_BYTES) throw new StateCorruptionError('logs value shorter than a bloom', 'logs');
       if (!bloomMayMatch(filter, value.subarray(0, BLOOM_BYTES))) continue;
-      for (const entry of decodeFramed(value, BLOOM_BYTES, (b) => LogEntry.decode(b), 'logs')) {
-        if (entry.log === undefined || !logMatches(filter.criteria, entry.log)) continue;
-        out.push({
-          log: entry.log, blockNumber: entry.blockNumber, blockHash: entry.blockHash,
-          txHash: entry.txHash, txIndex: entry.txIndex, logIndex: entry.logIndex,
-        });
-        if (out.length >= query.maxResults) return out;
-      }
+      if (collectLogs(value, BLOOM_BYTES, (log) => logMatches(filter.criteria, log), out, query.maxResults)) return out;
     }
     return out;
   }

@@ -13,9 +13,10 @@ import {
   STATE_LOGS_SUBJECT, STATE_QUEUE, STATE_READ_SUBJECT, STATE_TX_SUBJECT,
 } from '../../lib/bus/subjects.js';
 import { resolveGenesis, type Genesis } from '../../lib/chain/genesis.js';
-import { loadConfig, type LanesConfig } from '../../lib/config.js';
+import type { LanesConfig } from '../../lib/config.js';
+import { isMainModule, runService } from '../../lib/service.js';
 import { startHealthServer } from '../../lib/health.js';
-import { createLogger, type Logger } from '../../lib/log.js';
+import type { Logger } from '../../lib/log.js';
 import { BLOCK_TXS_BUCKETS, createServiceMetrics, LATENCY_BUCKETS_S, timed, type Histogram, type ServiceMetrics } from '../../lib/metrics.js';
 import type { StateBackend } from './backend.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
@@ -164,20 +165,4 @@ function serveAll(nc: NatsConnection, service: StateService, log: Logger, commit
   ];
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const config = loadConfig();
-  const log = createLogger('state', config.logLevel);
-  const running = await startStateService(config, log).catch((err: unknown) => {
-    log.fatal({ err }, 'state failed to start');
-    process.exit(1);
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'state stopping');
-      void running.stop().then(
-        () => process.exit(0),
-        (err: unknown) => { log.error({ err }, 'state stop failed'); process.exit(1); },
-      );
-    });
-  }
-}
+if (isMainModule(import.meta.url)) await runService('state', startStateService);

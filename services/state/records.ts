@@ -1,7 +1,9 @@
 // Byte layouts both state backends store: the meta record and framed lists of encoded messages.
 // One definition, so an lmdb store and an FDB store hold the same bytes for the same block.
 import { LATTICE_BYTES } from '../../lib/state/root.js';
-import { StateCorruptionError, type StateMeta } from './backend.js';
+import { LogEntry } from '../../gen/lanes/v1/bus.js';
+import type { Log } from '../../gen/lanes/v1/types.js';
+import { StateCorruptionError, type LogMatch, type StateMeta } from './backend.js';
 
 const HASH_BYTES = 32;
 export const META_BYTES = 8 + 8 + HASH_BYTES + HASH_BYTES + LATTICE_BYTES;
@@ -56,4 +58,22 @@ export function decodeMeta(value: Buffer): StateMeta {
     headHash: Buffer.from(value.subarray(16 + HASH_BYTES, 16 + 2 * HASH_BYTES)),
     lattice: Buffer.from(value.subarray(16 + 2 * HASH_BYTES)),
   };
+}
+
+/**
+ * Appends the logs of one block's framed LogEntry list (from byte `start`) that pass `matches`,
+ * stopping at `maxResults`; returns true when that limit was reached.
+ */
+export function collectLogs(
+  framed: Buffer, start: number, matches: (log: Log) => boolean, out: LogMatch[], maxResults: number,
+): boolean {
+  for (const entry of decodeFramed(framed, start, (b) => LogEntry.decode(b), 'logs')) {
+    if (entry.log === undefined || !matches(entry.log)) continue;
+    out.push({
+      log: entry.log, blockNumber: entry.blockNumber, blockHash: entry.blockHash,
+      txHash: entry.txHash, txIndex: entry.txIndex, logIndex: entry.logIndex,
+    });
+    if (out.length >= maxResults) return true;
+  }
+  return false;
 }
