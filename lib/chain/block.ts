@@ -10,7 +10,7 @@
 // of the header RLP, so hash checks agree.
 import { createBlockHeader } from '@ethereumjs/block';
 import { RLP } from '@ethereumjs/rlp';
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 import type { BlockEnv } from '../../gen/lanes/v1/bus.js';
 import type { BlockHeader, Log, Receipt } from '../../gen/lanes/v1/types.js';
 import { bigintToBytes, bytesToBigint } from '../state/keys.js';
@@ -21,7 +21,7 @@ export const HASH_BYTES = 32;
 export const ADDRESS_BYTES = 20;
 
 const keccak = (data: Uint8Array): Buffer => {
-  const h = keccak_256(data);
+  const h = keccak256(data);
   return Buffer.from(h.buffer, h.byteOffset, h.byteLength);
 };
 
@@ -37,7 +37,7 @@ export const ZERO_HASH = Buffer.alloc(HASH_BYTES);
 
 /** The three bloom bit indexes (0..2047) of `item`; precompute them to test many blooms. */
 export function bloomBits(item: Uint8Array): [number, number, number] {
-  const h = keccak_256(item);
+  const h = keccak256(item);
   return [
     ((h[0]! << 8) | h[1]!) & 2047,
     ((h[2]! << 8) | h[3]!) & 2047,

@@ -15,7 +15,7 @@ import {
   TransactionType,
   type TypedTransaction,
 } from '@ethereumjs/tx';
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 import { TxRejectedError } from './errors.js';
 
 /** A decoded transaction with its sender recovered: what ingress admits and executors run. */
@@ -224,13 +224,13 @@ function signingHash(fields: Fields, layout: Layout, chainId: bigint | null): Ui
     const message = new Uint8Array(body.length + 1);
     message[0] = layout.type;
     message.set(body, 1);
-    return keccak_256(message);
+    return keccak256(message);
   }
   if (chainId !== null) {
     const hex = chainId.toString(16);
     unsigned.push(Buffer.from(hex.length % 2 ? '0' + hex : hex, 'hex'), EMPTY, EMPTY);
   }
-  return keccak_256(RLP.encode(unsigned));
+  return keccak256(RLP.encode(unsigned));
 }
 
 /** Recovers the 64-byte public key (no 0x04 prefix). */
@@ -363,8 +363,8 @@ export function decodeTransaction(raw: Uint8Array, common: Common): DecodedTx {
   const rawBuffer = Buffer.from(raw);
   const init: Omit<DecodedTx, 'tx'> = {
     raw: rawBuffer,
-    hash: Buffer.from(keccak_256(rawBuffer)),
-    sender: Buffer.from(keccak_256(publicKey).subarray(12)),
+    hash: Buffer.from(keccak256(rawBuffer)),
+    sender: Buffer.from(keccak256(publicKey).subarray(12)),
     type: layout.type,
     chainId,
     ...body,

@@ -22,7 +22,7 @@
 // Unknown fields are errors (a misspelt "balanse" must not silently mean zero). Every error names
 // the field. Accounts are kept sorted by address so everything derived from them is deterministic.
 import { readFileSync } from 'node:fs';
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 import {
   accountKey,
   codeKey,
@@ -290,7 +290,7 @@ export function genesisStateEntries(genesis: Genesis): Map<StateKey, Buffer> {
   const entries = new Map<StateKey, Buffer>();
   for (const account of genesis.alloc) {
     const code = account.code ?? Buffer.alloc(0);
-    const codeHash = code.length === 0 ? EMPTY_CODE_HASH : Buffer.from(keccak_256(code));
+    const codeHash = code.length === 0 ? EMPTY_CODE_HASH : Buffer.from(keccak256(code));
     const value = { nonce: account.nonce, balance: account.balance, codeHash };
     if (isEmptyAccount(value)) continue;
     entries.set(accountKey(account.address), encodeAccount(value));

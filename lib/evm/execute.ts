@@ -15,6 +15,7 @@ import type { Log } from '../../gen/lanes/v1/types.js';
 import { chainCommon } from '../chain/common.js';
 import { accountKey, type StateKey } from '../state/keys.js';
 import { JournaledStateView, type VersionedRead, type VersionedStateSource } from './stateView.js';
+import { tuneVm } from './tuning.js';
 
 /** The block a transaction executes in. */
 export interface BlockEnv {
@@ -236,6 +237,11 @@ export interface TxExecutorOptions {
    * otherwise touch the coinbase account. The parallel engine uses it; the plain reference does not.
    */
   coinbaseDeltas?: boolean;
+  /**
+   * Cache jump-destination analysis per code and look EIPs up in a Set (tuning.ts). On by
+   * default; off gives the stock interpreter, which tests compare against.
+   */
+  tuned?: boolean;
 }
 
 /** Runs transactions one at a time on one reusable VM. */
@@ -259,9 +265,12 @@ export class TxExecutor {
   static async create(opts: TxExecutorOptions): Promise<TxExecutor> {
     // A copy: the VM and EVM add their parameters to the Common they are given.
     const common = chainCommon(opts.chainId).copy();
+    // Stock means stock: the library's own keccak too.
+    if (opts.tuned === false) Object.assign(common, { customCrypto: {} });
     const view = new JournaledStateView();
     const blockchain = new RecentBlockHashes();
     const vm = await createVM({ common, stateManager: view, blockchain });
+    if (opts.tuned !== false) await tuneVm(vm);
     if (opts.coinbaseDeltas === true) {
       // runTx pays the coinbase after the top-level EVM call returns: mark that moment so the
       // view can tell fee accounting from execution (see JournaledStateView.beginTx).

@@ -14,7 +14,7 @@
 // copied, whatever the size of state (SimpleStateManager copies every map per checkpoint).
 import type { AccountFields, StateManagerInterface, StorageDump } from '@ethereumjs/common';
 import { Account, KECCAK256_NULL, KECCAK256_RLP, type Address } from '@ethereumjs/util';
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 import {
   EMPTY_CODE_HASH,
   KEY_ACCOUNT,
@@ -365,7 +365,7 @@ export class JournaledStateView implements StateManagerInterface {
   // ---- code ----
 
   async putCode(address: Address, value: Uint8Array): Promise<void> {
-    const codeHash = value.length === 0 ? KECCAK256_NULL : keccak_256(value);
+    const codeHash = value.length === 0 ? KECCAK256_NULL : keccak256(value);
     if (value.length > 0) this.write(codeKey(codeHash), Buffer.from(value));
     const account = (await this.getAccount(address)) ?? new Account();
     account.codeHash = codeHash;

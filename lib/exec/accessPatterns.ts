@@ -5,7 +5,7 @@
 // - Solidity mapping slots keccak256(k ‖ p) at some contract, where k is the sender or an
 //   address-shaped calldata word and p a small slot number (ERC-20 balances, ERC-721 owners).
 // Patterns are hints: a wrong or missing one costs a round trip, never correctness.
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 import { keyKind, KEY_STORAGE, storageKey, type StateKey } from '../state/keys.js';
 
 const MAX_MAPPING_SLOT = 16;
@@ -55,7 +55,7 @@ function mappingSlot(key: Uint8Array, slot: number): Buffer {
   const input = Buffer.alloc(64);
   input.set(word32(key), 0);
   input.writeUInt32BE(slot, 60);
-  return Buffer.from(keccak_256(input));
+  return Buffer.from(keccak256(input));
 }
 
 export class AccessPatternLearner {

@@ -1,10 +1,10 @@
 // Hand-rolled ABI encoding for the few calls the workloads make: static arguments only (plus the
 // router's two-token path), so encoding costs a few concatenations per transaction.
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 import { word } from './storage.js';
 
 export function selector(signature: string): Buffer {
-  return Buffer.from(keccak_256(Buffer.from(signature, 'utf8'))).subarray(0, 4);
+  return Buffer.from(keccak256(Buffer.from(signature, 'utf8'))).subarray(0, 4);
 }
 
 const addressWord = (address: Uint8Array): Buffer => Buffer.concat([Buffer.alloc(12), address]);

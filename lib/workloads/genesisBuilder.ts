@@ -3,7 +3,7 @@
 // genesis alloc — code, storage, nonces — plus per-account storage written directly (storage.ts).
 // The cluster therefore starts with everything deployed: a benchmark has no deploy phase, and
 // contract addresses and immutables come from real constructors, not hand-filled bytecode.
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 import { DEV_COINBASE, genesisStateEntries, type Genesis, type GenesisAccount } from '../chain/genesis.js';
 import { ReferenceExecutor, type BlockEnv } from '../evm/index.js';
 import { decodeAccount, keyKind, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, EMPTY_CODE_HASH } from '../state/keys.js';
@@ -170,4 +170,4 @@ export async function callOn(reference: ReferenceExecutor, chainId: bigint, to: 
   return result.returnData;
 }
 
-export const keccak = (bytes: Uint8Array): Buffer => Buffer.from(keccak_256(bytes));
+export const keccak = (bytes: Uint8Array): Buffer => Buffer.from(keccak256(bytes));

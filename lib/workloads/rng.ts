@@ -1,6 +1,6 @@
 // A small seeded PRNG (sfc32) for workload generation: the same seed yields the same sequence on
 // every machine, which is what makes a workload (and so a benchmark run) reproducible.
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 
 export class SeededRng {
   private a: number;
@@ -9,7 +9,7 @@ export class SeededRng {
   private d: number;
 
   constructor(seed: string) {
-    const h = Buffer.from(keccak_256(Buffer.from(`lanes-rng:${seed}`, 'utf8')));
+    const h = Buffer.from(keccak256(Buffer.from(`lanes-rng:${seed}`, 'utf8')));
     this.a = h.readUInt32BE(0);
     this.b = h.readUInt32BE(4);
     this.c = h.readUInt32BE(8);

@@ -3,7 +3,7 @@
 // signer), so tens of thousands of transactions are signed in about a second, before the timed phase.
 import { createRequire } from 'node:module';
 import { RLP } from '@ethereumjs/rlp';
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 
 type Secp256k1 = typeof import('secp256k1');
 const secp: Secp256k1 = createRequire(import.meta.url)('secp256k1') as Secp256k1;
@@ -17,14 +17,14 @@ export interface BenchAccount {
 
 /** Account `index` of `seed`: the private key is keccak256 of a label, re-hashed until valid. */
 export function deriveAccount(seed: string, index: number): BenchAccount {
-  let key = Buffer.from(keccak_256(Buffer.from(`lanes-bench-account:${seed}:${index}`, 'utf8')));
-  while (!secp.privateKeyVerify(key)) key = Buffer.from(keccak_256(key));
+  let key = Buffer.from(keccak256(Buffer.from(`lanes-bench-account:${seed}:${index}`, 'utf8')));
+  while (!secp.privateKeyVerify(key)) key = Buffer.from(keccak256(key));
   return { index, privateKey: key, address: addressOf(key) };
 }
 
 export function addressOf(privateKey: Uint8Array): Buffer {
   const pub = secp.publicKeyCreate(privateKey, false);
-  return Buffer.from(keccak_256(pub.subarray(1))).subarray(12);
+  return Buffer.from(keccak256(pub.subarray(1))).subarray(12);
 }
 
 export interface Eip1559Fields {
@@ -67,13 +67,13 @@ export function signEip1559(fields: Eip1559Fields, account: BenchAccount): Signe
     quantity(fields.gasLimit), fields.to ?? new Uint8Array(0), quantity(fields.value), fields.data, [],
   ];
   const unsigned = Buffer.concat([Buffer.from([0x02]), RLP.encode(body)]);
-  const { signature, recid } = secp.ecdsaSign(keccak_256(unsigned), account.privateKey);
+  const { signature, recid } = secp.ecdsaSign(keccak256(unsigned), account.privateKey);
   const signed = RLP.encode([...body, quantity(BigInt(recid)), stripZeros(signature.subarray(0, 32)), stripZeros(signature.subarray(32, 64))]);
   const raw = Buffer.concat([Buffer.from([0x02]), signed]);
-  return { raw, hash: Buffer.from(keccak_256(raw)), sender: account.address };
+  return { raw, hash: Buffer.from(keccak256(raw)), sender: account.address };
 }
 
 /** The address a contract created by `sender` with `nonce` gets (CREATE). */
 export function createAddress(sender: Uint8Array, nonce: bigint): Buffer {
-  return Buffer.from(keccak_256(RLP.encode([sender, quantity(nonce)]))).subarray(12);
+  return Buffer.from(keccak256(RLP.encode([sender, quantity(nonce)]))).subarray(12);
 }

@@ -2,7 +2,7 @@
 // (token balances, allowances, minter roles) can be written straight into genesis instead of
 // sending one setup transaction per account. Each layout is checked by an eth_call after the
 // genesis is built (genesisBuilder.ts), so a wrong slot fails at generation, not in a run.
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256 } from '../crypto/keccak.js';
 
 export function word(value: bigint): Buffer {
   return Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
@@ -15,13 +15,13 @@ function padAddress(address: Uint8Array): Buffer {
 
 /** Slot of `mapping(address => …)` at `slot`, for key `address`. */
 export function addressMappingSlot(address: Uint8Array, slot: Buffer): Buffer {
-  return Buffer.from(keccak_256(Buffer.concat([padAddress(address), slot])));
+  return Buffer.from(keccak256(Buffer.concat([padAddress(address), slot])));
 }
 
 /** Slot of `mapping(bytes32 => …)` at `slot`, for key `key`. */
 export function bytes32MappingSlot(key: Uint8Array, slot: Buffer): Buffer {
   if (key.length !== 32) throw new Error('bytes32MappingSlot: key must be 32 bytes');
-  return Buffer.from(keccak_256(Buffer.concat([key, slot])));
+  return Buffer.from(keccak256(Buffer.concat([key, slot])));
 }
 
 /** OpenZeppelin 4.9 ERC20: _balances at slot 0, _allowances at 1, _totalSupply at 2. */
@@ -35,4 +35,4 @@ export const ozAccessControl = {
   memberSlot: (role: Uint8Array, account: Uint8Array): Buffer => addressMappingSlot(account, bytes32MappingSlot(role, word(0n))),
 };
 
-export const MINTER_ROLE = Buffer.from(keccak_256(Buffer.from('MINTER_ROLE', 'utf8')));
+export const MINTER_ROLE = Buffer.from(keccak256(Buffer.from('MINTER_ROLE', 'utf8')));

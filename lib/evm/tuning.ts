@@ -1,0 +1,114 @@
+// Two costs of @ethereumjs/evm 10 that profiles of ERC-20 and AMM transactions put near the top,
+// removed without changing what the interpreter computes:
+//
+// - Jump-destination analysis. Every call frame re-scans its whole code for JUMPDESTs, PUSH
+//   immediates and opcode handlers (≈ 7 % of an ERC-20 transfer, the largest single cost of a
+//   router swap that runs four frames). The result depends only on the code bytes and the
+//   EVM's opcode table, and the interpreter only reads it, so it is cached per (opcode table,
+//   code object). Code is content-addressed in Lanes' state (keyed by its hash, never
+//   rewritten), and the state caches hand out the same Buffer for the same code, so identity is
+//   a sound and free key; entries live as long as the code object (WeakMap), so the cache is
+//   bounded by the state caches that hold the code.
+// - `Common.isActivatedEIP`, asked twice per opcode, scans an array of ~40 EIPs. It becomes a Set
+//   lookup, rebuilt whenever Common replaces that array (it always replaces, never mutates it).
+//
+// The interpreter class is not exported by the package, so its module is loaded by file URL next
+// to the package's entry point (the same URL evm.js imports, hence the same class). The shapes
+// relied on are asserted at install time: a library that changed them fails loudly at startup,
+// never silently at execution.
+import type { Common } from '@ethereumjs/common';
+import type { VM } from '@ethereumjs/vm';
+
+interface JumpAnalysis {
+  jumps: Uint8Array;
+  pushes: Record<number, bigint>;
+  opcodesCached: unknown[];
+}
+
+interface InterpreterProto {
+  _getValidJumpDestinations(this: InterpreterLike, code: Uint8Array): JumpAnalysis;
+}
+
+interface InterpreterLike {
+  _evm: { _opcodeMap: object };
+}
+
+export class EvmTuningError extends Error {
+  override readonly name = 'EvmTuningError';
+}
+
+let installed: Promise<void> | null = null;
+/** EVMs that use the cache; others (tuned: false) keep the stock analysis, for comparison. */
+const tunedEvms = new WeakSet<object>();
+/** Analyses computed and served from the cache, for tests and profiles. */
+export const jumpAnalysisStats = { computed: 0, cached: 0 };
+
+async function installJumpAnalysisCache(): Promise<void> {
+  const entry = import.meta.resolve('@ethereumjs/evm');
+  const mod = (await import(new URL('./interpreter.js', entry).href)) as { Interpreter?: { prototype: InterpreterProto } };
+  const proto = mod.Interpreter?.prototype;
+  if (proto === undefined || typeof proto._getValidJumpDestinations !== 'function') {
+    throw new EvmTuningError('@ethereumjs/evm layout changed: Interpreter._getValidJumpDestinations not found');
+  }
+  const analyse = proto._getValidJumpDestinations;
+  const byTable = new WeakMap<object, WeakMap<Uint8Array, JumpAnalysis>>();
+  proto._getValidJumpDestinations = function cachedJumpDestinations(this: InterpreterLike, code: Uint8Array): JumpAnalysis {
+    if (!tunedEvms.has(this._evm)) return analyse.call(this, code);
+    const table = this._evm._opcodeMap;
+    let byCode = byTable.get(table);
+    if (byCode === undefined) {
+      byCode = new WeakMap();
+      byTable.set(table, byCode);
+    }
+    const hit = byCode.get(code);
+    if (hit !== undefined && hit.jumps.length === code.length) {
+      jumpAnalysisStats.cached++;
+      return hit;
+    }
+    const fresh = analyse.call(this, code);
+    jumpAnalysisStats.computed++;
+    byCode.set(code, fresh);
+    return fresh;
+  };
+}
+
+/** Patches the interpreter once per process; later calls wait for the first. */
+export function installEvmTuning(): Promise<void> {
+  installed ??= installJumpAnalysisCache();
+  return installed;
+}
+
+interface CommonInternals {
+  _activatedEIPsCache: number[];
+}
+
+/** Gives one Common a Set-backed isActivatedEIP (an own property; the class is untouched). */
+export function fastEipLookup(common: Common): void {
+  const internals = common as unknown as CommonInternals;
+  if (!Array.isArray(internals._activatedEIPsCache)) {
+    throw new EvmTuningError('@ethereumjs/common layout changed: _activatedEIPsCache is not an array');
+  }
+  let list = internals._activatedEIPsCache;
+  let set = new Set(list);
+  Object.defineProperty(common, 'isActivatedEIP', {
+    value: (eip: number): boolean => {
+      if (internals._activatedEIPsCache !== list) {
+        list = internals._activatedEIPsCache;
+        set = new Set(list);
+      }
+      return set.has(eip);
+    },
+    configurable: true,
+    writable: true,
+  });
+}
+
+/** Applies both to a VM: the process-wide analysis cache and fast EIP lookups on its Commons. */
+export async function tuneVm(vm: VM): Promise<void> {
+  await installEvmTuning();
+  tunedEvms.add(vm.evm);
+  const commons = new Set<Common>([vm.common, vm.evm.common as Common]);
+  const journal = (vm.evm as unknown as { journal?: { common?: Common } }).journal;
+  if (journal?.common !== undefined) commons.add(journal.common);
+  for (const c of commons) fastEipLookup(c);
+}
