@@ -229,7 +229,10 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
       root = commit.header.stateRoot;
       if (verbose) {
         const line = calls.map((c) => `${c.txs} txs ${c.ms.toFixed(0)} ms (exec cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
-        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}; ${line}\n`);
+        const phases = report.mode === 'parallel'
+          ? ` (executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
+          : '';
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}; ${line}\n`);
       }
       calls.length = 0;
       if (b < warmupBlocks) continue;

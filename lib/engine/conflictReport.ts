@@ -22,6 +22,12 @@ export interface ConflictReport {
   /** Bytes of read/write sets held for the block (an estimate). */
   memoryBytes: number;
   execMs: number;
+  /** Parallel blocks: waiting for the executors' partitions (bus, executors' EVM work). */
+  executorsMs: number;
+  /** Parallel blocks: validating read-sets and applying write-sets in block order. */
+  validateMs: number;
+  /** Parallel blocks: re-executing, in the scheduler, the txs that read stale versions. */
+  reexecuteMs: number;
 }
 
 export const TOP_KEYS = 10;

@@ -204,7 +204,7 @@ export class ParallelEngine {
         executions: results.length, reexecutions: 0, topKeys: topKeys(conflicts), longestChain: chain,
         idealSpeedup: chain === 0 ? 1 : results.length / chain, partitionRetries: retries, fallbacks,
         stateRoundTrips: roundTrips, memoryBytes: results.reduce((s, r) => s + resultBytes(r), 0),
-        execMs: performance.now() - started,
+        execMs: performance.now() - started, executorsMs: 0, validateMs: 0, reexecuteMs: 0,
       },
     };
   }
@@ -243,6 +243,8 @@ export class ParallelEngine {
       // Out of attempts: leave the partition's results empty; validation re-executes them locally.
       fallbacks++;
     }));
+    const executorsDone = performance.now();
+    let reexecuteMs = 0;
 
     await this.alignLocal(local, req.baseHeight);
     const base: BaseReader = (key) => {
@@ -282,7 +284,9 @@ export class ParallelEngine {
       }
       reexecutions++;
       const tx = req.txs[i]!;
+      const reexecStarted = performance.now();
       const outcome = await local.executor.execute({ raw: tx.raw, hash: tx.hash, sender: tx.sender }, evmEnv, memory);
+      reexecuteMs += performance.now() - reexecStarted;
       const incarnation = (r?.incarnation ?? 0) + 1;
       if (outcome.status !== 'invalid') memory.commitWrites(i, incarnation, outcome.writes);
       const result = toTxResult(outcome, i, incarnation);
@@ -292,13 +296,15 @@ export class ParallelEngine {
     }
     this.hot.observe(env.number, n, mergeCounts(conflicts, called, n), reexecutions);
     const chain = longestChain(deps);
+    const finished = performance.now();
     return {
       results: final,
       report: {
         height: env.number, txs: n, mode: 'parallel', serialReason: '', partitions: partitions.length,
         executions: n + reexecutions, reexecutions, topKeys: topKeys(conflicts), longestChain: chain,
         idealSpeedup: chain === 0 ? 1 : n / chain, partitionRetries: retries, fallbacks, stateRoundTrips: roundTrips,
-        memoryBytes, execMs: performance.now() - started,
+        memoryBytes, execMs: finished - started, executorsMs: executorsDone - started,
+        validateMs: finished - executorsDone - reexecuteMs, reexecuteMs,
       },
     };
   }
