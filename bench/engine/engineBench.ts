@@ -3,8 +3,11 @@
 // driving 1, 2 or 4 real executor processes over NATS, in one run, so every row is a ratio
 // measured on the same machine at the same time. Prints a table; writes JSON and an SVG plot.
 //
-// Timing: the first blocks of every run (--warmup, 2) warm up executor caches, hot-key learning
-// and the JIT and are not timed, on both sides. Timed: the engine's executeBlock (partitions, validation,
+// Timing: the serial baseline and the engine run each block one after the other (alternating
+// which goes first), so both sides of a ratio see the same machine at the same moment. The first
+// blocks (--warmup, 4) warm up executor caches, hot-key learning and the JIT and are not timed,
+// on both sides: each of N executors runs only 1/N of a block, so it needs more blocks than the
+// serial side to reach steady state. Timed: the engine's executeBlock (partitions, validation,
 // re-execution); commits to the state service happen between blocks, untimed, because the serial
 // baseline commits nothing either. CPU per tx sums the bench process (the scheduler's role) and
 // every executor process, from /proc.
@@ -88,7 +91,7 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, seed: { type: 'string', default: 'engine-bench' },
       profile: { type: 'string' },
       verbose: { type: 'boolean', default: false },
-      warmup: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '4' },
     },
   });
   const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
@@ -123,42 +126,60 @@ function blockEnv(genesis: Genesis, height: bigint): BlockEnv {
 /**
  * The serial baseline: one TxExecutor (same EVM, same journaled state view) over the whole state
  * in a Map, each tx's writes applied before the next; no bus, no root per write (the root is
- * computed once at the end, for the equality check, untimed).
+ * computed once at the end, for the equality check, untimed). It runs block by block, interleaved
+ * with the engine's run of the same block, so both see the same machine at the same moment: on
+ * a shared 2-vCPU host, throughput drifts by ±20 % over a minute, which would otherwise land on
+ * whichever side ran during the slow stretch.
  */
-async function runSerial(genesis: Genesis, blocks: Tx[][], entries: Map<string, Buffer>, warmupBlocks: number): Promise<{ tps: number; cpuMicrosPerTx: number; root: Buffer }> {
-  const executor = await TxExecutor.create({ chainId: CHAIN_ID });
-  const state = new Map(entries);
-  const source = new MapStateSource(state);
-  let seconds = 0;
-  let cpu = 0;
-  let txs = 0;
-  for (const [b, block] of blocks.entries()) {
-    const env = blockEnv(genesis, BigInt(b + 1));
+class SerialBaseline {
+  private readonly state: Map<string, Buffer>;
+  private readonly source: MapStateSource;
+  seconds = 0;
+  cpuMicros = 0;
+  txs = 0;
+
+  private constructor(private readonly genesis: Genesis, private readonly executor: TxExecutor, entries: Map<string, Buffer>) {
+    this.state = new Map(entries);
+    this.source = new MapStateSource(this.state);
+  }
+
+  static async create(genesis: Genesis, entries: Map<string, Buffer>): Promise<SerialBaseline> {
+    return new SerialBaseline(genesis, await TxExecutor.create({ chainId: CHAIN_ID }), entries);
+  }
+
+  async runBlock(height: bigint, block: Tx[], timed: boolean): Promise<void> {
+    const env = blockEnv(this.genesis, height);
     const evmEnv = {
       chainId: env.chainId, number: env.number, timestampSec: env.timestamp, coinbase: env.coinbase, gasLimit: env.gasLimit,
-      baseFeePerGas: genesis.baseFeePerGas, prevRandao: env.prevRandao,
+      baseFeePerGas: this.genesis.baseFeePerGas, prevRandao: env.prevRandao,
     };
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (const tx of block) {
-      const outcome = await executor.execute(tx, evmEnv, source);
+      const outcome = await this.executor.execute(tx, evmEnv, this.source);
       for (const [key, value] of outcome.writes) {
-        if (value === null) state.delete(key);
-        else state.set(key, value);
+        if (value === null) this.state.delete(key);
+        else this.state.set(key, value);
       }
     }
-    if (b < warmupBlocks) continue;
-    seconds += (performance.now() - t0) / 1000;
+    if (!timed) return;
+    this.seconds += (performance.now() - t0) / 1000;
     const used = process.cpuUsage(cpu0);
-    cpu += used.user + used.system;
-    txs += block.length;
+    this.cpuMicros += used.user + used.system;
+    this.txs += block.length;
   }
-  const root = new StateRootAccumulator();
-  for (const [key, value] of state) root.update(key, null, value);
-  return { tps: txs / seconds, cpuMicrosPerTx: cpu / txs, root: root.root() };
+
+  root(): Buffer {
+    const root = new StateRootAccumulator();
+    for (const [key, value] of this.state) root.update(key, null, value);
+    return root.root();
+  }
 }
 
-async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, workDir: string, profileDir: string | undefined, verbose: boolean, warmupBlocks: number): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'serialTps' | 'speedup' | 'serialCpuMicrosPerTx' | 'rootsMatch'> & { root: Buffer }> {
+async function runCell(
+  genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], executors: number, workDir: string, profileDir: string | undefined, verbose: boolean, warmupBlocks: number,
+): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'rootsMatch'> & { root: Buffer; serialRoot: Buffer }> {
+  const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
   fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
@@ -208,6 +229,9 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
     let root: Buffer = Buffer.alloc(0);
     for (const [b, block] of blocks.entries()) {
       const height = BigInt(b + 1);
+      const timed = b >= warmupBlocks;
+      // Alternate which side goes first, so neither always runs right after the other's work.
+      if (b % 2 === 0) await serial.runBlock(height, block, timed);
       const env = blockEnv(genesis, height);
       const req: ExecRequest = {
         env, baseHeight: height - 1n, txs: block, txIndexes: block.map((_, i) => i), recentHashes: hashes.slice(-256),
@@ -235,7 +259,8 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
         process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}; ${line}\n`);
       }
       calls.length = 0;
-      if (b < warmupBlocks) continue;
+      if (b % 2 === 1) await serial.runBlock(height, block, timed);
+      if (!timed) continue;
       seconds += elapsed;
       cpu += own.user + own.system + execCpu;
       txs += block.length;
@@ -245,9 +270,12 @@ async function runParallel(genesis: Genesis, blocks: Tx[][], executors: number, 
       else serialBlocks++;
     }
     pool.stop();
+    const tps = txs / seconds;
+    const serialTps = serial.txs / serial.seconds;
     return {
-      executors, txs, tps: txs / seconds, reexecutions: reexecutions / txs, parallelBlocks, serialBlocks,
-      cpuMicrosPerTx: cpu / txs, stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - warmupBlocks), root,
+      executors, txs, tps, serialTps, speedup: tps / serialTps, reexecutions: reexecutions / txs, parallelBlocks, serialBlocks,
+      cpuMicrosPerTx: cpu / txs, serialCpuMicrosPerTx: serial.cpuMicros / serial.txs,
+      stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - warmupBlocks), root, serialRoot: serial.root(),
     };
   } finally {
     await nc.close();
@@ -290,15 +318,9 @@ export async function main(argv: string[]): Promise<number> {
         for (let i = 0; i < txs.length; i += options.blockTxs) blocks.push(txs.slice(i, i + options.blockTxs));
         const { genesisStateEntries } = await import('../../lib/chain/genesis.js');
         const entries = genesisStateEntries(w.genesis);
-        const serial = await runSerial(w.genesis, blocks, entries, options.warmupBlocks);
         for (const executors of options.executors) {
-          const par = await runParallel(w.genesis, blocks, executors, workDir, options.profile, options.verbose, options.warmupBlocks);
-          const row: EngineBenchRow = {
-            workload, accounts, executors: par.executors, txs: par.txs, tps: par.tps, serialTps: serial.tps, speedup: par.tps / serial.tps,
-            reexecutions: par.reexecutions, parallelBlocks: par.parallelBlocks, serialBlocks: par.serialBlocks,
-            cpuMicrosPerTx: par.cpuMicrosPerTx, serialCpuMicrosPerTx: serial.cpuMicrosPerTx,
-            stateRoundTripsPerBlock: par.stateRoundTripsPerBlock, rootsMatch: par.root.equals(serial.root),
-          };
+          const { root, serialRoot, ...cell } = await runCell(w.genesis, entries, blocks, executors, workDir, options.profile, options.verbose, options.warmupBlocks);
+          const row: EngineBenchRow = { workload, accounts, ...cell, rootsMatch: root.equals(serialRoot) };
           rows.push(row);
           out([
             workload.padEnd(9), String(accounts).padStart(8), String(executors).padStart(10), row.tps.toFixed(0).padStart(8),

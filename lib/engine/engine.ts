@@ -19,7 +19,8 @@ import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } fr
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import type { HotKeyTracker } from './hotKeys.js';
-import { planPartitions, txShape } from './partition.js';
+import { planPartitions, senderPartitions, txShape } from './partition.js';
+import { SerialConflictCounter } from './serialConflicts.js';
 import { validateReadSet, type ReadVersionEntry } from './validate.js';
 
 /** Where blocks and partitions run: executors over the bus, or in-process ones in tests. */
@@ -57,7 +58,7 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  minParallelTxs: 32, maxConflictShare: 0.5, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3, serialInProcess: true,
+  minParallelTxs: 32, maxConflictShare: 0.25, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3, serialInProcess: true,
 };
 
 export interface EngineLog {
@@ -120,29 +121,40 @@ export class ParallelEngine {
     const started = performance.now();
     const n = req.txs.length;
     const parts = Math.max(1, Math.min(pool.size(), this.options.maxPartitions));
-    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses() });
+    // Cheap reasons first: a block that is serial anyway is not planned (see senderPartitions).
     let serialReason = '';
     if (n < this.options.minParallelTxs) serialReason = 'small block';
     else if (pool.size() < 2) serialReason = 'fewer than 2 executors';
     else if (this.hot.conflictShare() > this.options.maxConflictShare) serialReason = 'predicted conflicts';
-    else if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) serialReason = 'dependent block';
+    if (serialReason !== '') return this.runSerial(req, pool, local, started, serialReason);
 
-    if (serialReason === '') {
-      try {
-        return await this.runParallel(req, plan.partitions, pool, local, started);
-      } catch (err) {
-        this.log.error({ err, height: req.env?.number.toString() }, 'parallel execution broke an invariant; running the block serially');
-        const serial = await this.runSerial(req, pool, local, plan.partitions, started, 'engine fallback');
-        serial.report.fallbacks++;
-        return serial;
-      }
+    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses() });
+    if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) {
+      return this.runSerial(req, pool, local, started, 'dependent block');
     }
-    return this.runSerial(req, pool, local, plan.partitions, started, serialReason);
+    try {
+      return await this.runParallel(req, plan.partitions, pool, local, started);
+    } catch (err) {
+      this.log.error({ err, height: req.env?.number.toString() }, 'parallel execution broke an invariant; running the block serially');
+      const serial = await this.runSerial(req, pool, local, started, 'engine fallback');
+      serial.report.fallbacks++;
+      return serial;
+    }
   }
 
   private async runSerial(
-    req: ExecRequest, pool: ExecutorPool, local: LocalExecution, partitions: number[][], started: number, reason: string,
+    req: ExecRequest, pool: ExecutorPool, local: LocalExecution, started: number, reason: string,
   ): Promise<BlockExecution> {
+    // Learn what a parallel run would have met: reads of another partition's earlier writes, with
+    // partitions by sender only. Not the plan's: a plan that grouped the block (hot addresses)
+    // hides the conflicts that made it group, and they would stop being learned.
+    const partOf = senderPartitions(req.txs, Math.max(2, Math.min(pool.size(), this.options.maxPartitions)));
+    const counter = new SerialConflictCounter(partOf, req.env === undefined ? '' : accountKey(req.env.coinbase));
+    const called = new Map<StateKey, number>();
+    const endTx = (i: number): void => {
+      if (counter.endTx()) this.countCalledContract(req.txs[i]!.raw, called);
+    };
+
     let results: TxResult[] | null = null;
     let retries = 0;
     let roundTrips = 0;
@@ -163,46 +175,33 @@ export class ParallelEngine {
     if (results === null) {
       if (!this.options.serialInProcess) fallbacks = 1;
       await this.alignLocal(local, req.baseHeight);
-      const run = await runBlockSerially(local.executor, req, local.cache, local.patterns);
+      const run = await runBlockSerially(local.executor, req, local.cache, {
+        ...(local.patterns !== undefined ? { patterns: local.patterns } : {}),
+        wireReads: false,
+        onReads: (i, reads) => {
+          counter.beginTx(i);
+          for (const [key, v] of reads) counter.read(key, v.txIndex);
+          endTx(i);
+        },
+      });
       results = run.results;
       roundTrips += run.roundTrips;
-    }
-    // Learn what a parallel run would have met: reads of another partition's earlier writes.
-    const partOf = new Int32Array(req.txs.length);
-    partitions.forEach((idx, p) => { for (const i of idx) partOf[i] = p; });
-    const coinbase = req.env === undefined ? '' : accountKey(req.env.coinbase);
-    const conflicts = new Map<StateKey, number>();
-    const called = new Map<StateKey, number>();
-    const deps: number[][] = [];
-    let conflicting = 0;
-    for (let i = 0; i < results.length; i++) {
-      const r = results[i]!;
-      const d: number[] = [];
-      let conflicted = false;
-      for (const e of r.reads) {
-        if (e.txIndex < 0) continue;
-        const key = keyFromBytes(e.key);
-        if (key === coinbase) continue; // a delta in parallel runs, never a conflict
-        d.push(e.txIndex);
-        if (partOf[e.txIndex] !== partOf[i]) {
-          conflicts.set(key, (conflicts.get(key) ?? 0) + 1);
-          conflicted = true;
-        }
+    } else {
+      for (let i = 0; i < results.length; i++) {
+        counter.beginTx(i);
+        for (const e of results[i]!.reads) if (e.txIndex >= 0) counter.read(keyFromBytes(e.key), e.txIndex);
+        endTx(i);
       }
-      if (conflicted) {
-        conflicting++;
-        this.countCalledContract(req.txs[i]!.raw, called);
-      }
-      deps.push(d);
     }
-    this.hot.observe(req.env?.number ?? 0n, results.length, mergeCounts(conflicts, called, results.length), conflicting);
-    const chain = longestChain(deps);
+    const n = results.length;
+    this.hot.observe(req.env?.number ?? 0n, n, mergeCounts(counter.conflicts, called, n), counter.conflictingTxs);
+    const chain = longestChain(counter.deps);
     return {
       results,
       report: {
-        height: req.env?.number ?? 0n, txs: results.length, mode: 'serial', serialReason: reason, partitions: 1,
-        executions: results.length, reexecutions: 0, topKeys: topKeys(conflicts), longestChain: chain,
-        idealSpeedup: chain === 0 ? 1 : results.length / chain, partitionRetries: retries, fallbacks,
+        height: req.env?.number ?? 0n, txs: n, mode: 'serial', serialReason: reason, partitions: 1,
+        executions: n, reexecutions: 0, topKeys: topKeys(counter.conflicts), longestChain: chain,
+        idealSpeedup: chain === 0 ? 1 : n / chain, partitionRetries: retries, fallbacks,
         stateRoundTrips: roundTrips, memoryBytes: results.reduce((s, r) => s + resultBytes(r), 0),
         execMs: performance.now() - started, executorsMs: 0, validateMs: 0, reexecuteMs: 0,
       },

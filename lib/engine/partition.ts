@@ -4,8 +4,8 @@
 // and txs declaring the same EIP-2930 storage keys. Everything else is spread for balance, with
 // a preference for the same partition per address across blocks so executor caches stay warm.
 // Hints only steer; validation keeps the result exact whatever the plan.
-import { RLP } from '@ethereumjs/rlp';
 import type { Tx } from '../../gen/lanes/v1/types.js';
+import { accessListKeys, txCallFields } from '../chain/txFields.js';
 
 export interface PartitionHints {
   /** Lowercase hex addresses (no 0x) whose txs should run in one partition. */
@@ -24,27 +24,11 @@ interface TxShape {
   accessKeys: string[];
 }
 
-/** The `to` address and declared access-list entries of a signed tx, from its RLP. */
+/** The `to` address and declared access-list entries of a signed tx (header walk, no full decode). */
 export function txShape(raw: Uint8Array): TxShape {
-  try {
-    const typed = raw.length > 0 && raw[0]! < 0x7f;
-    const fields = RLP.decode(typed ? raw.subarray(1) : raw) as unknown[];
-    const toIndex = !typed ? 3 : raw[0] === 1 ? 4 : 5;
-    const to = fields[toIndex];
-    const accessKeys: string[] = [];
-    const list = typed ? fields[toIndex + 3] : undefined;
-    if (Array.isArray(list)) {
-      for (const entry of list as unknown[]) {
-        if (!Array.isArray(entry) || !(entry[0] instanceof Uint8Array)) continue;
-        const address = Buffer.from(entry[0]).toString('hex');
-        const slots = Array.isArray(entry[1]) ? (entry[1] as Uint8Array[]) : [];
-        for (const slot of slots) accessKeys.push(address + Buffer.from(slot).toString('hex'));
-      }
-    }
-    return { to: to instanceof Uint8Array && to.length === 20 ? Buffer.from(to).toString('hex') : null, accessKeys };
-  } catch {
-    return { to: null, accessKeys: [] };
-  }
+  const fields = txCallFields(raw);
+  const to = fields.to === null ? null : Buffer.from(fields.to.buffer, fields.to.byteOffset, fields.to.length).toString('hex');
+  return { to, accessKeys: accessListKeys(fields.accessList) };
 }
 
 class UnionFind {
@@ -124,4 +108,22 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
   }
   const partitions = assigned.filter((p) => p.length > 0).map((p) => p.sort((a, b) => a - b));
   return { partitions, largestGroup };
+}
+
+/**
+ * A partition per sender, round-robin in order of first appearance (nonce order kept, nothing
+ * decoded): what a block that runs serially anyway uses to learn which of its reads a parallel
+ * run would have met across partitions. Round-robin, not a hash, so two senders never share a
+ * partition by chance and hide their conflicts.
+ */
+export function senderPartitions(txs: readonly Tx[], parts: number): Int32Array {
+  const out = new Int32Array(txs.length);
+  const bySender = new Map<string, number>();
+  for (let i = 0; i < txs.length; i++) {
+    const sender = txs[i]!.sender.toString('hex');
+    let p = bySender.get(sender);
+    if (p === undefined) bySender.set(sender, (p = bySender.size % parts));
+    out[i] = p;
+  }
+  return out;
 }

@@ -12,6 +12,8 @@ const MAX_MAPPING_SLOT = 16;
 const MAX_ARG_WORDS = 6;
 const LEARN_CALLS = 4;
 const MAX_PATTERNS = 4096;
+/** Predicted mapping-slot keys remembered (each a keccak256 saved per repeat); cleared when full. */
+const MAX_SLOT_MEMO = 65_536;
 
 interface MappingSource {
   address: string;        // contract holding the mapping (hex)
@@ -60,6 +62,8 @@ function mappingSlot(key: Uint8Array, slot: number): Buffer {
 
 export class AccessPatternLearner {
   private readonly patterns = new Map<string, Pattern>();
+  /** `contract:slot:source` -> the storage key of that mapping entry. */
+  private readonly slotMemo = new Map<string, StateKey>();
 
   private static id(call: CallShape): string | null {
     if (call.data.length < 4) return null;
@@ -109,9 +113,20 @@ export class AccessPatternLearner {
     for (const m of p.mappings.values()) {
       const source = m.from === -1 ? call.sender : words.find((w) => w.index === m.from)?.address;
       if (source === undefined) continue;
-      out.push(storageKey(Buffer.from(m.address, 'hex'), mappingSlot(source, m.slot)));
+      out.push(this.mappingKey(m, source));
     }
     return out;
+  }
+
+  private mappingKey(m: MappingSource, source: Buffer): StateKey {
+    const memoKey = `${m.address}:${m.slot}:${source.toString('hex')}`;
+    let key = this.slotMemo.get(memoKey);
+    if (key === undefined) {
+      key = storageKey(Buffer.from(m.address, 'hex'), mappingSlot(source, m.slot));
+      if (this.slotMemo.size >= MAX_SLOT_MEMO) this.slotMemo.clear();
+      this.slotMemo.set(memoKey, key);
+    }
+    return key;
   }
 
   get size(): number {

@@ -1,9 +1,10 @@
 // Runs the transactions of an ExecRequest one after another in one executor and turns each
 // outcome into the TxResult the scheduler assembles. Shared by the executor service and the
 // scheduler's local fallback, so both produce byte-identical results.
-import { RLP } from '@ethereumjs/rlp';
 import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResult } from '../../gen/lanes/v1/bus.js';
+import { txCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
+import type { VersionedRead } from '../evm/stateView.js';
 import { accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, keyToBytes, type StateKey } from '../state/keys.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
@@ -32,7 +33,23 @@ const STATUS: Record<TxOutcome['status'], TxStatus> = {
   invalid: TxStatus.TX_STATUS_INVALID,
 };
 
-export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: number): TxResult {
+/** Shared, never written: results are encoded or read, not mutated in place. */
+const NO_READS: TxResult['reads'] = Object.freeze([]) as unknown as TxResult['reads'];
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The wire form of an outcome. `withReads` false leaves the read-set out: a block run in the
+ * scheduler's own process keeps its read-sets as maps (BlockRunResult.readSets) instead of
+ * converting every key to bytes and back.
+ */
+export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: number, withReads = true): TxResult {
+  const writes: TxResult['writes'] = [];
+  for (const [key, value] of outcome.writes) writes.push({ key: keyToBytes(key), value: value ?? EMPTY, absent: value === null });
+  let reads = NO_READS;
+  if (withReads) {
+    reads = [];
+    for (const [key, v] of outcome.reads) reads.push({ key: keyToBytes(key), txIndex: v.txIndex, incarnation: v.incarnation });
+  }
   return {
     txIndex,
     status: STATUS[outcome.status],
@@ -40,33 +57,26 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
     errorCode: outcome.errorCode ?? 0,
     gasUsed: outcome.gasUsed,
     logs: outcome.logs,
-    contractAddress: outcome.contractAddress ?? Buffer.alloc(0),
-    writes: [...outcome.writes].map(([key, value]) => ({ key: keyToBytes(key), value: value ?? Buffer.alloc(0), absent: value === null })),
-    reads: [...outcome.reads].map(([key, v]) => ({ key: keyToBytes(key), txIndex: v.txIndex, incarnation: v.incarnation })),
+    contractAddress: outcome.contractAddress ?? EMPTY,
+    writes,
+    reads,
     returnData: outcome.returnData,
     incarnation,
     txType: outcome.txType,
-    to: outcome.to ?? Buffer.alloc(0),
+    to: outcome.to ?? EMPTY,
     effectiveGasPrice: bigintToBytes(outcome.effectiveGasPrice),
-    coinbaseDelta: bigintToBytes(outcome.coinbaseDelta),
+    coinbaseDelta: outcome.coinbaseDelta === 0n ? EMPTY : bigintToBytes(outcome.coinbaseDelta),
   };
 }
 
-/** The `to` address and calldata of a signed tx, read from its RLP (to null = create). */
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** The `to` address and calldata of a signed tx (to null = create), as views into `raw`. */
 export function callOf(raw: Uint8Array): { to: Buffer | null; data: Buffer } {
-  try {
-    const typed = raw.length > 0 && raw[0]! < 0x7f;
-    const fields = RLP.decode(typed ? raw.subarray(1) : raw) as Uint8Array[];
-    const index = !typed ? 3 : raw[0] === 1 ? 4 : 5;
-    const to = fields[index];
-    const data = fields[index + 2];
-    return {
-      to: to instanceof Uint8Array && to.length === 20 ? Buffer.from(to) : null,
-      data: data instanceof Uint8Array ? Buffer.from(data) : Buffer.alloc(0),
-    };
-  } catch {
-    return { to: null, data: Buffer.alloc(0) }; // undecodable: the executor reports it as invalid
-  }
+  const fields = txCallFields(raw);
+  return { to: fields.to === null ? null : view(fields.to), data: view(fields.data) };
 }
 
 /** The `to` address of a signed tx (null = create). */
@@ -75,24 +85,35 @@ export function recipientOf(raw: Uint8Array): Buffer | null {
 }
 
 /**
- * Loads what the block will likely read in two round trips: the sender, recipient and coinbase
- * accounts with the keys learned patterns predict, then the code of accounts that have code.
+ * Loads what the block will likely read in at most two round trips: the sender, recipient and
+ * coinbase accounts with the keys learned patterns predict, then the code of accounts that have
+ * code. When the accounts are all cached and the last run over this cache met no miss, the cache
+ * is warm and predicting storage keys (a keccak256 per mapping entry) would only cost time.
  */
 async function prefetchBlock(
   req: ExecRequest, calls: ReadonlyArray<{ to: Buffer | null; data: Buffer }>, source: BlockOverlaySource,
   committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
 ): Promise<void> {
   const accounts = new Set<StateKey>();
-  const predicted: StateKey[] = [];
   if (req.env !== undefined) accounts.add(accountKey(req.env.coinbase));
-  req.txs.forEach((tx, i) => {
-    accounts.add(accountKey(tx.sender));
-    const { to, data } = calls[i]!;
-    if (to !== null) {
-      accounts.add(accountKey(to));
-      if (patterns !== undefined) for (const k of patterns.predict({ sender: tx.sender, to, data })) predicted.push(k);
-    }
-  });
+  for (let i = 0; i < req.txs.length; i++) {
+    accounts.add(accountKey(req.txs[i]!.sender));
+    const to = calls[i]!.to;
+    if (to !== null) accounts.add(accountKey(to));
+  }
+  let cold = !committed.warm;
+  for (const key of accounts) {
+    if (cold) break;
+    if (committed.peek(key, req.baseHeight) === undefined) cold = true;
+  }
+  if (!cold) return;
+  const predicted: StateKey[] = [];
+  if (patterns !== undefined) {
+    req.txs.forEach((tx, i) => {
+      const { to, data } = calls[i]!;
+      if (to !== null) for (const k of patterns.predict({ sender: tx.sender, to, data })) predicted.push(k);
+    });
+  }
   await source.prefetch([...accounts, ...predicted]);
   const codes = new Set<StateKey>();
   for (const key of [...accounts, ...predicted.filter((k) => k.startsWith('01'))]) {
@@ -112,13 +133,24 @@ export interface BlockRunResult {
   executeMs: number;
 }
 
-/**
- * Executes every tx of `req` serially over committed state at req.baseHeight. With `patterns`,
- * the block's likely keys are prefetched from what earlier calls read, and it keeps learning.
- */
+export interface BlockRunOptions {
+  /** Learned access patterns: prefetch the block's likely keys, and keep learning. */
+  patterns?: AccessPatternLearner;
+  /** Put read-sets in the wire results (default true); false for a run in the scheduler itself. */
+  wireReads?: boolean;
+  /**
+   * Sees each tx's read-set (with versions) as it completes, in block order: the scheduler's own
+   * runs learn from it there and then rather than keeping every read-set until the block ends.
+   */
+  onReads?: (index: number, reads: ReadonlyMap<StateKey, VersionedRead>) => void;
+}
+
+/** Executes every tx of `req` serially over committed state at req.baseHeight. */
 export async function runBlockSerially(
-  executor: TxExecutor, req: ExecRequest, committed: CommittedStateCache, patterns?: AccessPatternLearner,
+  executor: TxExecutor, req: ExecRequest, committed: CommittedStateCache, options: BlockRunOptions = {},
 ): Promise<BlockRunResult> {
+  const { patterns } = options;
+  const wireReads = options.wireReads ?? true;
   if (req.env === undefined) throw new Error('ExecRequest without env');
   const env = toEvmEnv(req.env, req.recentHashes);
   const source = new BlockOverlaySource(committed, req.baseHeight);
@@ -126,15 +158,18 @@ export async function runBlockSerially(
   const started = performance.now();
   await prefetchBlock(req, calls, source, committed, patterns);
   const prefetched = performance.now();
+  const roundTripsBefore = source.roundTrips;
   const results: TxResult[] = [];
   for (let i = 0; i < req.txs.length; i++) {
     const tx = req.txs[i]!;
     const txIndex = req.txIndexes[i] ?? i;
-    const outcome = await executor.execute({ raw: tx.raw, hash: tx.hash, sender: tx.sender }, env, source);
+    const outcome = await executor.execute(tx, env, source);
     if (outcome.status !== 'invalid') source.applyWrites(txIndex, outcome.writes);
     const call = calls[i]!;
     if (patterns !== undefined && call.to !== null) patterns.learn({ sender: tx.sender, to: call.to, data: call.data }, outcome.reads.keys());
-    results.push(toTxResult(outcome, txIndex, 0));
+    results.push(toTxResult(outcome, txIndex, 0, wireReads));
+    options.onReads?.(i, outcome.reads);
   }
+  committed.noteRun(source.roundTrips - roundTripsBefore);
   return { results, roundTrips: source.roundTrips, prefetchMs: prefetched - started, executeMs: performance.now() - prefetched };
 }

@@ -20,6 +20,7 @@ export class CommittedStateCache {
   private readonly values = new Map<StateKey, Buffer | null>();
   private cacheHeight = -1n;
   private readonly counters = { hits: 0, misses: 0, roundTrips: 0, clears: 0 };
+  private lastRunMissed = true;
 
   constructor(private readonly fetcher: CommittedFetcher, private readonly maxEntries: number) {}
 
@@ -45,10 +46,24 @@ export class CommittedStateCache {
       if (!this.values.has(key) && this.values.size >= this.maxEntries) {
         this.values.clear();
         this.counters.clears++;
+        this.lastRunMissed = true;
       }
       this.values.set(key, value);
     }
     this.cacheHeight = height;
+  }
+
+  /**
+   * Warm: the last block run over this cache met no key it lacked after its prefetch, so the next
+   * run may skip predicting keys when every account it touches is cached. A reset makes it cold.
+   */
+  get warm(): boolean {
+    return !this.lastRunMissed;
+  }
+
+  /** Records how many reads of a block run missed the cache after its prefetch. */
+  noteRun(misses: number): void {
+    this.lastRunMissed = misses > 0;
   }
 
   /** Empties the cache and pins it to `height`. */
@@ -56,6 +71,7 @@ export class CommittedStateCache {
     if (this.values.size > 0) this.counters.clears++;
     this.values.clear();
     this.cacheHeight = height;
+    this.lastRunMissed = true;
   }
 
   /** The cached value at `height`, or undefined when not cached (or the cache is elsewhere). */
@@ -78,6 +94,7 @@ export class CommittedStateCache {
       if (this.values.size + keys.length > this.maxEntries) {
         this.values.clear();
         this.counters.clears++;
+        this.lastRunMissed = true;
       }
       keys.forEach((k, i) => this.values.set(k, values[i]!));
     }

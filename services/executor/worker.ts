@@ -135,7 +135,7 @@ export class ExecutorWorker {
     let run: Awaited<ReturnType<typeof runBlockSerially>>;
     try {
       await this.alignCache(req.baseHeight);
-      run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache, this.patterns);
+      run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache, { patterns: this.patterns });
     } finally {
       this.inflight--;
     }
