@@ -4,8 +4,9 @@ import { deriveAccount, signEip1559 } from '../workloads/index.js';
 import { accountKey, storageKey } from '../state/keys.js';
 import { BlockMemory } from './blockMemory.js';
 import { longestChain, topKeys } from './conflictReport.js';
-import { HotKeyTracker } from './hotKeys.js';
-import { planPartitions, txShape } from './partition.js';
+import { ContractCallCounter, HotKeyTracker } from './hotKeys.js';
+import { SerialConflictCounter } from './serialConflicts.js';
+import { planPartitions, senderPartitions, txShape } from './partition.js';
 import { validateReadSet } from './validate.js';
 
 const accounts = Array.from({ length: 6 }, (_, i) => deriveAccount('core', i));
@@ -33,6 +34,25 @@ describe('planPartitions', () => {
     const plan = planPartitions(txs, 4, { hotAddresses: new Set([hot.toString('hex')]) });
     expect(plan.partitions).toEqual([[0, 1, 2, 3, 4]]);
     expect(plan.largestGroup).toBe(5);
+  });
+
+  it('keeps a plain transfer with the txs of its recipient, and calls that share a learned affinity key', () => {
+    // tx 1 pays account 0's address; account 0 sends tx 3: both write account 0.
+    const txs = [tx(1, 0, to(1)), tx(2, 0, accounts[0]!.address), tx(3, 0, to(3)), tx(0, 0, to(4)), tx(4, 0, to(5)), tx(5, 0, to(6))];
+    const home = (plan: { partitions: number[][] }, i: number): number => plan.partitions.findIndex((p) => p.includes(i));
+    const plan = planPartitions(txs, 3, { hotAddresses: new Set() });
+    expect(home(plan, 1)).toBe(home(plan, 3));
+    expect(plan.largestGroup).toBe(2); // joined, not together by chance
+    expect(home(plan, 0)).not.toBe(home(plan, 4));
+    // An affinity hint (a learned `token:holder` name) joins txs 0 and 4.
+    const hinted = planPartitions(txs, 3, { hotAddresses: new Set(), affinity: (i) => (i === 0 || i === 4 ? ['token:holder'] : []) });
+    expect(home(hinted, 0)).toBe(home(hinted, 4));
+    expect(hinted.largestGroup).toBe(2);
+  });
+
+  it('assigns senders round-robin for learning, one partition per sender', () => {
+    const txs = [tx(0, 0, to(1)), tx(1, 0, to(2)), tx(0, 1, to(3)), tx(2, 0, to(4))];
+    expect([...senderPartitions(txs, 2)]).toEqual([0, 1, 0, 0]);
   });
 
   it('is deterministic and reads `to` from the RLP', () => {
@@ -65,12 +85,45 @@ describe('conflict report and hot keys', () => {
   });
 
   it('learns hot addresses from repeated conflicts and forgets them', () => {
-    const hot = new HotKeyTracker({ maxAddresses: 4, minShare: 0.1, minCount: 3, ttlBlocks: 2 });
+    const hot = new HotKeyTracker({ maxAddresses: 4, minShare: 0.1, minCount: 3, contractShare: 0.3, ttlBlocks: 2 });
     const slot = storageKey(to(7), Buffer.alloc(32, 1));
-    hot.observe(1n, 20, new Map([[slot, 5], [accountKey(to(8)), 1]]), 6);
+    hot.observe({ height: 1n, txs: 20, conflictingTxs: 6, conflicts: new Map([[slot, 5], [accountKey(to(8)), 1]]), contracts: new Map() });
     expect([...hot.addresses()]).toEqual([to(7).toString('hex')]);
     expect(hot.conflictShare()).toBeCloseTo(0.3);
-    hot.observe(5n, 20, new Map(), 0);
+    hot.observe({ height: 5n, txs: 20, conflictingTxs: 0, conflicts: new Map(), contracts: new Map() });
     expect(hot.addresses().size).toBe(0);
+  });
+
+  it('makes a called contract hot by the share of its own calls that conflicted, not of the block', () => {
+    const hot = new HotKeyTracker({ maxAddresses: 4, minShare: 0.1, minCount: 3, contractShare: 0.3, ttlBlocks: 8 });
+    const router = to(10).toString('hex');
+    const token = to(11).toString('hex');
+    // The router: 40 calls, 20 conflicted (on a pair's reserves, a key of another contract). The
+    // token: 400 calls, 16 conflicted, scattered over holders (no key above minShare).
+    const counter = new ContractCallCounter();
+    for (let i = 0; i < 40; i++) counter.add(router, i % 2 === 0);
+    for (let i = 0; i < 400; i++) counter.add(token, i % 25 === 0);
+    counter.add(null, true);
+    hot.observe({ height: 1n, txs: 441, conflictingTxs: 37, conflicts: new Map(), contracts: counter.contracts });
+    expect([...hot.addresses()]).toEqual([router]);
+    expect(counter.contracts.get(token)).toEqual({ calls: 400, conflicts: 16 });
+  });
+});
+
+describe('SerialConflictCounter', () => {
+  it('counts cross-partition reads as conflicts, same-partition reads and the coinbase as dependencies only', () => {
+    const coinbase = accountKey(to(99));
+    const partOf = Int32Array.from([0, 1, 0, 1]);
+    const counter = new SerialConflictCounter(partOf, coinbase);
+    const a = accountKey(to(1));
+    const b = accountKey(to(2));
+    counter.beginTx(0); counter.read(a, -1); expect(counter.endTx()).toBe(false);
+    counter.beginTx(1); counter.read(a, 0); expect(counter.endTx()).toBe(true);   // written in partition 0
+    counter.beginTx(2); counter.read(a, 0); counter.read(coinbase, 1); expect(counter.endTx()).toBe(false);
+    counter.beginTx(3); counter.read(b, -1); expect(counter.endTx()).toBe(false);
+    expect(counter.deps).toEqual([[], [0], [0], []]);
+    expect(counter.conflicts).toEqual(new Map([[a, 1]]));
+    expect(counter.conflictingTxs).toBe(1);
+    expect(() => counter.beginTx(7)).toThrow(/out of order/);
   });
 });

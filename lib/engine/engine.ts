@@ -11,6 +11,8 @@
 // predicted conflicts (hot keys learned from recent blocks, hotKeys.ts) or forced grouping make
 // them dependent. Any broken invariant in the parallel path falls back to serial for that block.
 import { TxStatus, type ExecRequest, type ExecResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
+import type { Tx } from '../../gen/lanes/v1/types.js';
+import { txCallFields } from '../chain/txFields.js';
 import type { TxExecutor } from '../evm/index.js';
 import { runBlockSerially, toEvmEnv, toTxResult } from '../exec/blockRun.js';
 import type { AccessPatternLearner } from '../exec/accessPatterns.js';
@@ -18,8 +20,8 @@ import type { CommittedStateCache } from '../exec/committedState.js';
 import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } from '../state/keys.js';
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
-import type { HotKeyTracker } from './hotKeys.js';
-import { planPartitions, senderPartitions, txShape } from './partition.js';
+import { ContractCallCounter, type HotKeyTracker } from './hotKeys.js';
+import { planPartitions, senderPartitions } from './partition.js';
 import { SerialConflictCounter } from './serialConflicts.js';
 import { validateReadSet, type ReadVersionEntry } from './validate.js';
 
@@ -84,23 +86,16 @@ function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
   return r.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]);
 }
 
-/**
- * Share of a block's txs that must conflict through one called contract to make it hot. Above 1,
- * i.e. off: at 0.3–0.4 it also grouped every ERC-20 transfer of blocks with a hot recipient, and
- * stopped parallel execution where it still paid; a better rule (per contract, not per block) is
- * open work.
- */
-const CALLED_CONTRACT_HOT_SHARE = 2;
+/** The called address of each tx (hex, no 0x; null for a creation or an undecodable tx). */
+function calledAddresses(txs: readonly Tx[]): Array<string | null> {
+  return txs.map((tx) => {
+    const to = txCallFields(tx.raw).to;
+    return to === null ? null : Buffer.from(to.buffer, to.byteOffset, to.length).toString('hex');
+  });
+}
 
-/**
- * Conflicting keys plus called contracts through which a large share of the block conflicted:
- * a contract whose calls conflict now and then (a token) stays parallel; one whose calls nearly
- * all meet on the same state (a router in front of one pair) is grouped.
- */
-function mergeCounts(conflicts: ReadonlyMap<StateKey, number>, called: ReadonlyMap<StateKey, number>, txs: number): Map<StateKey, number> {
-  const out = new Map(conflicts);
-  for (const [k, n] of called) if (n >= txs * CALLED_CONTRACT_HOT_SHARE) out.set(k, (out.get(k) ?? 0) + n);
-  return out;
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 function resultBytes(r: TxResult): number {
@@ -110,7 +105,12 @@ function resultBytes(r: TxResult): number {
   return bytes;
 }
 
+/** Bound on the (contract, selector) pairs the engine remembers as fully learned. */
+const LEARNED_CALLS_MAX = 4096;
+
 export class ParallelEngine {
+  private readonly learned = new Set<string>();
+
   constructor(
     private readonly options: EngineOptions,
     private readonly hot: HotKeyTracker,
@@ -128,7 +128,11 @@ export class ParallelEngine {
     else if (this.hot.conflictShare() > this.options.maxConflictShare) serialReason = 'predicted conflicts';
     if (serialReason !== '') return this.runSerial(req, pool, local, started, serialReason);
 
-    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses() });
+    const patterns = local.patterns;
+    const plan = planPartitions(req.txs, parts, {
+      hotAddresses: this.hot.addresses(),
+      ...(patterns !== undefined ? { affinity: (i: number, to: Uint8Array, data: Uint8Array) => patterns.affinityKeys({ sender: asBuffer(req.txs[i]!.sender), to: asBuffer(to), data: asBuffer(data) }) } : {}),
+    });
     if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) {
       return this.runSerial(req, pool, local, started, 'dependent block');
     }
@@ -150,10 +154,9 @@ export class ParallelEngine {
     // hides the conflicts that made it group, and they would stop being learned.
     const partOf = senderPartitions(req.txs, Math.max(2, Math.min(pool.size(), this.options.maxPartitions)));
     const counter = new SerialConflictCounter(partOf, req.env === undefined ? '' : accountKey(req.env.coinbase));
-    const called = new Map<StateKey, number>();
-    const endTx = (i: number): void => {
-      if (counter.endTx()) this.countCalledContract(req.txs[i]!.raw, called);
-    };
+    const targets = calledAddresses(req.txs);
+    const contracts = new ContractCallCounter();
+    const endTx = (i: number): void => contracts.add(targets[i]!, counter.endTx());
 
     let results: TxResult[] | null = null;
     let retries = 0;
@@ -194,7 +197,7 @@ export class ParallelEngine {
       }
     }
     const n = results.length;
-    this.hot.observe(req.env?.number ?? 0n, n, mergeCounts(counter.conflicts, called, n), counter.conflictingTxs);
+    this.hot.observe({ height: req.env?.number ?? 0n, txs: n, conflictingTxs: counter.conflictingTxs, conflicts: counter.conflicts, contracts: contracts.contracts });
     const chain = longestChain(counter.deps);
     return {
       results,
@@ -246,6 +249,8 @@ export class ParallelEngine {
     let reexecuteMs = 0;
 
     await this.alignLocal(local, req.baseHeight);
+    const reads = optimistic.map((r) => (r === undefined ? null : readEntries(r)));
+    let preloaded = false;
     const base: BaseReader = (key) => {
       const cached = local.cache.peek(key, req.baseHeight);
       if (cached !== undefined) return cached;
@@ -254,17 +259,18 @@ export class ParallelEngine {
     const memory = new BlockMemory(base);
     const coinbase = accountKey(env.coinbase);
     const evmEnv = toEvmEnv(env, req.recentHashes);
+    const targets = calledAddresses(req.txs);
+    const contracts = new ContractCallCounter();
     const final: TxResult[] = [];
     const conflicts = new Map<StateKey, number>();
-    const called = new Map<StateKey, number>();
     const deps: number[][] = [];
     let reexecutions = 0;
     let memoryBytes = 0;
     for (let i = 0; i < n; i++) {
       const r = optimistic[i];
-      const reads = r === undefined ? null : readEntries(r);
-      const check = reads === null ? null : validateReadSet(reads, memory);
-      if (r !== undefined && reads !== null && check !== null && check.valid) {
+      const txReads = reads[i] ?? null;
+      const check = txReads === null ? null : validateReadSet(txReads, memory);
+      if (r !== undefined && txReads !== null && check !== null && check.valid) {
         if (r.status === TxStatus.TX_STATUS_UNSPECIFIED) throw new EngineInvariantError(`tx ${i} has no status`);
         memory.commitWrites(i, r.incarnation, writeEntries(r));
         const delta = bytesToBigint(r.coinbaseDelta);
@@ -272,19 +278,24 @@ export class ParallelEngine {
           const value = await memory.creditDelta(coinbase, i, r.incarnation, delta);
           r.writes.push({ key: keyToBytes(coinbase), value, absent: false });
         }
-        deps.push(reads.filter((e) => e.txIndex >= 0).map((e) => e.txIndex));
+        deps.push(txReads.filter((e) => e.txIndex >= 0).map((e) => e.txIndex));
         memoryBytes += resultBytes(r);
+        this.learnPattern(local, req.txs[i]!, targets[i]!, txReads);
+        contracts.add(targets[i]!, false);
         final.push(r);
         continue;
       }
-      if (check !== null && !check.valid) {
-        conflicts.set(check.conflictKey, (conflicts.get(check.conflictKey) ?? 0) + 1);
-        this.countCalledContract(req.txs[i]!.raw, called);
+      if (check !== null && !check.valid) conflicts.set(check.conflictKey, (conflicts.get(check.conflictKey) ?? 0) + 1);
+      contracts.add(targets[i]!, check !== null && !check.valid);
+      if (!preloaded) {
+        // The first re-execution: what this and later re-executions read of committed state, in one round trip.
+        preloaded = true;
+        await this.preloadBaseReads(reads, i, local, req.baseHeight);
       }
       reexecutions++;
       const tx = req.txs[i]!;
       const reexecStarted = performance.now();
-      const outcome = await local.executor.execute({ raw: tx.raw, hash: tx.hash, sender: tx.sender }, evmEnv, memory);
+      const outcome = await local.executor.execute(tx, evmEnv, memory);
       reexecuteMs += performance.now() - reexecStarted;
       const incarnation = (r?.incarnation ?? 0) + 1;
       if (outcome.status !== 'invalid') memory.commitWrites(i, incarnation, outcome.writes);
@@ -293,7 +304,7 @@ export class ParallelEngine {
       memoryBytes += resultBytes(result);
       final.push(result);
     }
-    this.hot.observe(env.number, n, mergeCounts(conflicts, called, n), reexecutions);
+    this.hot.observe({ height: env.number, txs: n, conflictingTxs: reexecutions, conflicts, contracts: contracts.contracts });
     const chain = longestChain(deps);
     const finished = performance.now();
     return {
@@ -309,15 +320,40 @@ export class ParallelEngine {
   }
 
   /**
-   * A conflict also counts against the contract the tx called: the contended key often lives in
-   * another contract (a router's swap meets on the pair's reserves), and only the called address
-   * is known before execution, so that is what partitioning can group by.
+   * Loads, in one round trip, the committed values that optimistic results read and the local
+   * cache lacks: re-executions and fee credits read them, and one round trip per key would put
+   * the state service's latency on the block's serial tail.
    */
-  private countCalledContract(raw: Uint8Array, called: Map<StateKey, number>): void {
-    const to = txShape(raw).to;
-    if (to === null) return;
-    const key = accountKey(Buffer.from(to, 'hex'));
-    called.set(key, (called.get(key) ?? 0) + 1);
+  private async preloadBaseReads(reads: ReadonlyArray<ReadVersionEntry[] | null>, from: number, local: LocalExecution, baseHeight: bigint): Promise<void> {
+    const missing = new Set<StateKey>();
+    for (let i = from; i < reads.length; i++) {
+      const txReads = reads[i];
+      if (txReads === null || txReads === undefined) continue;
+      for (const e of txReads) if (e.txIndex < 0 && local.cache.peek(e.key, baseHeight) === undefined) missing.add(e.key);
+    }
+    if (missing.size > 0) await local.cache.load([...missing], baseHeight);
+  }
+
+  /**
+   * Teaches the scheduler's access patterns from a validated optimistic result. Each pattern
+   * learns from its first few calls only; `learned` remembers the calls past that, so a block
+   * of known calls costs a Set lookup per tx.
+   */
+  private learnPattern(local: LocalExecution, tx: Tx, target: string | null, reads: readonly ReadVersionEntry[]): void {
+    const patterns = local.patterns;
+    if (patterns === undefined || target === null) return;
+    const raw = tx.raw;
+    const fields = txCallFields(raw);
+    if (fields.data.length < 4) return;
+    const id = target + Buffer.from(fields.data.buffer, fields.data.byteOffset, 4).toString('hex');
+    if (this.learned.has(id)) return;
+    const call = { sender: asBuffer(tx.sender), to: asBuffer(fields.to!), data: asBuffer(fields.data) };
+    if (!patterns.wants(call)) {
+      if (this.learned.size >= LEARNED_CALLS_MAX) this.learned.clear();
+      this.learned.add(id);
+      return;
+    }
+    patterns.learn(call, reads.map((e) => e.key));
   }
 
   /** The caller keeps local.cache at the committed height (applyCommitted after each commit). */

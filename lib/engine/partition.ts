@@ -10,6 +10,11 @@ import { accessListKeys, txCallFields } from '../chain/txFields.js';
 export interface PartitionHints {
   /** Lowercase hex addresses (no 0x) whose txs should run in one partition. */
   hotAddresses: ReadonlySet<string>;
+  /**
+   * Names of state tx `index` will likely write, learned from earlier blocks (AccessPatternLearner
+   * .affinityKeys): txs sharing a name run in one partition instead of conflicting across two.
+   */
+  affinity?: (index: number, to: Uint8Array, data: Uint8Array) => Iterable<string>;
 }
 
 export interface PartitionPlan {
@@ -73,13 +78,17 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
   const homes: string[] = [];
   for (let i = 0; i < n; i++) {
     const tx = txs[i]!;
-    const sender = tx.sender.toString('hex');
-    join('s' + sender, i);
-    const shape = txShape(tx.raw);
-    if (shape.to !== null && hints.hotAddresses.has(shape.to)) join('h' + shape.to, i);
+    const sender = Buffer.from(tx.sender.buffer, tx.sender.byteOffset, tx.sender.length).toString('hex');
+    // An account is written by every tx it sends (nonce, fee) and every plain transfer it receives.
+    join('a' + sender, i);
+    const fields = txCallFields(tx.raw);
+    const to = fields.to === null ? null : Buffer.from(fields.to.buffer, fields.to.byteOffset, fields.to.length).toString('hex');
+    if (to !== null && fields.data.length === 0) join('a' + to, i);
+    if (to !== null && hints.hotAddresses.has(to)) join('h' + to, i);
     if (hints.hotAddresses.has(sender)) join('h' + sender, i);
-    for (const k of shape.accessKeys) join('a' + k, i);
-    homes.push(shape.to ?? sender);
+    for (const k of accessListKeys(fields.accessList)) join('k' + k, i);
+    if (to !== null && hints.affinity !== undefined) for (const k of hints.affinity(i, fields.to!, fields.data)) join('m' + k, i);
+    homes.push(to ?? sender);
   }
   // Groups in order of their first tx; each goes to its address's home partition unless that
   // would take it past its fair share, then to the least loaded one. The share is exact: the

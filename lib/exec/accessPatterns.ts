@@ -70,6 +70,14 @@ export class AccessPatternLearner {
     return call.to.toString('hex') + call.data.subarray(0, 4).toString('hex');
   }
 
+  /** Whether learn() would still use this call's read keys (its pattern has not seen enough calls). */
+  wants(call: CallShape): boolean {
+    const id = AccessPatternLearner.id(call);
+    if (id === null) return false;
+    const p = this.patterns.get(id);
+    return p === undefined || p.calls < LEARN_CALLS;
+  }
+
   /** Learns from one executed call's read keys (only for its first few calls per selector). */
   learn(call: CallShape, readKeys: Iterable<StateKey>): void {
     const id = AccessPatternLearner.id(call);
@@ -114,6 +122,25 @@ export class AccessPatternLearner {
       const source = m.from === -1 ? call.sender : words.find((w) => w.index === m.from)?.address;
       if (source === undefined) continue;
       out.push(this.mappingKey(m, source));
+    }
+    return out;
+  }
+
+  /**
+   * Coarse names of the mapping entries the call will likely touch, `contract:address` (slot
+   * left out): two calls sharing one likely meet on the same state (a token balance of one
+   * holder), so the scheduler keeps them in one partition. Empty until the pattern is learned.
+   */
+  affinityKeys(call: CallShape): string[] {
+    const id = AccessPatternLearner.id(call);
+    if (id === null) return [];
+    const p = this.patterns.get(id);
+    if (p === undefined || p.calls < 2 || p.mappings.size === 0) return [];
+    const words = addressWords(call.data);
+    const out: string[] = [];
+    for (const m of p.mappings.values()) {
+      const source = m.from === -1 ? call.sender : words.find((w) => w.index === m.from)?.address;
+      if (source !== undefined) out.push(`${m.address}:${source.toString('hex')}`);
     }
     return out;
   }
