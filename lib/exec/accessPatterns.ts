@@ -1,24 +1,39 @@
 // Learned access patterns: which state keys a call reads, as a function of the call. Executors
-// learn them from the read-sets they produce and use them to prefetch a block's keys in one
-// batched read instead of discovering them one round trip at a time. Per (contract, selector):
+// and the scheduler learn them from the read-sets they produce and use them to prefetch a block's
+// keys in one batched read instead of discovering them one round trip at a time, and the
+// scheduler to keep calls that will meet on the same entry in one partition. Per (contract,
+// selector):
 // - constant keys: read by every observed call (a pool's reserves, the router's factory), and
-// - Solidity mapping slots keccak256(k ‖ p) at some contract, where k is the sender or an
-//   address-shaped calldata word and p a small slot number (ERC-20 balances, ERC-721 owners).
+// - Solidity mapping entries at some contract: keccak256(k ‖ p) (ERC-20 balances, ERC-721 owners)
+//   and keccak256(k2 ‖ keccak256(k1 ‖ p)) (ERC-20 allowances: owner, then spender), where each k
+//   is the sender, the called contract or an address-shaped calldata word and p a small slot.
 // Patterns are hints: a wrong or missing one costs a round trip, never correctness.
 import { keccak256 } from '../crypto/keccak.js';
 import { keyKind, KEY_STORAGE, storageKey, type StateKey } from '../state/keys.js';
 
 const MAX_MAPPING_SLOT = 16;
-const MAX_ARG_WORDS = 6;
+/** Calldata words scanned for addresses: enough for a router's path (words 6 and 7 of a swap). */
+const MAX_ARG_WORDS = 8;
 const LEARN_CALLS = 4;
 const MAX_PATTERNS = 4096;
 /** Predicted mapping-slot keys remembered (each a keccak256 saved per repeat); cleared when full. */
 const MAX_SLOT_MEMO = 65_536;
 
+/** Where a mapping key comes from: the sender, the called contract, or calldata word `index`. */
+const FROM_SENDER = -1;
+const FROM_CALLED = -2;
+
 interface MappingSource {
-  address: string;        // contract holding the mapping (hex)
-  from: number;           // -1 = sender, else calldata word index
-  slot: number;           // mapping slot p
+  /** Contract holding the mapping (hex), when it is the same for every call. */
+  address: string;
+  /** Calldata word naming the contract that holds the mapping (a swap's input token), else -1. */
+  contractWord: number;
+  /** Key of the (outer) mapping: FROM_SENDER, FROM_CALLED or a calldata word index. */
+  from: number;
+  /** Mapping slot p. */
+  slot: number;
+  /** Nested mappings: the key into the inner mapping (same encoding as `from`); absent = flat. */
+  innerFrom?: number;
 }
 
 interface Pattern {
@@ -53,17 +68,36 @@ function addressWords(data: Buffer): Array<{ index: number; address: Buffer }> {
   return out;
 }
 
-function mappingSlot(key: Uint8Array, slot: number): Buffer {
+/** keccak256(key ‖ slot) with `slot` a 32-byte word, or a small number. */
+function mappingSlot(key: Uint8Array, slot: number | Uint8Array): Buffer {
   const input = Buffer.alloc(64);
   input.set(word32(key), 0);
-  input.writeUInt32BE(slot, 60);
+  if (typeof slot === 'number') input.writeUInt32BE(slot, 60);
+  else input.set(slot, 32);
   return Buffer.from(keccak256(input));
+}
+
+function sourcesOf(call: CallShape): Array<{ from: number; key: Buffer }> {
+  return [{ from: FROM_SENDER, key: call.sender }, { from: FROM_CALLED, key: call.to }, ...addressWords(call.data).map((a) => ({ from: a.index, key: a.address }))];
+}
+
+function contractOf(m: MappingSource, words: ReadonlyArray<{ index: number; address: Buffer }>): string | null {
+  if (m.contractWord === -1) return m.address;
+  return words.find((w) => w.index === m.contractWord)?.address.toString('hex') ?? null;
+}
+
+function sourceKey(call: CallShape, words: ReadonlyArray<{ index: number; address: Buffer }>, from: number): Buffer | undefined {
+  if (from === FROM_SENDER) return call.sender;
+  if (from === FROM_CALLED) return call.to;
+  return words.find((w) => w.index === from)?.address;
 }
 
 export class AccessPatternLearner {
   private readonly patterns = new Map<string, Pattern>();
-  /** `contract:slot:source` -> the storage key of that mapping entry. */
+  /** `contract:slot:source[:inner]` -> the storage key of that mapping entry. */
   private readonly slotMemo = new Map<string, StateKey>();
+  /** The last call seen to have a complete pattern: homogeneous blocks skip even the id. */
+  private lastDone: { to: Buffer; selector: number } | null = null;
 
   private static id(call: CallShape): string | null {
     if (call.data.length < 4) return null;
@@ -72,36 +106,41 @@ export class AccessPatternLearner {
 
   /** Whether learn() would still use this call's read keys (its pattern has not seen enough calls). */
   wants(call: CallShape): boolean {
-    const id = AccessPatternLearner.id(call);
-    if (id === null) return false;
-    const p = this.patterns.get(id);
-    return p === undefined || p.calls < LEARN_CALLS;
+    if (call.data.length < 4) return false;
+    const last = this.lastDone;
+    if (last !== null && last.selector === call.data.readUInt32BE(0) && last.to.equals(call.to)) return false;
+    const p = this.patterns.get(AccessPatternLearner.id(call)!);
+    if (p !== undefined && p.calls >= LEARN_CALLS) {
+      this.lastDone = { to: call.to, selector: call.data.readUInt32BE(0) };
+      return false;
+    }
+    return true;
   }
 
   /** Learns from one executed call's read keys (only for its first few calls per selector). */
   learn(call: CallShape, readKeys: Iterable<StateKey>): void {
-    const id = AccessPatternLearner.id(call);
-    if (id === null) return;
+    if (!this.wants(call)) return;
+    const id = AccessPatternLearner.id(call)!;
     let p = this.patterns.get(id);
     if (p === undefined) {
       if (this.patterns.size >= MAX_PATTERNS) this.patterns.clear();
       p = { calls: 0, constantCounts: new Map(), mappings: new Map() };
       this.patterns.set(id, p);
     }
-    if (p.calls >= LEARN_CALLS) return;
     p.calls++;
-    const sources: Array<{ from: number; key: Buffer }> = [{ from: -1, key: call.sender }, ...addressWords(call.data).map((a) => ({ from: a.index, key: a.address }))];
-    const derived = new Map<string, { from: number; slot: number }>();
-    for (const s of sources) {
-      for (let slot = 0; slot < MAX_MAPPING_SLOT; slot++) derived.set(mappingSlot(s.key, slot).toString('hex'), { from: s.from, slot });
-    }
+    const words = addressWords(call.data);
+    const derived = derivedSlots(sourcesOf(call));
     for (const key of readKeys) {
       p.constantCounts.set(key, (p.constantCounts.get(key) ?? 0) + 1);
       if (keyKind(key) !== KEY_STORAGE) continue;
       const match = derived.get(key.slice(42));
       if (match !== undefined) {
         const address = key.slice(2, 42);
-        p.mappings.set(`${address}:${match.from}:${match.slot}`, { address, ...match });
+        // A contract named in the calldata is recorded by position: the next call may name another.
+        const word = words.find((w) => w.address.toString('hex') === address);
+        const contractWord = word === undefined ? -1 : word.index;
+        const id = `${contractWord === -1 ? address : `w${contractWord}`}:${match.from}:${match.slot}:${match.innerFrom ?? ''}`;
+        p.mappings.set(id, { address, contractWord, ...match });
       }
     }
     if (p.constantCounts.size > 256) {
@@ -119,17 +158,18 @@ export class AccessPatternLearner {
     for (const [key, n] of p.constantCounts) if (n >= 2 && n === p.calls) out.push(key);
     const words = addressWords(call.data);
     for (const m of p.mappings.values()) {
-      const source = m.from === -1 ? call.sender : words.find((w) => w.index === m.from)?.address;
-      if (source === undefined) continue;
-      out.push(this.mappingKey(m, source));
+      const key = this.mappingKey(m, call, words);
+      if (key !== null) out.push(key);
     }
     return out;
   }
 
   /**
-   * Coarse names of the mapping entries the call will likely touch, `contract:address` (slot
-   * left out): two calls sharing one likely meet on the same state (a token balance of one
-   * holder), so the scheduler keeps them in one partition. Empty until the pattern is learned.
+   * Coarse names of the flat mapping entries the call will likely touch, `contract:address`
+   * (slot left out): two calls sharing one likely meet on the same state (a token balance of one
+   * holder), so the scheduler keeps them in one partition. Entries keyed by the called contract
+   * itself are left out (every call to it would share them), and so are nested ones (an
+   * allowance is its owner's, who is the sender and already groups). Empty until learned.
    */
   affinityKeys(call: CallShape): string[] {
     const id = AccessPatternLearner.id(call);
@@ -139,17 +179,26 @@ export class AccessPatternLearner {
     const words = addressWords(call.data);
     const out: string[] = [];
     for (const m of p.mappings.values()) {
-      const source = m.from === -1 ? call.sender : words.find((w) => w.index === m.from)?.address;
-      if (source !== undefined) out.push(`${m.address}:${source.toString('hex')}`);
+      if (m.innerFrom !== undefined || m.from === FROM_CALLED) continue;
+      const source = sourceKey(call, words, m.from);
+      const contract = contractOf(m, words);
+      if (source !== undefined && contract !== null) out.push(`${contract}:${source.toString('hex')}`);
     }
     return out;
   }
 
-  private mappingKey(m: MappingSource, source: Buffer): StateKey {
-    const memoKey = `${m.address}:${m.slot}:${source.toString('hex')}`;
+  private mappingKey(m: MappingSource, call: CallShape, words: ReadonlyArray<{ index: number; address: Buffer }>): StateKey | null {
+    const outer = sourceKey(call, words, m.from);
+    if (outer === undefined) return null;
+    const inner = m.innerFrom === undefined ? undefined : sourceKey(call, words, m.innerFrom);
+    if (m.innerFrom !== undefined && inner === undefined) return null;
+    const contract = contractOf(m, words);
+    if (contract === null) return null;
+    const memoKey = `${contract}:${m.slot}:${outer.toString('hex')}:${inner === undefined ? '' : inner.toString('hex')}`;
     let key = this.slotMemo.get(memoKey);
     if (key === undefined) {
-      key = storageKey(Buffer.from(m.address, 'hex'), mappingSlot(source, m.slot));
+      const slot = inner === undefined ? mappingSlot(outer, m.slot) : mappingSlot(inner, mappingSlot(outer, m.slot));
+      key = storageKey(Buffer.from(contract, 'hex'), slot);
       if (this.slotMemo.size >= MAX_SLOT_MEMO) this.slotMemo.clear();
       this.slotMemo.set(memoKey, key);
     }
@@ -159,4 +208,24 @@ export class AccessPatternLearner {
   get size(): number {
     return this.patterns.size;
   }
+}
+
+/**
+ * Every flat and nested mapping slot the call's sources could address, by slot hex. Computed only
+ * while a pattern learns (its first LEARN_CALLS calls): at most 10 sources give 16·10 + 16·10·9
+ * keccak256s, a few milliseconds, a few times per (contract, selector).
+ */
+function derivedSlots(sources: ReadonlyArray<{ from: number; key: Buffer }>): Map<string, { from: number; slot: number; innerFrom?: number }> {
+  const derived = new Map<string, { from: number; slot: number; innerFrom?: number }>();
+  for (const outer of sources) {
+    for (let slot = 0; slot < MAX_MAPPING_SLOT; slot++) {
+      const flat = mappingSlot(outer.key, slot);
+      derived.set(flat.toString('hex'), { from: outer.from, slot });
+      for (const inner of sources) {
+        if (inner === outer) continue;
+        derived.set(mappingSlot(inner.key, flat).toString('hex'), { from: outer.from, slot, innerFrom: inner.from });
+      }
+    }
+  }
+  return derived;
 }
