@@ -46,6 +46,8 @@ export interface LanesConfig {
     minParallelTxs: number;
     /** Predicted share of conflicting txs above which a block runs serially. */
     maxConflictShare: number;
+    /** Share of a block in one must-stay-together group above which it runs serially. */
+    maxGroupShare: number;
     maxPartitions: number;
     /** Serial blocks run in the scheduler itself (no bus); 0 sends them to one executor. */
     serialInProcess: boolean;
@@ -122,7 +124,8 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       execTimeoutMs: int(env, 'LANES_EXEC_TIMEOUT_MS', 30_000),
       execRetries: int(env, 'LANES_EXEC_RETRIES', 3),
       minParallelTxs: int(env, 'LANES_MIN_PARALLEL_TXS', 32),
-      maxConflictShare: int(env, 'LANES_MAX_CONFLICT_PERCENT', 50) / 100,
+      maxConflictShare: int(env, 'LANES_MAX_CONFLICT_PERCENT', 25) / 100,
+      maxGroupShare: int(env, 'LANES_MAX_GROUP_PERCENT', 80) / 100,
       maxPartitions: int(env, 'LANES_MAX_PARTITIONS', 16),
       serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
     },

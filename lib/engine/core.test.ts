@@ -123,7 +123,19 @@ describe('SerialConflictCounter', () => {
     counter.beginTx(3); counter.read(b, -1); expect(counter.endTx()).toBe(false);
     expect(counter.deps).toEqual([[], [0], [0], []]);
     expect(counter.conflicts).toEqual(new Map([[a, 1]]));
+    expect(counter.unexplained).toEqual(new Map([[a, 1]]));
     expect(counter.conflictingTxs).toBe(1);
     expect(() => counter.beginTx(7)).toThrow(/out of order/);
+  });
+
+  it('reports a conflict affinity explains but keeps it from hot-key learning', () => {
+    const a = accountKey(to(1));
+    const counter = new SerialConflictCounter(Int32Array.from([0, 1]), accountKey(to(99)), (reader, writer) => reader === 1 && writer === 0);
+    counter.beginTx(0); counter.endTx();
+    counter.beginTx(1); counter.read(a, 0);
+    expect(counter.endTx()).toBe(false);
+    expect(counter.conflicts.get(a)).toBe(1);
+    expect(counter.unexplained.size).toBe(0);
+    expect(counter.conflictingTxs).toBe(1);
   });
 });

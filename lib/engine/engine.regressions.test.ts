@@ -50,11 +50,13 @@ describe('parallel engine regressions', () => {
 
   it('a tx reading a value written earlier in the block by a tx that is itself re-executed', async () => {
     const [a, b, c, d] = wallets;
+    // Calldata on each transfer: the partitioner groups plain transfers with their recipient's
+    // txs (which would put this chain in one partition); these must conflict across partitions.
     const block = [
-      await tx(a!, 0, b!.address, { value: 10n ** 18n }),
-      await tx(b!, 0, c!.address, { value: 10n ** 18n }), // reads b: written by tx 0 in another partition
-      await tx(c!, 0, d!.address, { value: 10n ** 18n }), // reads c: written by tx 1, which is re-executed
-      await tx(d!, 0, a!.address, { value: 10n ** 18n }),
+      await tx(a!, 0, b!.address, { value: 10n ** 18n, data: '0x01' }),
+      await tx(b!, 0, c!.address, { value: 10n ** 18n, data: '0x01' }), // reads b: written by tx 0 in another partition
+      await tx(c!, 0, d!.address, { value: 10n ** 18n, data: '0x01' }), // reads c: written by tx 1, which is re-executed
+      await tx(d!, 0, a!.address, { value: 10n ** 18n, data: '0x01' }),
     ];
     const r = await run([block], 4);
     expectSerialEquivalent(r);

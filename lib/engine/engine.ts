@@ -21,7 +21,7 @@ import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } fr
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import { ContractCallCounter, type HotKeyTracker } from './hotKeys.js';
-import { planPartitions, senderPartitions } from './partition.js';
+import { BlockAffinity, planPartitions, senderPartitions, type PartitionHints } from './partition.js';
 import { SerialConflictCounter } from './serialConflicts.js';
 import { validateReadSet, type ReadVersionEntry } from './validate.js';
 
@@ -128,11 +128,7 @@ export class ParallelEngine {
     else if (this.hot.conflictShare() > this.options.maxConflictShare) serialReason = 'predicted conflicts';
     if (serialReason !== '') return this.runSerial(req, pool, local, started, serialReason);
 
-    const patterns = local.patterns;
-    const plan = planPartitions(req.txs, parts, {
-      hotAddresses: this.hot.addresses(),
-      ...(patterns !== undefined ? { affinity: (i: number, to: Uint8Array, data: Uint8Array) => patterns.affinityKeys({ sender: asBuffer(req.txs[i]!.sender), to: asBuffer(to), data: asBuffer(data) }) } : {}),
-    });
+    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) });
     if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) {
       return this.runSerial(req, pool, local, started, 'dependent block');
     }
@@ -153,7 +149,8 @@ export class ParallelEngine {
     // partitions by sender only. Not the plan's: a plan that grouped the block (hot addresses)
     // hides the conflicts that made it group, and they would stop being learned.
     const partOf = senderPartitions(req.txs, Math.max(2, Math.min(pool.size(), this.options.maxPartitions)));
-    const counter = new SerialConflictCounter(partOf, req.env === undefined ? '' : accountKey(req.env.coinbase));
+    const affinity = new BlockAffinity(req.txs, this.affinityHint(req, local).affinity);
+    const counter = new SerialConflictCounter(partOf, req.env === undefined ? '' : accountKey(req.env.coinbase), (i, j) => affinity.share(i, j));
     const targets = calledAddresses(req.txs);
     const contracts = new ContractCallCounter();
     const endTx = (i: number): void => contracts.add(targets[i]!, counter.endTx());
@@ -197,7 +194,7 @@ export class ParallelEngine {
       }
     }
     const n = results.length;
-    this.hot.observe({ height: req.env?.number ?? 0n, txs: n, conflictingTxs: counter.conflictingTxs, conflicts: counter.conflicts, contracts: contracts.contracts });
+    this.hot.observe({ height: req.env?.number ?? 0n, txs: n, conflictingTxs: counter.conflictingTxs, conflicts: counter.unexplained, contracts: contracts.contracts });
     const chain = longestChain(counter.deps);
     return {
       results,
@@ -261,8 +258,10 @@ export class ParallelEngine {
     const evmEnv = toEvmEnv(env, req.recentHashes);
     const targets = calledAddresses(req.txs);
     const contracts = new ContractCallCounter();
+    const affinity = new BlockAffinity(req.txs, this.affinityHint(req, local).affinity);
     const final: TxResult[] = [];
     const conflicts = new Map<StateKey, number>();
+    const unexplained = new Map<StateKey, number>();
     const deps: number[][] = [];
     let reexecutions = 0;
     let memoryBytes = 0;
@@ -285,8 +284,15 @@ export class ParallelEngine {
         final.push(r);
         continue;
       }
-      if (check !== null && !check.valid) conflicts.set(check.conflictKey, (conflicts.get(check.conflictKey) ?? 0) + 1);
-      contracts.add(targets[i]!, check !== null && !check.valid);
+      let escalate = false;
+      if (check !== null && !check.valid) {
+        conflicts.set(check.conflictKey, (conflicts.get(check.conflictKey) ?? 0) + 1);
+        // Learned only now (a first block), affinity keeps such a pair together from the next
+        // plan on; only what it cannot explain makes an address or a called contract hot.
+        escalate = check.expected < 0 || !affinity.share(i, check.expected);
+        if (escalate) unexplained.set(check.conflictKey, (unexplained.get(check.conflictKey) ?? 0) + 1);
+      }
+      contracts.add(targets[i]!, escalate);
       if (!preloaded) {
         // The first re-execution: what this and later re-executions read of committed state, in one round trip.
         preloaded = true;
@@ -304,7 +310,7 @@ export class ParallelEngine {
       memoryBytes += resultBytes(result);
       final.push(result);
     }
-    this.hot.observe({ height: env.number, txs: n, conflictingTxs: reexecutions, conflicts, contracts: contracts.contracts });
+    this.hot.observe({ height: env.number, txs: n, conflictingTxs: reexecutions, conflicts: unexplained, contracts: contracts.contracts });
     const chain = longestChain(deps);
     const finished = performance.now();
     return {
@@ -316,6 +322,15 @@ export class ParallelEngine {
         memoryBytes, execMs: finished - started, executorsMs: executorsDone - started,
         validateMs: finished - executorsDone - reexecuteMs, reexecuteMs,
       },
+    };
+  }
+
+  /** The partitioner's affinity hint: learned mapping entries of each call (none without patterns). */
+  private affinityHint(req: ExecRequest, local: LocalExecution): Pick<PartitionHints, 'affinity'> {
+    const patterns = local.patterns;
+    if (patterns === undefined) return {};
+    return {
+      affinity: (i: number, to: Uint8Array, data: Uint8Array) => patterns.affinityKeys({ sender: asBuffer(req.txs[i]!.sender), to: asBuffer(to), data: asBuffer(data) }),
     };
   }
 

@@ -65,6 +65,24 @@ function addressSlot(address: string, parts: number): number {
   return parseInt(address.slice(0, 8), 16) % parts;
 }
 
+/**
+ * The names of state tx `index` will likely write, as far as they are known before execution:
+ * its sender's account (nonce, fee), a plain transfer's recipient account, the storage keys an
+ * EIP-2930 access list declares, and learned mapping entries (hints.affinity). Two txs sharing a
+ * name belong in one partition; a conflict between two txs that share none is one only a
+ * coarser rule (a hot address) can prevent.
+ */
+export function affinityNames(tx: Tx, index: number, affinity: PartitionHints['affinity']): { names: string[]; to: string | null; sender: string } {
+  const sender = Buffer.from(tx.sender.buffer, tx.sender.byteOffset, tx.sender.length).toString('hex');
+  const names = ['a' + sender];
+  const fields = txCallFields(tx.raw);
+  const to = fields.to === null ? null : Buffer.from(fields.to.buffer, fields.to.byteOffset, fields.to.length).toString('hex');
+  if (to !== null && fields.data.length === 0) names.push('a' + to);
+  if (fields.accessList !== null) for (const k of accessListKeys(fields.accessList)) names.push('k' + k);
+  if (to !== null && affinity !== undefined) for (const k of affinity(index, fields.to!, fields.data)) names.push('m' + k);
+  return { names, to, sender };
+}
+
 export function planPartitions(txs: readonly Tx[], parts: number, hints: PartitionHints): PartitionPlan {
   if (parts < 1) throw new Error(`planPartitions: parts must be >= 1, got ${parts}`);
   const n = txs.length;
@@ -77,17 +95,10 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
   };
   const homes: string[] = [];
   for (let i = 0; i < n; i++) {
-    const tx = txs[i]!;
-    const sender = Buffer.from(tx.sender.buffer, tx.sender.byteOffset, tx.sender.length).toString('hex');
-    // An account is written by every tx it sends (nonce, fee) and every plain transfer it receives.
-    join('a' + sender, i);
-    const fields = txCallFields(tx.raw);
-    const to = fields.to === null ? null : Buffer.from(fields.to.buffer, fields.to.byteOffset, fields.to.length).toString('hex');
-    if (to !== null && fields.data.length === 0) join('a' + to, i);
+    const { names, to, sender } = affinityNames(txs[i]!, i, hints.affinity);
+    for (const name of names) join(name, i);
     if (to !== null && hints.hotAddresses.has(to)) join('h' + to, i);
     if (hints.hotAddresses.has(sender)) join('h' + sender, i);
-    for (const k of accessListKeys(fields.accessList)) join('k' + k, i);
-    if (to !== null && hints.affinity !== undefined) for (const k of hints.affinity(i, fields.to!, fields.data)) join('m' + k, i);
     homes.push(to ?? sender);
   }
   // Groups in order of their first tx; each goes to its address's home partition unless that
@@ -135,4 +146,29 @@ export function senderPartitions(txs: readonly Tx[], parts: number): Int32Array 
     out[i] = p;
   }
   return out;
+}
+
+/**
+ * The affinity names of a block's txs, computed on demand: tells whether two txs share one, i.e.
+ * whether the partitioner already keeps them together once it knows what it knows now.
+ */
+export class BlockAffinity {
+  private readonly names: Array<Set<string> | undefined>;
+
+  constructor(private readonly txs: readonly Tx[], private readonly affinity: PartitionHints['affinity']) {
+    this.names = new Array<Set<string> | undefined>(txs.length);
+  }
+
+  share(i: number, j: number): boolean {
+    const a = this.of(i);
+    const b = this.of(j);
+    for (const name of a) if (b.has(name)) return true;
+    return false;
+  }
+
+  private of(i: number): Set<string> {
+    let names = this.names[i];
+    if (names === undefined) this.names[i] = names = new Set(affinityNames(this.txs[i]!, i, this.affinity).names);
+    return names;
+  }
 }

@@ -1,23 +1,34 @@
 // What a block that ran serially would have met in a parallel run: for each tx, the reads of an
 // earlier tx's writes (its dependencies, for the longest chain) and, among them, those written
-// in another partition (conflicts, by key, for hot-key learning). Fed one tx at a time in block
-// order, so the scheduler's own serial runs never keep a whole block's read-sets.
+// in another partition (conflicts, by key). A conflict the partitioner's affinity names already
+// explain (the two txs share a name, so a plan keeps them together) is counted for the report
+// but does not escalate to hot-key learning. Fed one tx at a time in block order, so the
+// scheduler's own serial runs never keep a whole block's read-sets.
 import type { StateKey } from '../state/keys.js';
 
 export class SerialConflictCounter {
+  /** Every cross-partition conflict, by key (the report's top keys). */
   readonly conflicts = new Map<StateKey, number>();
+  /** Conflicts affinity does not explain, by key (what hot-key learning sees). */
+  readonly unexplained = new Map<StateKey, number>();
   readonly deps: number[][] = [];
   /** Txs with at least one cross-partition read. */
   conflictingTxs = 0;
   private current: number[] = [];
   private currentIndex = -1;
   private currentConflicted = false;
+  private currentUnexplained = false;
 
   /**
    * @param partOf the partition each tx would have had
    * @param coinbase never a conflict: fees are deltas in parallel runs
+   * @param explained whether txs (reader, writer) already share an affinity name
    */
-  constructor(private readonly partOf: Int32Array, private readonly coinbase: StateKey) {}
+  constructor(
+    private readonly partOf: Int32Array,
+    private readonly coinbase: StateKey,
+    private readonly explained: (reader: number, writer: number) => boolean = () => false,
+  ) {}
 
   /** Starts tx `index` (block order, each once). */
   beginTx(index: number): void {
@@ -25,6 +36,7 @@ export class SerialConflictCounter {
     this.current = [];
     this.currentIndex = index;
     this.currentConflicted = false;
+    this.currentUnexplained = false;
     this.deps.push(this.current);
   }
 
@@ -32,15 +44,18 @@ export class SerialConflictCounter {
   read(key: StateKey, writer: number): void {
     if (writer < 0 || key === this.coinbase) return;
     this.current.push(writer);
-    if (this.partOf[writer] !== this.partOf[this.currentIndex]) {
-      this.conflicts.set(key, (this.conflicts.get(key) ?? 0) + 1);
-      this.currentConflicted = true;
+    if (this.partOf[writer] === this.partOf[this.currentIndex]) return;
+    this.conflicts.set(key, (this.conflicts.get(key) ?? 0) + 1);
+    this.currentConflicted = true;
+    if (!this.explained(this.currentIndex, writer)) {
+      this.unexplained.set(key, (this.unexplained.get(key) ?? 0) + 1);
+      this.currentUnexplained = true;
     }
   }
 
-  /** Ends the current tx; true when it would have conflicted. */
+  /** Ends the current tx; true when it had a conflict affinity does not explain. */
   endTx(): boolean {
     if (this.currentConflicted) this.conflictingTxs++;
-    return this.currentConflicted;
+    return this.currentUnexplained;
   }
 }

@@ -19,6 +19,13 @@ interface SenderNonces {
 export class PendingTxs {
   private readonly byHash = new Map<string, PendingTx>();
   private readonly bySender = new Map<string, SenderNonces>();
+  /**
+   * Per sender, the nonce after its latest tx seen included in a committed block. Admission reads
+   * the committed account concurrently with commits: a snapshot taken just before the block that
+   * included nonce n can arrive after that tx left the pending set, and without this the next
+   * nonce n + 1 would look like a gap. Bounded like byHash (oldest sender forgotten first).
+   */
+  private readonly included = new Map<string, bigint>();
 
   constructor(private readonly capacity: number) {
     if (capacity < 1) throw new Error('PendingTxs: capacity must be positive');
@@ -70,9 +77,13 @@ export class PendingTxs {
 
   /** The nonce the sender's next transaction should use. */
   pendingNonce(sender: Uint8Array, committedNonce: bigint): bigint {
-    const nonces = this.bySender.get(hex(sender));
-    if (nonces === undefined) return committedNonce;
-    return nonces.highestNonce + 1n > committedNonce ? nonces.highestNonce + 1n : committedNonce;
+    const key = hex(sender);
+    let next = committedNonce;
+    const included = this.included.get(key);
+    if (included !== undefined && included > next) next = included;
+    const nonces = this.bySender.get(key);
+    if (nonces !== undefined && nonces.highestNonce + 1n > next) next = nonces.highestNonce + 1n;
+    return next;
   }
 
   /**
@@ -86,9 +97,22 @@ export class PendingTxs {
     }
   }
 
+  private noteIncluded(sender: string, next: bigint): void {
+    const before = this.included.get(sender);
+    if (before !== undefined && before >= next) return;
+    this.included.delete(sender); // re-insert: most recent last
+    if (this.included.size >= this.capacity) this.included.delete(this.included.keys().next().value as string);
+    this.included.set(sender, next);
+  }
+
   /** Included and rejected transactions of a committed block are no longer pending. */
   onBlockCommitted(event: BlockCommitted): void {
-    for (const hash of event.txHashes) this.removeKey(hex(hash));
+    for (const hash of event.txHashes) {
+      const key = hex(hash);
+      const tx = this.byHash.get(key);
+      if (tx !== undefined) this.noteIncluded(hex(tx.sender), tx.nonce + 1n);
+      this.removeKey(key);
+    }
     for (const rejection of event.rejections) this.removeKey(hex(rejection.txHash));
   }
 }

@@ -70,7 +70,7 @@ export class Scheduler {
     this.engine = new ParallelEngine({
       minParallelTxs: config.scheduler.minParallelTxs,
       maxConflictShare: config.scheduler.maxConflictShare,
-      maxGroupShare: 0.8,
+      maxGroupShare: config.scheduler.maxGroupShare,
       maxPartitions: config.scheduler.maxPartitions,
       attempts: Math.max(1, config.scheduler.execRetries),
       serialInProcess: config.scheduler.serialInProcess,
