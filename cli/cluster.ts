@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serviceNodeFlags } from '../lib/nodeFlags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The compiled tree: this file runs as dist/cli/cluster.js, or from source (tests) next to dist/. */
@@ -161,7 +162,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       const healthPort = await freePort();
       const logFile = path.join(logDir, `${name}.log`);
       const out = fs.openSync(logFile, 'a');
-      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(distRoot, 'services', service, 'main.js')], {
+      const child = spawn(process.execPath, [...serviceNodeFlags(service), ...(options.nodeArgs ?? []), path.join(distRoot, 'services', service, 'main.js')], {
         env: { ...baseEnv, LANES_HEALTH_PORT: String(healthPort), LANES_INSTANCE_ID: name, ...extra },
         stdio: ['ignore', out, out],
       });

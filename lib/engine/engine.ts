@@ -151,9 +151,7 @@ export class ParallelEngine {
     const partOf = senderPartitions(req.txs, Math.max(2, Math.min(pool.size(), this.options.maxPartitions)));
     const affinity = new BlockAffinity(req.txs, this.affinityHint(req, local).affinity);
     const counter = new SerialConflictCounter(partOf, req.env === undefined ? '' : accountKey(req.env.coinbase), (i, j) => affinity.share(i, j));
-    const targets = calledAddresses(req.txs);
     const contracts = new ContractCallCounter();
-    const endTx = (i: number): void => contracts.add(targets[i]!, counter.endTx());
 
     let results: TxResult[] | null = null;
     let retries = 0;
@@ -178,19 +176,20 @@ export class ParallelEngine {
       const run = await runBlockSerially(local.executor, req, local.cache, {
         ...(local.patterns !== undefined ? { patterns: local.patterns } : {}),
         wireReads: false,
-        onReads: (i, reads) => {
+        onReads: (i, reads, to) => {
           counter.beginTx(i);
           for (const [key, v] of reads) counter.read(key, v.txIndex);
-          endTx(i);
+          contracts.add(to === null ? null : to.toString('hex'), counter.endTx());
         },
       });
       results = run.results;
       roundTrips += run.roundTrips;
     } else {
+      const targets = calledAddresses(req.txs);
       for (let i = 0; i < results.length; i++) {
         counter.beginTx(i);
         for (const e of results[i]!.reads) if (e.txIndex >= 0) counter.read(keyFromBytes(e.key), e.txIndex);
-        endTx(i);
+        contracts.add(targets[i]!, counter.endTx());
       }
     }
     const n = results.length;

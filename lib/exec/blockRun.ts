@@ -84,6 +84,8 @@ export function recipientOf(raw: Uint8Array): Buffer | null {
   return callOf(raw).to;
 }
 
+const WARM_SAMPLE_STRIDE = 8;
+
 /**
  * Loads what the block will likely read in at most two round trips: the sender, recipient and
  * coinbase accounts with the keys learned patterns predict, then the code of accounts that have
@@ -94,6 +96,17 @@ async function prefetchBlock(
   req: ExecRequest, calls: ReadonlyArray<{ to: Buffer | null; data: Buffer }>, source: BlockOverlaySource,
   committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
 ): Promise<void> {
+  // Warm cache: check a sample of the block's accounts (every WARM_SAMPLE_STRIDE-th tx) before
+  // deciding to skip; a new account the sample misses costs one round trip in the run, which
+  // then marks the cache cold for the next block.
+  const stride = committed.warm ? WARM_SAMPLE_STRIDE : 1;
+  let cold = !committed.warm;
+  for (let i = 0; i < req.txs.length && !cold; i += stride) {
+    if (committed.peek(accountKey(req.txs[i]!.sender), req.baseHeight) === undefined) cold = true;
+    const to = calls[i]!.to;
+    if (to !== null && committed.peek(accountKey(to), req.baseHeight) === undefined) cold = true;
+  }
+  if (!cold) return;
   const accounts = new Set<StateKey>();
   if (req.env !== undefined) accounts.add(accountKey(req.env.coinbase));
   for (let i = 0; i < req.txs.length; i++) {
@@ -101,12 +114,6 @@ async function prefetchBlock(
     const to = calls[i]!.to;
     if (to !== null) accounts.add(accountKey(to));
   }
-  let cold = !committed.warm;
-  for (const key of accounts) {
-    if (cold) break;
-    if (committed.peek(key, req.baseHeight) === undefined) cold = true;
-  }
-  if (!cold) return;
   const predicted: StateKey[] = [];
   if (patterns !== undefined) {
     req.txs.forEach((tx, i) => {
@@ -142,7 +149,7 @@ export interface BlockRunOptions {
    * Sees each tx's read-set (with versions) as it completes, in block order: the scheduler's own
    * runs learn from it there and then rather than keeping every read-set until the block ends.
    */
-  onReads?: (index: number, reads: ReadonlyMap<StateKey, VersionedRead>) => void;
+  onReads?: (index: number, reads: ReadonlyMap<StateKey, VersionedRead>, to: Buffer | null) => void;
 }
 
 /** Executes every tx of `req` serially over committed state at req.baseHeight. */
@@ -168,7 +175,7 @@ export async function runBlockSerially(
     const call = calls[i]!;
     if (patterns !== undefined && call.to !== null) patterns.learn({ sender: tx.sender, to: call.to, data: call.data }, outcome.reads.keys());
     results.push(toTxResult(outcome, txIndex, 0, wireReads));
-    options.onReads?.(i, outcome.reads);
+    options.onReads?.(i, outcome.reads, call.to);
   }
   committed.noteRun(source.roundTrips - roundTripsBefore);
   return { results, roundTrips: source.roundTrips, prefetchMs: prefetched - started, executeMs: performance.now() - prefetched };

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SERVICE_NODE_FLAGS } from '../../lib/nodeFlags.js';
 import { podTemplates, renderOverlay, repoRoot, type K8sObject } from './render.js';
 
 const OVERLAYS = ['deploy/base', 'deploy/overlays/dev', 'deploy/overlays/prod'] as const;
@@ -25,6 +26,20 @@ describe.each(OVERLAYS)('%s', (dir) => {
       const Model = await modelFor(o);
       expect(() => new Model(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
     }
+  });
+
+  it('services start with the Node flags the local launcher gives them (lib/nodeFlags.ts)', () => {
+    let checked = 0;
+    for (const { workload, pod } of podTemplates(objectsOf(dir))) {
+      const containers = pod.containers as Array<{ args?: string[]; env?: Array<{ name: string; value?: string }> }>;
+      const c = containers.find((x) => SERVICE_NODE_FLAGS[x.args?.[0] ?? ''] !== undefined);
+      if (c === undefined) continue;
+      const flags = SERVICE_NODE_FLAGS[c.args![0]!]!.join(' ');
+      const env = (c.env ?? []).find((e) => e.name === 'NODE_OPTIONS');
+      expect(env?.value, `${workload.kind}/${workload.metadata.name} NODE_OPTIONS`).toBe(flags);
+      checked++;
+    }
+    expect(checked).toBe(Object.keys(SERVICE_NODE_FLAGS).length);
   });
 
   it('every container has requests and limits, probes on the health endpoint and a restricted context', () => {

@@ -1,0 +1,18 @@
+// Node/V8 flags the services that run the EVM start with, in one place: the local cluster
+// launcher passes them on the command line and the Kubernetes manifests set the same through
+// NODE_OPTIONS (the image runs the service in its entry process, so flags cannot come later;
+// V8 reads heap sizes only at start).
+//
+// A block's results (receipts, write-sets) live until the block ends while the EVM allocates
+// tens of kilobytes of short-lived garbage per tx, so with V8's default 16 MB semi-spaces each
+// scavenge copies the block's results again and promotes them. 64 MB semi-spaces make scavenges
+// four times rarer: measured on the in-scheduler serial path, plain transfers at 2 accounts went
+// from 0.89× to 0.93× of the serial baseline (run under the same flag), ERC-20 unchanged.
+export const SERVICE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  scheduler: ['--max-semi-space-size=64'],
+  executor: ['--max-semi-space-size=64'],
+};
+
+export function serviceNodeFlags(service: string): string[] {
+  return [...(SERVICE_NODE_FLAGS[service] ?? [])];
+}
