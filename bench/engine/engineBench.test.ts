@@ -1,0 +1,38 @@
+// Smoke run of `npm run bench:engine` on one tiny cell: real executor processes, the serial
+// baseline interleaved, and the JSON rows the issue names. Speed is not asserted (bench/ numbers
+// are read, not tested); equal state roots are, since the bench stops on a difference.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultWarmupBlocks, main, type EngineBenchRow } from './engineBench.js';
+
+describe('bench:engine', () => {
+  it('writes one row per cell with the fields the issue asks for', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-engine-smoke-'));
+    const json = path.join(out, 'rows.json');
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = (() => true) as typeof process.stdout.write; // the table is for people
+    try {
+      const code = await main(['--workload', 'erc20', '--accounts', '2000', '--executors', '2', '--txs', '128', '--block', '64', '--warmup', '2', '--json', json, '--out', out, '--skip-ceiling']);
+      expect(code).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    const rows = JSON.parse(fs.readFileSync(json, 'utf8')) as EngineBenchRow[];
+    expect(rows).toHaveLength(1);
+    const row = rows[0]!;
+    expect(row).toMatchObject({ workload: 'erc20', accounts: 2000, executors: 2, txs: 128, warmupBlocks: 2, rootsMatch: true });
+    for (const field of ['tps', 'serialTps', 'speedup', 'reexecutions'] as const) expect(Number.isFinite(row[field]), field).toBe(true);
+    expect(row.speedup).toBeCloseTo(row.tps / row.serialTps, 6);
+    expect(row.parallelBlocks + row.serialBlocks).toBe(2);
+    expect(fs.existsSync(path.join(out, 'engine-speedup.svg'))).toBe(true);
+    fs.rmSync(out, { recursive: true, force: true });
+  }, 120_000);
+
+  it('warms up longer for more accounts, within 4 and 20 blocks', () => {
+    expect(defaultWarmupBlocks(2, 500)).toBe(4);
+    expect(defaultWarmupBlocks(10_000, 500)).toBe(20);
+    expect(defaultWarmupBlocks(1_000_000, 500)).toBe(20);
+  });
+});
