@@ -48,6 +48,8 @@ export interface LanesConfig {
     maxConflictShare: number;
     /** Share of a block in one must-stay-together group above which it runs serially. */
     maxGroupShare: number;
+    /** Choose parallel or serial for eligible blocks by their recent cost (engine modeChooser). */
+    adaptiveMode: boolean;
     maxPartitions: number;
     /** Serial blocks run in the scheduler itself (no bus); 0 sends them to one executor. */
     serialInProcess: boolean;
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       minParallelTxs: int(env, 'LANES_MIN_PARALLEL_TXS', 32),
       maxConflictShare: int(env, 'LANES_MAX_CONFLICT_PERCENT', 25) / 100,
       maxGroupShare: int(env, 'LANES_MAX_GROUP_PERCENT', 80) / 100,
+      adaptiveMode: int(env, 'LANES_ADAPTIVE_MODE', 1) === 1,
       maxPartitions: int(env, 'LANES_MAX_PARTITIONS', 16),
       serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
     },

@@ -22,6 +22,7 @@ import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import { ContractCallCounter, type HotKeyTracker } from './hotKeys.js';
 import { BlockAffinity, planPartitions, senderPartitions, type PartitionHints } from './partition.js';
+import { ModeChooser } from './modeChooser.js';
 import { SerialConflictCounter } from './serialConflicts.js';
 import { validateReadSet, type ReadVersionEntry } from './validate.js';
 
@@ -57,10 +58,16 @@ export interface EngineOptions {
    * parallelism is never slower than the serial path.
    */
   serialInProcess: boolean;
+  /**
+   * Choose between parallel and serial for eligible blocks by their recent cost per gas
+   * (modeChooser.ts), so cheap txs on a host where the hops cost more than the EVM run serially.
+   * Off: every eligible block runs in parallel (tests that must exercise the parallel path).
+   */
+  adaptiveMode: boolean;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  minParallelTxs: 32, maxConflictShare: 0.25, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3, serialInProcess: true,
+  minParallelTxs: 32, maxConflictShare: 0.25, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3, serialInProcess: true, adaptiveMode: true,
 };
 
 export interface EngineLog {
@@ -94,6 +101,12 @@ function calledAddresses(txs: readonly Tx[]): Array<string | null> {
   });
 }
 
+function gasOf(results: readonly TxResult[]): bigint {
+  let gas = 0n;
+  for (const r of results) gas += r.gasUsed;
+  return gas;
+}
+
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
@@ -110,6 +123,7 @@ const LEARNED_CALLS_MAX = 4096;
 
 export class ParallelEngine {
   private readonly learned = new Set<string>();
+  private readonly modes = new ModeChooser();
 
   constructor(
     private readonly options: EngineOptions,
@@ -126,20 +140,31 @@ export class ParallelEngine {
     if (n < this.options.minParallelTxs) serialReason = 'small block';
     else if (pool.size() < 2) serialReason = 'fewer than 2 executors';
     else if (this.hot.conflictShare() > this.options.maxConflictShare) serialReason = 'predicted conflicts';
-    if (serialReason !== '') return this.runSerial(req, pool, local, started, serialReason);
+    if (serialReason !== '') return this.recordSerial(await this.runSerial(req, pool, local, started, serialReason), false);
 
     const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) });
     if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) {
-      return this.runSerial(req, pool, local, started, 'dependent block');
+      return this.recordSerial(await this.runSerial(req, pool, local, started, 'dependent block'), false);
     }
+    if (this.options.adaptiveMode && this.modes.choose() === 'serial') {
+      return this.recordSerial(await this.runSerial(req, pool, local, started, 'serial faster lately'), true);
+    }
+    let parallel: BlockExecution;
     try {
-      return await this.runParallel(req, plan.partitions, pool, local, started);
+      parallel = await this.runParallel(req, plan.partitions, pool, local, started);
     } catch (err) {
       this.log.error({ err, height: req.env?.number.toString() }, 'parallel execution broke an invariant; running the block serially');
       const serial = await this.runSerial(req, pool, local, started, 'engine fallback');
       serial.report.fallbacks++;
       return serial;
     }
+    this.modes.record('parallel', parallel.report.execMs, gasOf(parallel.results), true);
+    return parallel;
+  }
+
+  private recordSerial(run: BlockExecution, chosen: boolean): BlockExecution {
+    if (this.options.serialInProcess) this.modes.record('serial', run.report.execMs, gasOf(run.results), chosen);
+    return run;
   }
 
   private async runSerial(

@@ -74,6 +74,7 @@ export class Scheduler {
       maxPartitions: config.scheduler.maxPartitions,
       attempts: Math.max(1, config.scheduler.execRetries),
       serialInProcess: config.scheduler.serialInProcess,
+      adaptiveMode: config.scheduler.adaptiveMode,
     }, new HotKeyTracker(), log);
   }
 

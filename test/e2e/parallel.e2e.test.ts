@@ -29,7 +29,7 @@ describe('parallel execution across executor processes', () => {
     fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(workload.genesis)));
     cluster = await startCluster({
       dataDir, executors: 2, genesisPath,
-      env: { LANES_BLOCK_INTERVAL_MS: '200', LANES_BLOCK_MAX_TXS: '200', LANES_MIN_PARALLEL_TXS: '8', LANES_MAX_CONFLICT_PERCENT: '100', LANES_MAX_GROUP_PERCENT: '100' },
+      env: { LANES_BLOCK_INTERVAL_MS: '200', LANES_BLOCK_MAX_TXS: '200', LANES_MIN_PARALLEL_TXS: '8', LANES_MAX_CONFLICT_PERCENT: '100', LANES_MAX_GROUP_PERCENT: '100', LANES_ADAPTIVE_MODE: '0' },
     });
     client = new LanesClient(cluster.grpcAddress, credentials.createInsecure());
   });

@@ -96,7 +96,7 @@ export async function runChain(options: {
   for (const [k, v] of committed) accumulator.update(k, null, v);
   const reference = await ReferenceExecutor.create({ chainId: genesis.chainId, genesis: genesisStateEntries(genesis) });
   const engine = new ParallelEngine({
-    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, attempts: 2, serialInProcess: false, ...options.engine,
+    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, attempts: 2, serialInProcess: false, adaptiveMode: false, ...options.engine,
   }, new HotKeyTracker(), { warn: () => {}, error: () => {} });
   const pool = new SimPool(options.executors, options.executorCount, committed, options.chaos);
   const out: ChainRunResult = { roots: [], referenceRoots: [], receipts: [], referenceReceipts: [], rejected: [], referenceRejected: [], reports: [] };
