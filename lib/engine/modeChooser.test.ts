@@ -6,6 +6,7 @@ const GAS = 10_000_000n;
 describe('ModeChooser', () => {
   it('tries parallel, then serial, then keeps the cheaper one and probes the other now and then', () => {
     const modes = new ModeChooser({ smoothing: 1, probeEveryBlocks: 3, parallelAdvantage: 0.95 });
+    // probeEveryBlocks 3 caps the backoff 2, 4, … at 3.
     expect(modes.choose()).toBe('parallel');
     modes.record('parallel', 150, GAS, true); // cheap txs: parallel costs more than serial
     expect(modes.choose()).toBe('serial');
@@ -16,9 +17,20 @@ describe('ModeChooser', () => {
       chosen.push(mode);
       modes.record(mode, mode === 'serial' ? 100 : 150, GAS, true);
     }
-    // The first serial block counts as one of the three before a probe.
-    expect(chosen).toEqual(['serial', 'serial', 'parallel', 'serial', 'serial', 'serial', 'parallel', 'serial']);
+    // Probes after 2 blocks, then 4 (each confirmed the choice), then 8 (capped at 3 here).
+    expect(chosen).toEqual(['serial', 'parallel', 'serial', 'serial', 'serial', 'parallel', 'serial', 'serial']);
     expect(modes.costs()).toEqual({ parallel: 15, serial: 10 });
+  });
+
+  it('replaces a cold first figure with the probe\'s', () => {
+    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95 });
+    modes.record('parallel', 300, GAS, true); // first parallel block: cold caches, nothing learned
+    modes.record('serial', 100, GAS, true);
+    modes.record(modes.choose(), 100, GAS, true);
+    expect(modes.choose()).toBe('parallel'); // the probe after 2 blocks
+    modes.record('parallel', 60, GAS, true);
+    expect(modes.costs().parallel).toBe(6);
+    expect(modes.choose()).toBe('parallel');
   });
 
   it('switches to parallel once it is clearly cheaper, and not for a tie', () => {

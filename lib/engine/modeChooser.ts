@@ -4,11 +4,14 @@
 // and a host whose cores do not scale gives the executors less than it promises. So the engine
 // keeps, per mode, a moving average of wall time per unit of gas of the blocks it ran that way,
 // runs eligible blocks in the cheaper mode, and now and then runs one in the other mode to keep
-// that mode's figure current. The choice moves only time: any mode gives the same result.
+// that mode's figure current. A probe's figure replaces the old one (the old one may be from a
+// cold start: empty caches, nothing learned yet); probes come after 2 blocks, then 4, 8, up to
+// probeEveryBlocks while they confirm the choice, and back at 2 when the choice changes. The
+// choice moves only time: any mode gives the same result.
 export interface ModeChooserOptions {
   /** Weight of the newest sample in the moving averages (0..1]. */
   smoothing: number;
-  /** After this many blocks in one mode, one block runs in the other to refresh its figure. */
+  /** At most this many blocks in one mode before one block runs in the other to refresh its figure. */
   probeEveryBlocks: number;
   /** Parallel must be at least this much cheaper per gas to be chosen (hysteresis against noise). */
   parallelAdvantage: number;
@@ -21,6 +24,8 @@ export type ExecutionMode = 'parallel' | 'serial';
 export class ModeChooser {
   private readonly cost: Record<ExecutionMode, number | null> = { parallel: null, serial: null };
   private sinceProbe = 0;
+  private probeInterval = 2;
+  private lastBest: ExecutionMode | null = null;
 
   constructor(private readonly options: ModeChooserOptions = DEFAULT_MODE_CHOOSER_OPTIONS) {
     if (!(options.smoothing > 0 && options.smoothing <= 1)) throw new Error(`ModeChooser: smoothing must be in (0, 1], got ${options.smoothing}`);
@@ -29,25 +34,36 @@ export class ModeChooser {
 
   /** The mode for a block that could run in parallel. Untried modes are tried first, parallel first. */
   choose(): ExecutionMode {
-    const { parallel, serial } = this.cost;
-    if (parallel === null) return 'parallel';
-    if (serial === null) return 'serial';
-    const best: ExecutionMode = parallel < serial * this.options.parallelAdvantage ? 'parallel' : 'serial';
-    if (this.sinceProbe >= this.options.probeEveryBlocks) return best === 'parallel' ? 'serial' : 'parallel';
+    const best = this.best();
+    if (best === null) return this.cost.parallel === null ? 'parallel' : 'serial';
+    if (this.sinceProbe >= Math.min(this.probeInterval, this.options.probeEveryBlocks)) return best === 'parallel' ? 'serial' : 'parallel';
     return best;
   }
 
-  /** A block that ran in `mode` took `wallMs` for `gas` gas (blocks with no gas teach nothing). */
+  /**
+   * A block that ran in `mode` took `wallMs` for `gas` gas (blocks with no gas teach nothing).
+   * `chosen`: the block was eligible and this chooser picked its mode (else it was serial for
+   * another reason, and only its cost is learned).
+   */
   record(mode: ExecutionMode, wallMs: number, gas: bigint, chosen: boolean): void {
     if (gas <= 0n || !(wallMs >= 0)) return;
     const sample = wallMs / Number(gas);
+    const bestBefore = this.best();
+    const probe = chosen && bestBefore !== null && mode !== bestBefore;
     const before = this.cost[mode];
-    this.cost[mode] = before === null ? sample : before + this.options.smoothing * (sample - before);
+    this.cost[mode] = before === null || probe ? sample : before + this.options.smoothing * (sample - before);
     if (!chosen) return;
-    // A probe (the mode that is not the best) resets the count; so does a change of mind.
+    const best = this.best();
+    if (best !== null && best !== this.lastBest) this.probeInterval = 2;
+    else if (probe) this.probeInterval = Math.min(this.probeInterval * 2, this.options.probeEveryBlocks);
+    this.lastBest = best;
+    this.sinceProbe = probe || best === null ? 0 : this.sinceProbe + 1;
+  }
+
+  private best(): ExecutionMode | null {
     const { parallel, serial } = this.cost;
-    const best: ExecutionMode | null = parallel === null || serial === null ? null : parallel < serial * this.options.parallelAdvantage ? 'parallel' : 'serial';
-    this.sinceProbe = best === null || mode !== best ? 0 : this.sinceProbe + 1;
+    if (parallel === null || serial === null) return null;
+    return parallel < serial * this.options.parallelAdvantage ? 'parallel' : 'serial';
   }
 
   /** Milliseconds per million gas, per mode (null = not measured yet): for reports and metrics. */
