@@ -7,9 +7,14 @@
 // every earlier tx's final writes, so it never needs a second re-execution: the work per block is
 // bounded by 2 executions per tx. Coinbase fees are deltas, resolved in block order.
 //
-// Blocks that would not gain run serially in one executor: small ones, and those whose
-// predicted conflicts (hot keys learned from recent blocks, hotKeys.ts) or forced grouping make
-// them dependent. Any broken invariant in the parallel path falls back to serial for that block.
+// Conflicts found teach the next plans: access patterns learned from read-sets keep txs that
+// meet on one holder's balance in one partition (affinity), and what affinity cannot explain
+// makes an address or a called contract hot (hotKeys.ts).
+//
+// Blocks that would not gain run serially, in the scheduler itself: small ones, those whose
+// predicted conflicts or forced grouping make them dependent, and, by their recent cost per gas,
+// those whose txs are too cheap for the hops around a partition (modeChooser.ts). Any broken
+// invariant in the parallel path falls back to serial for that block.
 import { TxStatus, type ExecRequest, type ExecResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { txCallFields } from '../chain/txFields.js';
