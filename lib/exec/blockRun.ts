@@ -132,6 +132,20 @@ async function prefetchBlock(
   await source.prefetch(codes);
 }
 
+/** Accounts and predicted keys of txs `from`… of the block: what a miss loads along with it. */
+function* upcomingKeys(
+  req: ExecRequest, calls: ReadonlyArray<{ to: Buffer | null; data: Buffer }>, from: number, patterns: AccessPatternLearner | undefined,
+): Generator<StateKey> {
+  for (let i = from; i < req.txs.length; i++) {
+    const tx = req.txs[i]!;
+    yield accountKey(tx.sender);
+    const { to, data } = calls[i]!;
+    if (to === null) continue;
+    yield accountKey(to);
+    if (patterns !== undefined) yield* patterns.predict({ sender: tx.sender, to, data });
+  }
+}
+
 export interface BlockRunResult {
   results: TxResult[];
   roundTrips: number;
@@ -167,7 +181,10 @@ export async function runBlockSerially(
   const prefetched = performance.now();
   const roundTripsBefore = source.roundTrips;
   const results: TxResult[] = [];
+  let next = 0;
+  source.companions = () => upcomingKeys(req, calls, next, patterns);
   for (let i = 0; i < req.txs.length; i++) {
+    next = i;
     const tx = req.txs[i]!;
     const txIndex = req.txIndexes[i] ?? i;
     const outcome = await executor.execute(tx, env, source);

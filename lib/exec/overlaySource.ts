@@ -5,9 +5,24 @@ import { BASE_TX_INDEX, type VersionedRead, type VersionedStateSource } from '..
 import type { StateKey } from '../state/keys.js';
 import type { CommittedStateCache } from './committedState.js';
 
+/** Batched loads a block's misses may widen (see companions); later misses load one key each. */
+export const MISS_BATCHES_MAX = 3;
+/** Misses per block that may look for companions at all (each look walks the rest of the block). */
+const COMPANION_LOOKS_MAX = 16;
+/** A widened load counts against MISS_BATCHES_MAX when it brings at least this many new keys. */
+const COMPANIONS_MIN = 8;
+
 export class BlockOverlaySource implements VersionedStateSource {
   private readonly overlay = new Map<StateKey, VersionedRead>();
   roundTrips = 0;
+  private missBatches = 0;
+  private companionLooks = 0;
+  /**
+   * Keys worth loading along with a miss: what the rest of the block will likely read, as far as
+   * is known by now (patterns keep learning during the block). A cold block then costs a few
+   * round trips instead of one per key it did not predict.
+   */
+  companions: (() => Iterable<StateKey>) | null = null;
 
   constructor(private readonly committed: CommittedStateCache, private readonly baseHeight: bigint) {}
 
@@ -21,7 +36,19 @@ export class BlockOverlaySource implements VersionedStateSource {
 
   private async fetch(key: StateKey): Promise<VersionedRead> {
     this.roundTrips++;
-    const [value] = await this.committed.load([key], this.baseHeight);
+    const keys = [key];
+    if (this.companions !== null && this.missBatches < MISS_BATCHES_MAX && this.companionLooks < COMPANION_LOOKS_MAX) {
+      this.companionLooks++;
+      const seen = new Set(keys);
+      for (const k of this.companions()) {
+        if (seen.has(k) || this.overlay.has(k) || this.committed.peek(k, this.baseHeight) !== undefined) continue;
+        seen.add(k);
+        keys.push(k);
+      }
+      // A few extra keys ride along for free; only a real widening spends the budget.
+      if (keys.length - 1 >= COMPANIONS_MIN) this.missBatches++;
+    }
+    const [value] = await this.committed.load(keys, this.baseHeight);
     return { value: value ?? null, txIndex: BASE_TX_INDEX, incarnation: 0 };
   }
 
