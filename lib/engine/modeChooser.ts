@@ -5,8 +5,10 @@
 // keeps, per mode, a moving average of wall time per unit of gas of the blocks it ran that way,
 // runs eligible blocks in the cheaper mode, and now and then runs one in the other mode to keep
 // that mode's figure current. A probe's figure replaces the old one (the old one may be from a
-// cold start: empty caches, nothing learned yet); probes come after 2 blocks, then 4, 8, up to
-// probeEveryBlocks while they confirm the choice, and back at 2 when the choice changes. The
+// cold start: empty caches, nothing learned yet); probes come every 2 blocks until each mode has
+// EARLY_SAMPLES figures (executors warm up over their first blocks, and an early probe may judge
+// a cold executor), then after 4, 8, up to probeEveryBlocks blocks while they confirm the
+// choice, and again after 2 when the choice changes. The
 // choice moves only time: any mode gives the same result.
 export interface ModeChooserOptions {
   /** Weight of the newest sample in the moving averages (0..1]. */
@@ -21,8 +23,12 @@ export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = { smoothing: 0.3
 
 export type ExecutionMode = 'parallel' | 'serial';
 
+/** Figures per mode before probes back off. */
+const EARLY_SAMPLES = 4;
+
 export class ModeChooser {
   private readonly cost: Record<ExecutionMode, number | null> = { parallel: null, serial: null };
+  private readonly samples: Record<ExecutionMode, number> = { parallel: 0, serial: 0 };
   private sinceProbe = 0;
   private probeInterval = 2;
   private lastBest: ExecutionMode | null = null;
@@ -52,9 +58,11 @@ export class ModeChooser {
     const probe = chosen && bestBefore !== null && mode !== bestBefore;
     const before = this.cost[mode];
     this.cost[mode] = before === null || probe ? sample : before + this.options.smoothing * (sample - before);
+    this.samples[mode]++;
     if (!chosen) return;
     const best = this.best();
-    if (best !== null && best !== this.lastBest) this.probeInterval = 2;
+    const early = this.samples.parallel < EARLY_SAMPLES || this.samples.serial < EARLY_SAMPLES;
+    if (early || (best !== null && best !== this.lastBest)) this.probeInterval = 2;
     else if (probe) this.probeInterval = Math.min(this.probeInterval * 2, this.options.probeEveryBlocks);
     this.lastBest = best;
     this.sinceProbe = probe || best === null ? 0 : this.sinceProbe + 1;
