@@ -8,14 +8,19 @@ import { RLP } from '@ethereumjs/rlp';
 
 export interface TxCallFields {
   /** 20 bytes, a view into the raw tx; null for a contract creation or an undecodable tx. */
-  to: Uint8Array | null;
+  to: Buffer | null;
   /** Calldata, a view into the raw tx (empty when there is none). */
-  data: Uint8Array;
+  data: Buffer;
   /** The access list's RLP (header included), a view; null when the type has none or it is empty. */
-  accessList: Uint8Array | null;
+  accessList: Buffer | null;
 }
 
-const NO_FIELDS: TxCallFields = Object.freeze({ to: null, data: new Uint8Array(0), accessList: null }) as TxCallFields;
+const NO_FIELDS: TxCallFields = Object.freeze({ to: null, data: Buffer.alloc(0), accessList: null }) as TxCallFields;
+
+/** A Buffer over the same memory (no copy). */
+function view(bytes: Uint8Array, start: number, end: number): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
+}
 
 /** Position of one RLP item: where its payload starts and ends, and where the item ends. */
 interface RlpItem {
@@ -87,14 +92,14 @@ export function txCallFields(raw: Uint8Array): TxCallFields {
   const dataItem = itemAt(raw, valueItem.payloadEnd, list.payloadEnd);
   if (dataItem === null || dataItem.isList) return NO_FIELDS;
   const toLength = toItem.payloadEnd - toItem.payloadStart;
-  const to = toLength === 20 ? raw.subarray(toItem.payloadStart, toItem.payloadEnd) : null;
-  const data = raw.subarray(dataItem.payloadStart, dataItem.payloadEnd);
-  let accessList: Uint8Array | null = null;
+  const to = toLength === 20 ? view(raw, toItem.payloadStart, toItem.payloadEnd) : null;
+  const data = view(raw, dataItem.payloadStart, dataItem.payloadEnd);
+  let accessList: Buffer | null = null;
   if (typed) {
     const listStart = dataItem.payloadEnd;
     const accessItem = itemAt(raw, listStart, list.payloadEnd);
     if (accessItem !== null && accessItem.isList && accessItem.payloadEnd > accessItem.payloadStart) {
-      accessList = raw.subarray(listStart, accessItem.payloadEnd);
+      accessList = view(raw, listStart, accessItem.payloadEnd);
     }
   }
   return { to, data, accessList };

@@ -6,7 +6,8 @@ import { BlockMemory } from './blockMemory.js';
 import { longestChain, topKeys } from './conflictReport.js';
 import { ContractCallCounter, HotKeyTracker } from './hotKeys.js';
 import { SerialConflictCounter } from './serialConflicts.js';
-import { planPartitions, senderPartitions, txShape } from './partition.js';
+import { txCallFields } from '../chain/txFields.js';
+import { planPartitions, senderPartitions } from './partition.js';
 import { validateReadSet } from './validate.js';
 
 const accounts = Array.from({ length: 6 }, (_, i) => deriveAccount('core', i));
@@ -58,7 +59,8 @@ describe('planPartitions', () => {
   it('is deterministic and reads `to` from the RLP', () => {
     const txs = [0, 1, 2, 3, 4, 5].map((s) => tx(s, 0, to(s + 1)));
     expect(planPartitions(txs, 3, { hotAddresses: new Set() })).toEqual(planPartitions(txs, 3, { hotAddresses: new Set() }));
-    expect(txShape(txs[0]!.raw).to).toBe(to(1).toString('hex'));
+    expect(txCallFields(txs[0]!.raw).to?.toString('hex')).toBe(to(1).toString('hex'));
+    expect(planPartitions(txs, 3, { hotAddresses: new Set() }).called[0]).toBe(to(1).toString('hex'));
   });
 });
 

@@ -17,7 +17,7 @@
 // invariant in the parallel path falls back to serial for that block.
 import { TxStatus, type ExecRequest, type ExecResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
-import { txCallFields } from '../chain/txFields.js';
+import { txCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { TxExecutor } from '../evm/index.js';
 import { runBlockSerially, toEvmEnv, toTxResult } from '../exec/blockRun.js';
 import type { AccessPatternLearner } from '../exec/accessPatterns.js';
@@ -26,7 +26,7 @@ import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } fr
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import { ContractCallCounter, type HotKeyTracker } from './hotKeys.js';
-import { BlockAffinity, planPartitions, senderPartitions, type PartitionHints } from './partition.js';
+import { BlockAffinity, planPartitions, senderPartitions, type PartitionHints, type PartitionPlan } from './partition.js';
 import { ModeChooser } from './modeChooser.js';
 import { SerialConflictCounter } from './serialConflicts.js';
 import { validateReadSet, type ReadVersionEntry } from './validate.js';
@@ -100,20 +100,13 @@ function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
 
 /** The called address of each tx (hex, no 0x; null for a creation or an undecodable tx). */
 function calledAddresses(txs: readonly Tx[]): Array<string | null> {
-  return txs.map((tx) => {
-    const to = txCallFields(tx.raw).to;
-    return to === null ? null : Buffer.from(to.buffer, to.byteOffset, to.length).toString('hex');
-  });
+  return txs.map((tx) => txCallFields(tx.raw).to?.toString('hex') ?? null);
 }
 
 function gasOf(results: readonly TxResult[]): bigint {
   let gas = 0n;
   for (const r of results) gas += r.gasUsed;
   return gas;
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 function resultBytes(r: TxResult): number {
@@ -123,11 +116,7 @@ function resultBytes(r: TxResult): number {
   return bytes;
 }
 
-/** Bound on the (contract, selector) pairs the engine remembers as fully learned. */
-const LEARNED_CALLS_MAX = 4096;
-
 export class ParallelEngine {
-  private readonly learned = new Set<string>();
   private readonly modes = new ModeChooser();
 
   constructor(
@@ -156,7 +145,7 @@ export class ParallelEngine {
     }
     let parallel: BlockExecution;
     try {
-      parallel = await this.runParallel(req, plan.partitions, pool, local, started);
+      parallel = await this.runParallel(req, plan, pool, local, started);
     } catch (err) {
       this.log.error({ err, height: req.env?.number.toString() }, 'parallel execution broke an invariant; running the block serially');
       const serial = await this.runSerial(req, pool, local, started, 'engine fallback');
@@ -238,8 +227,9 @@ export class ParallelEngine {
   }
 
   private async runParallel(
-    req: ExecRequest, partitions: number[][], pool: ExecutorPool, local: LocalExecution, started: number,
+    req: ExecRequest, plan: PartitionPlan, pool: ExecutorPool, local: LocalExecution, started: number,
   ): Promise<BlockExecution> {
+    const { partitions } = plan;
     const n = req.txs.length;
     const env = req.env;
     if (env === undefined) throw new EngineInvariantError('ExecRequest without env');
@@ -285,7 +275,7 @@ export class ParallelEngine {
     const memory = new BlockMemory(base);
     const coinbase = accountKey(env.coinbase);
     const evmEnv = toEvmEnv(env, req.recentHashes);
-    const targets = calledAddresses(req.txs);
+    const targets = plan.called;
     const contracts = new ContractCallCounter();
     const affinity = new BlockAffinity(req.txs, this.affinityHint(req, local).affinity);
     const final: TxResult[] = [];
@@ -308,7 +298,7 @@ export class ParallelEngine {
         }
         deps.push(txReads.filter((e) => e.txIndex >= 0).map((e) => e.txIndex));
         memoryBytes += resultBytes(r);
-        this.learnPattern(local, req.txs[i]!, targets[i]!, txReads);
+        this.learnPattern(local, req.txs[i]!, plan.fields[i]!, txReads);
         contracts.add(targets[i]!, false);
         final.push(r);
         continue;
@@ -359,7 +349,7 @@ export class ParallelEngine {
     const patterns = local.patterns;
     if (patterns === undefined) return {};
     return {
-      affinity: (i: number, to: Uint8Array, data: Uint8Array) => patterns.affinityKeys({ sender: asBuffer(req.txs[i]!.sender), to: asBuffer(to), data: asBuffer(data) }),
+      affinity: (i: number, to: Buffer, data: Buffer) => patterns.affinityKeys({ sender: req.txs[i]!.sender, to, data }),
     };
   }
 
@@ -378,26 +368,12 @@ export class ParallelEngine {
     if (missing.size > 0) await local.cache.load([...missing], baseHeight);
   }
 
-  /**
-   * Teaches the scheduler's access patterns from a validated optimistic result. Each pattern
-   * learns from its first few calls only; `learned` remembers the calls past that, so a block
-   * of known calls costs a Set lookup per tx.
-   */
-  private learnPattern(local: LocalExecution, tx: Tx, target: string | null, reads: readonly ReadVersionEntry[]): void {
+  /** Teaches the scheduler's access patterns from a validated optimistic result (first calls per selector only). */
+  private learnPattern(local: LocalExecution, tx: Tx, fields: TxCallFields, reads: readonly ReadVersionEntry[]): void {
     const patterns = local.patterns;
-    if (patterns === undefined || target === null) return;
-    const raw = tx.raw;
-    const fields = txCallFields(raw);
-    if (fields.data.length < 4) return;
-    const id = target + Buffer.from(fields.data.buffer, fields.data.byteOffset, 4).toString('hex');
-    if (this.learned.has(id)) return;
-    const call = { sender: asBuffer(tx.sender), to: asBuffer(fields.to!), data: asBuffer(fields.data) };
-    if (!patterns.wants(call)) {
-      if (this.learned.size >= LEARNED_CALLS_MAX) this.learned.clear();
-      this.learned.add(id);
-      return;
-    }
-    patterns.learn(call, reads.map((e) => e.key));
+    if (patterns === undefined || fields.to === null) return;
+    const call = { sender: tx.sender, to: fields.to, data: fields.data };
+    if (patterns.wants(call)) patterns.learn(call, reads.map((e) => e.key));
   }
 
   /** The caller keeps local.cache at the committed height (applyCommitted after each commit). */

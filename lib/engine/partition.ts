@@ -5,7 +5,7 @@
 // a preference for the same partition per address across blocks so executor caches stay warm.
 // Hints only steer; validation keeps the result exact whatever the plan.
 import type { Tx } from '../../gen/lanes/v1/types.js';
-import { accessListKeys, txCallFields } from '../chain/txFields.js';
+import { accessListKeys, txCallFields, type TxCallFields } from '../chain/txFields.js';
 
 export interface PartitionHints {
   /** Lowercase hex addresses (no 0x) whose txs should run in one partition. */
@@ -14,7 +14,7 @@ export interface PartitionHints {
    * Names of state tx `index` will likely write, learned from earlier blocks (AccessPatternLearner
    * .affinityKeys): txs sharing a name run in one partition instead of conflicting across two.
    */
-  affinity?: (index: number, to: Uint8Array, data: Uint8Array) => Iterable<string>;
+  affinity?: (index: number, to: Buffer, data: Buffer) => Iterable<string>;
 }
 
 export interface PartitionPlan {
@@ -22,18 +22,10 @@ export interface PartitionPlan {
   partitions: number[][];
   /** Size of the largest group of txs that had to stay together. */
   largestGroup: number;
-}
-
-interface TxShape {
-  to: string | null;
-  accessKeys: string[];
-}
-
-/** The `to` address and declared access-list entries of a signed tx (header walk, no full decode). */
-export function txShape(raw: Uint8Array): TxShape {
-  const fields = txCallFields(raw);
-  const to = fields.to === null ? null : Buffer.from(fields.to.buffer, fields.to.byteOffset, fields.to.length).toString('hex');
-  return { to, accessKeys: accessListKeys(fields.accessList) };
+  /** The called address of each tx (hex, no 0x; null for a creation or an undecodable tx). */
+  called: Array<string | null>;
+  /** Each tx's `to`, calldata and access list, as read for the plan (so nothing decodes them twice). */
+  fields: TxCallFields[];
 }
 
 class UnionFind {
@@ -72,15 +64,15 @@ function addressSlot(address: string, parts: number): number {
  * name belong in one partition; a conflict between two txs that share none is one only a
  * coarser rule (a hot address) can prevent.
  */
-export function affinityNames(tx: Tx, index: number, affinity: PartitionHints['affinity']): { names: string[]; to: string | null; sender: string } {
-  const sender = Buffer.from(tx.sender.buffer, tx.sender.byteOffset, tx.sender.length).toString('hex');
+export function affinityNames(tx: Tx, index: number, affinity: PartitionHints['affinity']): { names: string[]; to: string | null; sender: string; fields: TxCallFields } {
+  const sender = tx.sender.toString('hex');
   const names = ['a' + sender];
   const fields = txCallFields(tx.raw);
-  const to = fields.to === null ? null : Buffer.from(fields.to.buffer, fields.to.byteOffset, fields.to.length).toString('hex');
+  const to = fields.to === null ? null : fields.to.toString('hex');
   if (to !== null && fields.data.length === 0) names.push('a' + to);
   if (fields.accessList !== null) for (const k of accessListKeys(fields.accessList)) names.push('k' + k);
-  if (to !== null && affinity !== undefined) for (const k of affinity(index, fields.to!, fields.data)) names.push('m' + k);
-  return { names, to, sender };
+  if (fields.to !== null && affinity !== undefined) for (const k of affinity(index, fields.to, fields.data)) names.push('m' + k);
+  return { names, to, sender, fields };
 }
 
 export function planPartitions(txs: readonly Tx[], parts: number, hints: PartitionHints): PartitionPlan {
@@ -94,12 +86,17 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
     else uf.union(first, i);
   };
   const homes: string[] = [];
+  const called: Array<string | null> = [];
+  const fields: TxCallFields[] = [];
   for (let i = 0; i < n; i++) {
-    const { names, to, sender } = affinityNames(txs[i]!, i, hints.affinity);
+    const named = affinityNames(txs[i]!, i, hints.affinity);
+    const { names, to, sender } = named;
+    fields.push(named.fields);
     for (const name of names) join(name, i);
     if (to !== null && hints.hotAddresses.has(to)) join('h' + to, i);
     if (hints.hotAddresses.has(sender)) join('h' + sender, i);
     homes.push(to ?? sender);
+    called.push(to);
   }
   // Groups in order of their first tx; each goes to its address's home partition unless that
   // would take it past its fair share, then to the least loaded one. The share is exact: the
@@ -127,7 +124,7 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
     for (const m of members) assigned[target]!.push(m);
   }
   const partitions = assigned.filter((p) => p.length > 0).map((p) => p.sort((a, b) => a - b));
-  return { partitions, largestGroup };
+  return { partitions, largestGroup, called, fields };
 }
 
 /**

@@ -123,7 +123,10 @@ export class AccessPatternLearner {
     const id = AccessPatternLearner.id(call)!;
     let p = this.patterns.get(id);
     if (p === undefined) {
-      if (this.patterns.size >= MAX_PATTERNS) this.patterns.clear();
+      if (this.patterns.size >= MAX_PATTERNS) {
+        this.patterns.clear();
+        this.lastDone = null;
+      }
       p = { calls: 0, constantCounts: new Map(), mappings: new Map() };
       this.patterns.set(id, p);
     }

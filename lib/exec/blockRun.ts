@@ -2,7 +2,7 @@
 // outcome into the TxResult the scheduler assembles. Shared by the executor service and the
 // scheduler's local fallback, so both produce byte-identical results.
 import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResult } from '../../gen/lanes/v1/bus.js';
-import { txCallFields } from '../chain/txFields.js';
+import { txCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
 import type { VersionedRead } from '../evm/stateView.js';
 import { accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, keyToBytes, type StateKey } from '../state/keys.js';
@@ -39,8 +39,8 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * The wire form of an outcome. `withReads` false leaves the read-set out: a block run in the
- * scheduler's own process keeps its read-sets as maps (BlockRunResult.readSets) instead of
- * converting every key to bytes and back.
+ * scheduler's own process learns from the read-set maps as it goes (BlockRunOptions.onReads)
+ * instead of converting every key to bytes and back.
  */
 export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: number, withReads = true): TxResult {
   const writes: TxResult['writes'] = [];
@@ -69,19 +69,9 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
   };
 }
 
-function view(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-}
-
-/** The `to` address and calldata of a signed tx (to null = create), as views into `raw`. */
-export function callOf(raw: Uint8Array): { to: Buffer | null; data: Buffer } {
-  const fields = txCallFields(raw);
-  return { to: fields.to === null ? null : view(fields.to), data: view(fields.data) };
-}
-
 /** The `to` address of a signed tx (null = create). */
 export function recipientOf(raw: Uint8Array): Buffer | null {
-  return callOf(raw).to;
+  return txCallFields(raw).to;
 }
 
 const WARM_SAMPLE_STRIDE = 8;
@@ -93,15 +83,14 @@ const WARM_SAMPLE_STRIDE = 8;
  * is warm and predicting storage keys (a keccak256 per mapping entry) would only cost time.
  */
 async function prefetchBlock(
-  req: ExecRequest, calls: ReadonlyArray<{ to: Buffer | null; data: Buffer }>, source: BlockOverlaySource,
+  req: ExecRequest, calls: readonly TxCallFields[], source: BlockOverlaySource,
   committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
 ): Promise<void> {
   // Warm cache: check a sample of the block's accounts (every WARM_SAMPLE_STRIDE-th tx) before
   // deciding to skip; a new account the sample misses costs one round trip in the run, which
   // then marks the cache cold for the next block.
-  const stride = committed.warm ? WARM_SAMPLE_STRIDE : 1;
   let cold = !committed.warm;
-  for (let i = 0; i < req.txs.length && !cold; i += stride) {
+  for (let i = 0; i < req.txs.length && !cold; i += WARM_SAMPLE_STRIDE) {
     if (committed.peek(accountKey(req.txs[i]!.sender), req.baseHeight) === undefined) cold = true;
     const to = calls[i]!.to;
     if (to !== null && committed.peek(accountKey(to), req.baseHeight) === undefined) cold = true;
@@ -134,7 +123,7 @@ async function prefetchBlock(
 
 /** Accounts and predicted keys of txs `from`… of the block: what a miss loads along with it. */
 function* upcomingKeys(
-  req: ExecRequest, calls: ReadonlyArray<{ to: Buffer | null; data: Buffer }>, from: number, patterns: AccessPatternLearner | undefined,
+  req: ExecRequest, calls: readonly TxCallFields[], from: number, patterns: AccessPatternLearner | undefined,
 ): Generator<StateKey> {
   for (let i = from; i < req.txs.length; i++) {
     const tx = req.txs[i]!;
@@ -175,7 +164,7 @@ export async function runBlockSerially(
   if (req.env === undefined) throw new Error('ExecRequest without env');
   const env = toEvmEnv(req.env, req.recentHashes);
   const source = new BlockOverlaySource(committed, req.baseHeight);
-  const calls = req.txs.map((tx) => callOf(tx.raw));
+  const calls = req.txs.map((tx) => txCallFields(tx.raw));
   const started = performance.now();
   await prefetchBlock(req, calls, source, committed, patterns);
   const prefetched = performance.now();

@@ -1,6 +1,7 @@
 // Transactions this ingress accepted that are not yet in a committed block (or rejected there):
-// answers "already known", the `pending` nonce (max(committed nonce, highest pending nonce + 1))
-// and eth_getTransactionByHash before inclusion. Bounded: at capacity the oldest entry is
+// answers "already known", the `pending` nonce (the highest of: the committed nonce, the nonce
+// after the sender's latest tx seen included, the highest pending nonce + 1) and
+// eth_getTransactionByHash before inclusion. Bounded: at capacity the oldest entry is
 // forgotten (it only loses those answers; the transaction itself is already in the stream).
 import type { BlockCommitted } from '../../gen/lanes/v1/bus.js';
 
