@@ -1,4 +1,4 @@
-// Two costs of @ethereumjs/evm 10 that profiles of ERC-20 and AMM transactions put near the top,
+// Three costs of @ethereumjs/evm 10 that profiles of ERC-20 and AMM transactions put near the top,
 // removed without changing what the interpreter computes:
 //
 // - Jump-destination analysis. Every call frame re-scans its whole code for JUMPDESTs, PUSH
@@ -9,6 +9,8 @@
 //   rewritten), and the state caches hand out the same Buffer for the same code, so identity is
 //   a sound and free key; entries live as long as the code object (WeakMap), so the cache is
 //   bounded by the state caches that hold the code.
+// - The interpreter's step loop, which awaits every opcode: `stepLoop.ts` runs steps that need
+//   not wait synchronously.
 // - `Common.isActivatedEIP`, asked twice per opcode, scans an array of ~40 EIPs. It becomes a Set
 //   lookup, rebuilt whenever Common replaces that array (it always replaces, never mutates it).
 //
@@ -18,6 +20,7 @@
 // never silently at execution.
 import type { Common } from '@ethereumjs/common';
 import type { VM } from '@ethereumjs/vm';
+import { installStepLoop } from './stepLoop.js';
 
 interface JumpAnalysis {
   jumps: Uint8Array;
@@ -74,7 +77,7 @@ async function installJumpAnalysisCache(): Promise<void> {
 
 /** Patches the interpreter once per process; later calls wait for the first. */
 export function installEvmTuning(): Promise<void> {
-  installed ??= installJumpAnalysisCache();
+  installed ??= Promise.all([installJumpAnalysisCache(), installStepLoop((evm) => tunedEvms.has(evm))]).then(() => undefined);
   return installed;
 }
 
