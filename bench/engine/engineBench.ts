@@ -80,6 +80,8 @@ interface Options {
   skipCeiling: boolean;
   /** Untimed blocks first (JIT, executor caches, hot keys), on both sides; undefined = by accounts. */
   warmupBlocks: number | undefined;
+  /** The engine's mode chooser (LANES_ADAPTIVE_MODE); off = every eligible block runs in parallel. */
+  adaptiveMode: boolean;
 }
 
 const CHAIN_ID = 31337n;
@@ -99,6 +101,7 @@ function parseOptions(argv: string[]): Options {
       verbose: { type: 'boolean', default: false },
       'skip-ceiling': { type: 'boolean', default: false },
       warmup: { type: 'string' },
+      adaptive: { type: 'string', default: 'on' },
     },
   });
   const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
@@ -121,7 +124,13 @@ function parseOptions(argv: string[]): Options {
     verbose: values.verbose!,
     skipCeiling: values['skip-ceiling']!,
     warmupBlocks: values.warmup === undefined ? undefined : Number(values.warmup),
+    adaptiveMode: onOff(values.adaptive!, 'adaptive'),
   };
+}
+
+function onOff(value: string, name: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new Error(`--${name} must be on or off, got ${value}`);
+  return value === 'on';
 }
 
 /** Warm-up by accounts: about two touches per account (2 per tx), between 4 and 20 blocks. */
@@ -189,9 +198,19 @@ class SerialBaseline {
   }
 }
 
+interface CellOptions {
+  executors: number;
+  workDir: string;
+  profileDir: string | undefined;
+  verbose: boolean;
+  warmupBlocks: number;
+  adaptiveMode: boolean;
+}
+
 async function runCell(
-  genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], executors: number, workDir: string, profileDir: string | undefined, verbose: boolean, warmupBlocks: number,
+  genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
 ): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'rootsMatch'> & { root: Buffer; serialRoot: Buffer }> {
+  const { executors, workDir, profileDir, verbose, warmupBlocks, adaptiveMode } = cellOptions;
   const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
@@ -205,7 +224,7 @@ async function runCell(
     const timeoutMs = 120_000;
     const natsPool = new NatsExecutorPool(nc, timeoutMs);
     natsPool.start();
-    const calls: Array<{ ms: number; cpuMs: number; txs: number }> = [];
+    const calls: Array<{ ms: number; cpuMs: number; txs: number; mgas: number; executor: string }> = [];
     const pool = {
       size: () => natsPool.size(),
       live: () => natsPool.live(),
@@ -213,7 +232,10 @@ async function runCell(
       run: async (req: ExecRequest, slot: number) => {
         const t = performance.now();
         const res = await natsPool.run(req, slot);
-        calls.push({ ms: performance.now() - t, cpuMs: Number(res.cpuMicros) / 1000, txs: req.txs.length });
+        calls.push({
+          ms: performance.now() - t, cpuMs: Number(res.cpuMicros) / 1000, txs: req.txs.length,
+          mgas: Number(res.results.reduce((sum, r) => sum + r.gasUsed, 0n)) / 1e6, executor: res.executorId,
+        });
         return res;
       },
     };
@@ -227,7 +249,7 @@ async function runCell(
     }, 1_000_000);
     const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache, patterns: new AccessPatternLearner() };
     const silent = pino({ level: 'silent' });
-    const engine = new ParallelEngine(DEFAULT_ENGINE_OPTIONS, new HotKeyTracker(), silent);
+    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, adaptiveMode }, new HotKeyTracker(), silent);
     const genesisBlock = await request(nc, STATE_BLOCK_SUBJECT, BlockRequest, { number: 0n, hash: Buffer.alloc(0), latest: false }, BlockResponse, timeoutMs);
     const hashes: Buffer[] = [genesisBlock.header!.hash];
     const pids = cluster.services.filter((s) => s.name.startsWith('executor')).map((s) => s.child.pid!);
@@ -265,7 +287,7 @@ async function runCell(
       cache.applyCommitted(height, assembled.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]));
       root = commit.header.stateRoot;
       if (verbose) {
-        const line = calls.map((c) => `${c.txs} txs ${c.ms.toFixed(0)} ms (exec cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
+        const line = calls.map((c) => `${c.executor}: ${c.txs} txs ${c.mgas.toFixed(1)} Mgas ${c.ms.toFixed(0)} ms (cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
         const phases = report.mode === 'parallel'
           ? ` (executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
           : '';
@@ -335,7 +357,9 @@ export async function main(argv: string[]): Promise<number> {
         const { genesisStateEntries } = await import('../../lib/chain/genesis.js');
         const entries = genesisStateEntries(w.genesis);
         for (const executors of options.executors) {
-          const { root, serialRoot, ...cell } = await runCell(w.genesis, entries, blocks, executors, workDir, options.profile, options.verbose, warmupBlocks);
+          const { root, serialRoot, ...cell } = await runCell(w.genesis, entries, blocks, {
+            executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode,
+          });
           const row: EngineBenchRow = { workload, accounts, warmupBlocks, ...cell, rootsMatch: root.equals(serialRoot) };
           rows.push(row);
           out([

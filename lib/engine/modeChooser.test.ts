@@ -5,7 +5,7 @@ const GAS = 10_000_000n;
 
 describe('ModeChooser', () => {
   it('tries parallel, then serial, then keeps the cheaper one and probes the other, less often once both are known', () => {
-    const modes = new ModeChooser({ smoothing: 1, probeEveryBlocks: 8, parallelAdvantage: 0.95 });
+    const modes = new ModeChooser({ smoothing: 1, probeEveryBlocks: 8, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     expect(modes.choose()).toBe('parallel');
     modes.record('parallel', 150, GAS, true); // cheap txs: parallel costs more than serial
     expect(modes.choose()).toBe('serial');
@@ -22,7 +22,7 @@ describe('ModeChooser', () => {
   });
 
   it('replaces a cold first figure with the probe\'s', () => {
-    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95 });
+    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 300, GAS, true); // first parallel block: cold caches, nothing learned
     modes.record('serial', 100, GAS, true);
     modes.record(modes.choose(), 100, GAS, true);
@@ -33,7 +33,7 @@ describe('ModeChooser', () => {
   });
 
   it('switches to parallel once it is clearly cheaper, and not for a tie', () => {
-    const modes = new ModeChooser({ smoothing: 1, probeEveryBlocks: 100, parallelAdvantage: 0.95 });
+    const modes = new ModeChooser({ smoothing: 1, probeEveryBlocks: 100, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 98, GAS, true);
     modes.record('serial', 100, GAS, true);
     expect(modes.choose()).toBe('serial'); // within the 5 % hysteresis
@@ -41,8 +41,29 @@ describe('ModeChooser', () => {
     expect(modes.choose()).toBe('parallel');
   });
 
+  it('runs the first eligible blocks in parallel while executors warm up, then compares with the warmest figure', () => {
+    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
+    modes.record('serial', 100, GAS, false); // a small block, serial for its size: its cost is known
+    const warming = [400, 250, 80]; // executors JIT-compile over their first blocks
+    for (const ms of warming) {
+      expect(modes.choose()).toBe('parallel');
+      modes.record('parallel', ms, GAS, true);
+    }
+    expect(modes.costs().parallel).toBe(8); // the last figure, not an average dragged by cold blocks
+    expect(modes.choose()).toBe('parallel');
+  });
+
+  it('leaves parallel after its warm-up when serial is cheaper', () => {
+    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 2 });
+    modes.record('parallel', 150, GAS, true);
+    modes.record('parallel', 150, GAS, true);
+    expect(modes.choose()).toBe('serial'); // serial untried: tried now
+    modes.record('serial', 100, GAS, true);
+    expect(modes.choose()).toBe('serial');
+  });
+
   it('learns serial cost from blocks that were serial for other reasons, without counting them as probes', () => {
-    const modes = new ModeChooser({ smoothing: 0.5, probeEveryBlocks: 2, parallelAdvantage: 0.95 });
+    const modes = new ModeChooser({ smoothing: 0.5, probeEveryBlocks: 2, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 50, GAS, true);
     modes.record('serial', 100, GAS, false);
     modes.record('serial', 100, 0n, false); // an empty block teaches nothing

@@ -4,8 +4,12 @@
 // and a host whose cores do not scale gives the executors less than it promises. So the engine
 // keeps, per mode, a moving average of wall time per unit of gas of the blocks it ran that way,
 // runs eligible blocks in the cheaper mode, and now and then runs one in the other mode to keep
-// that mode's figure current. A probe's figure replaces the old one (the old one may be from a
-// cold start: empty caches, nothing learned yet); probes come every 2 blocks until each mode has
+// that mode's figure current. The first `warmupParallelBlocks` eligible blocks all run in
+// parallel, each figure replacing the last: executors JIT-compile the EVM over their first few
+// thousand txs (a partition's CPU drops by 3-4× over its first 8 blocks), while the scheduler's
+// own serial path warms on every block, so a comparison made earlier judges cold executors and
+// keeps them cold by not using them. A probe's figure replaces the old one (the old one may be
+// from a cold start); probes come every 2 blocks until each mode has
 // EARLY_SAMPLES figures (executors warm up over their first blocks, and an early probe may judge
 // a cold executor), then after 4, 8, up to probeEveryBlocks blocks while they confirm the
 // choice, and again after 2 when the choice changes. The
@@ -17,9 +21,11 @@ export interface ModeChooserOptions {
   probeEveryBlocks: number;
   /** Parallel must be at least this much cheaper per gas to be chosen (hysteresis against noise). */
   parallelAdvantage: number;
+  /** Eligible blocks run in parallel before any comparison, while executors warm up. */
+  warmupParallelBlocks: number;
 }
 
-export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = { smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95 };
+export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = { smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 8 };
 
 export type ExecutionMode = 'parallel' | 'serial';
 
@@ -32,14 +38,18 @@ export class ModeChooser {
   private sinceProbe = 0;
   private probeInterval = 2;
   private lastBest: ExecutionMode | null = null;
+  private warmupLeft: number;
 
   constructor(private readonly options: ModeChooserOptions = DEFAULT_MODE_CHOOSER_OPTIONS) {
     if (!(options.smoothing > 0 && options.smoothing <= 1)) throw new Error(`ModeChooser: smoothing must be in (0, 1], got ${options.smoothing}`);
     if (options.probeEveryBlocks < 1) throw new Error('ModeChooser: probeEveryBlocks must be >= 1');
+    if (!(options.warmupParallelBlocks >= 0)) throw new Error('ModeChooser: warmupParallelBlocks must be >= 0');
+    this.warmupLeft = options.warmupParallelBlocks;
   }
 
   /** The mode for a block that could run in parallel. Untried modes are tried first, parallel first. */
   choose(): ExecutionMode {
+    if (this.warmupLeft > 0) return 'parallel';
     const best = this.best();
     if (best === null) return this.cost.parallel === null ? 'parallel' : 'serial';
     if (this.sinceProbe >= Math.min(this.probeInterval, this.options.probeEveryBlocks)) return best === 'parallel' ? 'serial' : 'parallel';
@@ -54,6 +64,11 @@ export class ModeChooser {
   record(mode: ExecutionMode, wallMs: number, gas: bigint, chosen: boolean): void {
     if (gas <= 0n || !(wallMs >= 0)) return;
     const sample = wallMs / Number(gas);
+    if (mode === 'parallel' && chosen && this.warmupLeft > 0) {
+      this.warmupLeft--;
+      this.cost.parallel = sample;
+      return;
+    }
     const bestBefore = this.best();
     const probe = chosen && bestBefore !== null && mode !== bestBefore;
     const before = this.cost[mode];
