@@ -197,7 +197,9 @@ export class ParallelEngine {
         wireReads: false,
         onReads: (i, reads, to) => {
           counter.beginTx(i);
-          for (const [key, v] of reads) counter.read(key, v.txIndex);
+          reads.forEach((v, key) => {
+            if (v.txIndex >= 0) counter.read(key, v.txIndex);
+          });
           contracts.add(to === null ? null : to.toString('hex'), counter.endTx());
         },
       });

@@ -5,7 +5,7 @@ import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResul
 import { txCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
 import type { VersionedRead } from '../evm/stateView.js';
-import { accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, keyToBytes, type StateKey } from '../state/keys.js';
+import { accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, StateKeyBytes, type StateKey } from '../state/keys.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
 import { BlockOverlaySource } from './overlaySource.js';
@@ -36,6 +36,23 @@ const STATUS: Record<TxOutcome['status'], TxStatus> = {
 /** Shared, never written: results are encoded or read, not mutated in place. */
 const NO_READS: TxResult['reads'] = Object.freeze([]) as unknown as TxResult['reads'];
 const EMPTY = Buffer.alloc(0);
+/** Key bytes of results, shared between results (never written into): keys recur block after block. */
+const resultKeys = new StateKeyBytes(1 << 16);
+
+/** The bytes of the last amount converted: a block's txs mostly share a gas price and a tip per gas. */
+class LastAmountBytes {
+  private amount = 0n;
+  private bytes: Buffer = EMPTY;
+  of(amount: bigint): Buffer {
+    if (amount !== this.amount) {
+      this.amount = amount;
+      this.bytes = amount === 0n ? EMPTY : bigintToBytes(amount);
+    }
+    return this.bytes;
+  }
+}
+const gasPriceBytes = new LastAmountBytes();
+const coinbaseDeltaBytes = new LastAmountBytes();
 
 /**
  * The wire form of an outcome. `withReads` false leaves the read-set out: a block run in the
@@ -44,11 +61,11 @@ const EMPTY = Buffer.alloc(0);
  */
 export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: number, withReads = true): TxResult {
   const writes: TxResult['writes'] = [];
-  for (const [key, value] of outcome.writes) writes.push({ key: keyToBytes(key), value: value ?? EMPTY, absent: value === null });
+  for (const [key, value] of outcome.writes) writes.push({ key: resultKeys.bytes(key), value: value ?? EMPTY, absent: value === null });
   let reads = NO_READS;
   if (withReads) {
     reads = [];
-    for (const [key, v] of outcome.reads) reads.push({ key: keyToBytes(key), txIndex: v.txIndex, incarnation: v.incarnation });
+    for (const [key, v] of outcome.reads) reads.push({ key: resultKeys.bytes(key), txIndex: v.txIndex, incarnation: v.incarnation });
   }
   return {
     txIndex,
@@ -64,8 +81,8 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
     incarnation,
     txType: outcome.txType,
     to: outcome.to ?? EMPTY,
-    effectiveGasPrice: bigintToBytes(outcome.effectiveGasPrice),
-    coinbaseDelta: outcome.coinbaseDelta === 0n ? EMPTY : bigintToBytes(outcome.coinbaseDelta),
+    effectiveGasPrice: gasPriceBytes.of(outcome.effectiveGasPrice),
+    coinbaseDelta: coinbaseDeltaBytes.of(outcome.coinbaseDelta),
   };
 }
 

@@ -59,6 +59,30 @@ export function keyToBytes(key: StateKey): Buffer {
   return Buffer.from(key, 'hex');
 }
 
+/**
+ * keyToBytes behind a bounded memo, for hot paths that convert the same keys block after block
+ * (every result's write-set and read-set): a Map lookup instead of a hex decode into a fresh
+ * Buffer. The Buffers it returns are shared: callers must not write into them. Past
+ * `maxEntries` the memo starts over.
+ */
+export class StateKeyBytes {
+  private readonly memo = new Map<StateKey, Buffer>();
+
+  constructor(private readonly maxEntries: number) {
+    if (!(maxEntries >= 1)) throw new Error(`StateKeyBytes: maxEntries must be >= 1, got ${maxEntries}`);
+  }
+
+  bytes(key: StateKey): Buffer {
+    let b = this.memo.get(key);
+    if (b === undefined) {
+      if (this.memo.size >= this.maxEntries) this.memo.clear();
+      b = Buffer.from(key, 'hex');
+      this.memo.set(key, b);
+    }
+    return b;
+  }
+}
+
 export function keyFromBytes(bytes: Uint8Array): StateKey {
   return hexOf(bytes);
 }
