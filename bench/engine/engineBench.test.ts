@@ -30,8 +30,9 @@ describe('bench:engine', () => {
     fs.rmSync(out, { recursive: true, force: true });
   }, 120_000);
 
-  it('warms up longer for more accounts, within 4 and 20 blocks', () => {
-    expect(defaultWarmupBlocks(2, 500)).toBe(4);
+  it('warms up past the mode chooser\'s warm-up, longer for more accounts, at most 20 blocks', () => {
+    expect(defaultWarmupBlocks(2, 500)).toBe(12);
+    expect(defaultWarmupBlocks(8_000, 500)).toBe(16);
     expect(defaultWarmupBlocks(10_000, 500)).toBe(20);
     expect(defaultWarmupBlocks(1_000_000, 500)).toBe(20);
   });

@@ -7,9 +7,11 @@
 // which goes first), so both sides of a ratio see the same machine at the same moment. The first
 // blocks are warm-up, untimed on both sides: the JIT, hot-key and access-pattern learning, and
 // the caches. The baseline holds the whole state in memory from the start; executors and the
-// scheduler start empty and, in a running cluster, hold the accounts in play. So the default
-// warm-up (--warmup) is 4 blocks, or enough for about two touches per account (at most 20 blocks
-// of 500), whichever is more: what is timed is the steady state, not a cold start. Timed: the engine's executeBlock (partitions, validation,
+// scheduler start empty and, in a running cluster, hold the accounts in play and have JIT-compiled
+// the EVM. So the default warm-up (--warmup) is 12 blocks (the mode chooser's 8 parallel warm-up
+// blocks, then a few compared), or enough for about two touches per account (at most 20 blocks
+// of 500), whichever is more: what is timed is the steady state, not a cold start.
+// Timed: the engine's executeBlock (partitions, validation,
 // re-execution); commits to the state service happen between blocks, untimed, because the serial
 // baseline commits nothing either. CPU per tx sums the bench process (the scheduler's role) and
 // every executor process, from /proc.
@@ -28,7 +30,7 @@ import { startCluster } from '../../cli/cluster.js';
 import { request } from '../../lib/bus/nats.js';
 import { STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
 import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
-import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
+import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
 import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
@@ -133,9 +135,12 @@ function onOff(value: string, name: string): boolean {
   return value === 'on';
 }
 
-/** Warm-up by accounts: about two touches per account (2 per tx), between 4 and 20 blocks. */
+/** Blocks before the mode chooser compares modes (DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks), plus a few. */
+const MIN_WARMUP_BLOCKS = DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks + 4;
+
+/** Warm-up by accounts: about two touches per account (2 per tx), between MIN_WARMUP_BLOCKS and 20 blocks. */
 export function defaultWarmupBlocks(accounts: number, blockTxs: number): number {
-  return Math.max(4, Math.min(20, Math.ceil(accounts / blockTxs)));
+  return Math.max(MIN_WARMUP_BLOCKS, Math.min(20, Math.ceil(accounts / blockTxs)));
 }
 
 function blockEnv(genesis: Genesis, height: bigint): BlockEnv {
