@@ -62,6 +62,8 @@ export interface EngineBenchRow {
   cpuMicrosPerTx: number;
   serialCpuMicrosPerTx: number;
   stateRoundTripsPerBlock: number;
+  /** The machine's own ceiling measured at the start of the run (2 processes over 1); null with --skip-ceiling. */
+  machineCeiling: number | null;
   rootsMatch: boolean;
 }
 
@@ -214,7 +216,7 @@ interface CellOptions {
 
 async function runCell(
   genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
-): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'rootsMatch'> & { root: Buffer; serialRoot: Buffer }> {
+): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch'> & { root: Buffer; serialRoot: Buffer }> {
   const { executors, workDir, profileDir, verbose, warmupBlocks, adaptiveMode } = cellOptions;
   const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
@@ -325,7 +327,7 @@ async function runCell(
   }
 }
 
-function plot(rows: EngineBenchRow[]): string {
+function plot(rows: EngineBenchRow[], ceiling: number | null): string {
   const series = [];
   for (const workload of [...new Set(rows.map((r) => r.workload))]) {
     for (const executors of [...new Set(rows.map((r) => r.executors))]) {
@@ -334,7 +336,9 @@ function plot(rows: EngineBenchRow[]): string {
     }
   }
   const accounts = rows.map((r) => r.accounts);
-  series.push({ name: 'serial (1.0)', points: [[Math.min(...accounts), 1], [Math.max(...accounts), 1]] as Array<[number, number]>, dashed: true });
+  const span = (y: number): Array<[number, number]> => [[Math.min(...accounts), y], [Math.max(...accounts), y]];
+  series.push({ name: 'serial (1.0)', points: span(1), dashed: true });
+  if (ceiling !== null) series.push({ name: `machine ceiling, 2 processes (${ceiling.toFixed(2)})`, points: span(ceiling), dashed: true });
   return lineChart({ title: 'Parallel engine speed-up over the serial reference (same blocks, same run)', xLabel: 'accounts (log)', yLabel: 'speed-up ×', series, logX: true });
 }
 
@@ -365,7 +369,7 @@ export async function main(argv: string[]): Promise<number> {
           const { root, serialRoot, ...cell } = await runCell(w.genesis, entries, blocks, {
             executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode,
           });
-          const row: EngineBenchRow = { workload, accounts, warmupBlocks, ...cell, rootsMatch: root.equals(serialRoot) };
+          const row: EngineBenchRow = { workload, accounts, warmupBlocks, ...cell, machineCeiling: scaling?.ceiling ?? null, rootsMatch: root.equals(serialRoot) };
           rows.push(row);
           out([
             workload.padEnd(9), String(accounts).padStart(8), String(executors).padStart(10), row.tps.toFixed(0).padStart(8),
@@ -385,7 +389,7 @@ export async function main(argv: string[]): Promise<number> {
   fs.writeFileSync(jsonPath, JSON.stringify(rows, null, 2) + '\n');
   if (scaling !== null) fs.writeFileSync(path.join(options.out, 'engine-machine.json'), JSON.stringify(scaling, null, 2) + '\n');
   const svgPath = path.join(options.out, 'engine-speedup.svg');
-  fs.writeFileSync(svgPath, plot(rows));
+  fs.writeFileSync(svgPath, plot(rows, scaling?.ceiling ?? null));
   out(`wrote ${jsonPath} and ${svgPath}`);
   return 0;
 }
