@@ -5,7 +5,7 @@ import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResul
 import { txCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
 import type { VersionedRead } from '../evm/stateView.js';
-import { accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, StateKeyBytes, type StateKey } from '../state/keys.js';
+import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, StateKeyBytes, type StateKey } from '../state/keys.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
 import { BlockOverlaySource } from './overlaySource.js';
@@ -91,49 +91,41 @@ export function recipientOf(raw: Uint8Array): Buffer | null {
   return txCallFields(raw).to;
 }
 
-const WARM_SAMPLE_STRIDE = 8;
-
 /**
  * Loads what the block will likely read in at most two round trips: the sender, recipient and
- * coinbase accounts with the keys learned patterns predict, then the code of accounts that have
- * code. When the accounts are all cached and the last run over this cache met no miss, the cache
- * is warm and predicting storage keys (a keccak256 per mapping entry) would only cost time.
+ * coinbase accounts it lacks, with the storage keys learned patterns predict, then the code of
+ * the called accounts. Every account is checked (a Map lookup each: a sample missed the few new
+ * accounts of a block over many accounts, and each then cost a round trip of its own). Storage
+ * keys are predicted (a keccak256 per mapping entry) only when the last run over this cache met
+ * a miss: while it is warm they are cached too, and a miss still widens (BlockOverlaySource).
  */
 async function prefetchBlock(
   req: ExecRequest, calls: readonly TxCallFields[], source: BlockOverlaySource,
   committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
 ): Promise<void> {
-  // Warm cache: check a sample of the block's accounts (every WARM_SAMPLE_STRIDE-th tx) before
-  // deciding to skip; a new account the sample misses costs one round trip in the run, which
-  // then marks the cache cold for the next block.
-  let cold = !committed.warm;
-  for (let i = 0; i < req.txs.length && !cold; i += WARM_SAMPLE_STRIDE) {
-    if (committed.peek(accountKey(req.txs[i]!.sender), req.baseHeight) === undefined) cold = true;
-    const to = calls[i]!.to;
-    if (to !== null && committed.peek(accountKey(to), req.baseHeight) === undefined) cold = true;
-  }
-  if (!cold) return;
   const accounts = new Set<StateKey>();
+  const callees = new Set<StateKey>();
   if (req.env !== undefined) accounts.add(accountKey(req.env.coinbase));
   for (let i = 0; i < req.txs.length; i++) {
     accounts.add(accountKey(req.txs[i]!.sender));
     const to = calls[i]!.to;
-    if (to !== null) accounts.add(accountKey(to));
+    if (to !== null) callees.add(accountKey(to));
   }
+  for (const key of callees) accounts.add(key);
   const predicted: StateKey[] = [];
-  if (patterns !== undefined) {
+  if (patterns !== undefined && !committed.warm) {
     req.txs.forEach((tx, i) => {
       const { to, data } = calls[i]!;
       if (to !== null) for (const k of patterns.predict({ sender: tx.sender, to, data })) predicted.push(k);
     });
   }
-  await source.prefetch([...accounts, ...predicted]);
+  await source.prefetch(predicted.length === 0 ? accounts : [...accounts, ...predicted]);
+  // Code of the accounts txs call (a sender's code, an EIP-7702 delegation, loads on demand).
   const codes = new Set<StateKey>();
-  for (const key of [...accounts, ...predicted.filter((k) => k.startsWith('01'))]) {
+  for (const key of [...callees, ...predicted.filter((k) => k.startsWith('01'))]) {
     const value = committed.peek(key, req.baseHeight);
-    if (value === undefined || value === null) continue;
-    const codeHash = decodeAccount(value).codeHash;
-    if (!Buffer.from(codeHash).equals(EMPTY_CODE_HASH)) codes.add(codeKey(codeHash));
+    if (value === undefined || value === null || !accountHasCode(value)) continue;
+    codes.add(codeKey(decodeAccount(value).codeHash));
   }
   await source.prefetch(codes);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountKey, keyFromBytes, keyToBytes, StateKeyBytes, storageKey } from './keys.js';
+import { accountHasCode, accountKey, EMPTY_CODE_HASH, encodeAccount, keyFromBytes, keyToBytes, StateKeyBytes, storageKey } from './keys.js';
 
 describe('StateKeyBytes', () => {
   it('gives the bytes keyToBytes gives, the same Buffer for a key seen before, and starts over past its bound', () => {
@@ -16,5 +16,13 @@ describe('StateKeyBytes', () => {
     expect(memo.bytes(a)).not.toBe(first);
     expect(memo.bytes(a)).toEqual(first);
     expect(() => new StateKeyBytes(0)).toThrow(/maxEntries/);
+  });
+});
+
+describe('accountHasCode', () => {
+  it('reads the code hash in place', () => {
+    expect(accountHasCode(encodeAccount({ nonce: 3n, balance: 10n ** 20n, codeHash: EMPTY_CODE_HASH }))).toBe(false);
+    expect(accountHasCode(encodeAccount({ nonce: 1n, balance: 0n, codeHash: Buffer.alloc(32, 0x5a) }))).toBe(true);
+    expect(() => accountHasCode(Buffer.alloc(10))).toThrow(/72 bytes/);
   });
 });

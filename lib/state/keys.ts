@@ -111,6 +111,14 @@ export function encodeAccount(account: AccountValue): Buffer {
   return out;
 }
 
+/** True when an encoded account has code: its code hash, read in place, is not the empty one. */
+export function accountHasCode(value: Uint8Array): boolean {
+  if (value.length !== ACCOUNT_VALUE_BYTES) {
+    throw new Error(`accountHasCode: expected ${ACCOUNT_VALUE_BYTES} bytes, got ${value.length}`);
+  }
+  return Buffer.compare(value.subarray(40, 72), EMPTY_CODE_HASH) !== 0;
+}
+
 export function decodeAccount(value: Uint8Array): AccountValue {
   if (value.length !== ACCOUNT_VALUE_BYTES) {
     throw new Error(`decodeAccount: expected ${ACCOUNT_VALUE_BYTES} bytes, got ${value.length}`);
