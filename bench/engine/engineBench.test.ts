@@ -23,7 +23,7 @@ describe('bench:engine', () => {
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
     expect(row).toMatchObject({ workload: 'erc20', accounts: 2000, executors: 2, txs: 128, warmupBlocks: 2, machineCeiling: null, rootsMatch: true });
-    for (const field of ['tps', 'serialTps', 'speedup', 'reexecutions'] as const) expect(Number.isFinite(row[field]), field).toBe(true);
+    for (const field of ['tps', 'serialTps', 'speedup', 'blockSpeedupMedian', 'reexecutions'] as const) expect(Number.isFinite(row[field]), field).toBe(true);
     expect(row.speedup).toBeCloseTo(row.tps / row.serialTps, 6);
     expect(row.parallelBlocks + row.serialBlocks).toBe(2);
     expect(fs.existsSync(path.join(out, 'engine-speedup.svg'))).toBe(true);

@@ -55,6 +55,11 @@ export interface EngineBenchRow {
   serialTps: number;
   /** tps / serialTps: parallel over serial TPS of the same blocks in the same run. */
   speedup: number;
+  /**
+   * Median over timed blocks of each block's serial time over its engine time (the two run back
+   * to back): a burst of host load that lands on one side of one block moves it less.
+   */
+  blockSpeedupMedian: number;
   /** Re-executions per tx. */
   reexecutions: number;
   parallelBlocks: number;
@@ -140,6 +145,13 @@ function onOff(value: string, name: string): boolean {
 /** Blocks before the mode chooser compares modes (DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks), plus a few. */
 const MIN_WARMUP_BLOCKS = DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks + 4;
 
+function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Warm-up by accounts: about two touches per account (2 per tx), between MIN_WARMUP_BLOCKS and 20 blocks. */
 export function defaultWarmupBlocks(accounts: number, blockTxs: number): number {
   return Math.max(MIN_WARMUP_BLOCKS, Math.min(20, Math.ceil(accounts / blockTxs)));
@@ -176,7 +188,8 @@ class SerialBaseline {
     return new SerialBaseline(genesis, await TxExecutor.create({ chainId: CHAIN_ID }), entries);
   }
 
-  async runBlock(height: bigint, block: Tx[], timed: boolean): Promise<void> {
+  /** Runs one block; returns its wall seconds. */
+  async runBlock(height: bigint, block: Tx[], timed: boolean): Promise<number> {
     const env = blockEnv(this.genesis, height);
     const evmEnv = {
       chainId: env.chainId, number: env.number, timestampSec: env.timestamp, coinbase: env.coinbase, gasLimit: env.gasLimit,
@@ -191,11 +204,13 @@ class SerialBaseline {
         else this.state.set(key, value);
       }
     }
-    if (!timed) return;
-    this.seconds += (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000;
+    if (!timed) return seconds;
+    this.seconds += seconds;
     const used = process.cpuUsage(cpu0);
     this.cpuMicros += used.user + used.system;
     this.txs += block.length;
+    return seconds;
   }
 
   root(): Buffer {
@@ -268,12 +283,14 @@ async function runCell(
     let parallelBlocks = 0;
     let serialBlocks = 0;
     let roundTrips = 0;
+    const blockSpeedups: number[] = [];
     let root: Buffer = Buffer.alloc(0);
     for (const [b, block] of blocks.entries()) {
       const height = BigInt(b + 1);
       const timed = b >= warmupBlocks;
       // Alternate which side goes first, so neither always runs right after the other's work.
-      if (b % 2 === 0) await serial.runBlock(height, block, timed);
+      let serialSeconds = 0;
+      if (b % 2 === 0) serialSeconds = await serial.runBlock(height, block, timed);
       const env = blockEnv(genesis, height);
       const req: ExecRequest = {
         env, baseHeight: height - 1n, txs: block, txIndexes: block.map((_, i) => i), recentHashes: hashes.slice(-256),
@@ -301,8 +318,9 @@ async function runCell(
         process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}; ${line}\n`);
       }
       calls.length = 0;
-      if (b % 2 === 1) await serial.runBlock(height, block, timed);
+      if (b % 2 === 1) serialSeconds = await serial.runBlock(height, block, timed);
       if (!timed) continue;
+      blockSpeedups.push(serialSeconds / elapsed);
       seconds += elapsed;
       cpu += own.user + own.system + execCpu;
       txs += block.length;
@@ -315,7 +333,8 @@ async function runCell(
     const tps = txs / seconds;
     const serialTps = serial.txs / serial.seconds;
     return {
-      executors, txs, tps, serialTps, speedup: tps / serialTps, reexecutions: reexecutions / txs, parallelBlocks, serialBlocks,
+      executors, txs, tps, serialTps, speedup: tps / serialTps, blockSpeedupMedian: median(blockSpeedups),
+      reexecutions: reexecutions / txs, parallelBlocks, serialBlocks,
       cpuMicrosPerTx: cpu / txs, serialCpuMicrosPerTx: serial.cpuMicros / serial.txs,
       stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - warmupBlocks), root, serialRoot: serial.root(),
     };
@@ -353,7 +372,7 @@ export async function main(argv: string[]): Promise<number> {
     out(`machine: one process ${scaling.singleMicrosPerTx.toFixed(0)} µs/tx alone, ${scaling.concurrentMicrosPerTx.toFixed(0)} µs/tx each with 2 at once: ` +
       `2 processes give ${scaling.ceiling.toFixed(2)}× one, the ceiling of any parallel speed-up on this machine`);
   }
-  out('workload  accounts  executors      tps   serial tps  speedup  re-exec/tx  par/ser blocks  cpu µs/tx (serial)  roots');
+  out('workload  accounts  executors      tps   serial tps  speedup  (block median)  re-exec/tx  par/ser blocks  cpu µs/tx (serial)  roots');
   try {
     for (const workload of options.workloads) {
       for (const accounts of options.accounts) {
@@ -373,7 +392,8 @@ export async function main(argv: string[]): Promise<number> {
           rows.push(row);
           out([
             workload.padEnd(9), String(accounts).padStart(8), String(executors).padStart(10), row.tps.toFixed(0).padStart(8),
-            row.serialTps.toFixed(0).padStart(12), `${row.speedup.toFixed(2)}×`.padStart(8), row.reexecutions.toFixed(3).padStart(11),
+            row.serialTps.toFixed(0).padStart(12), `${row.speedup.toFixed(2)}×`.padStart(8), `(${row.blockSpeedupMedian.toFixed(2)}×)`.padStart(15),
+            row.reexecutions.toFixed(3).padStart(11),
             `${row.parallelBlocks}/${row.serialBlocks}`.padStart(15), `${row.cpuMicrosPerTx.toFixed(0)} (${row.serialCpuMicrosPerTx.toFixed(0)})`.padStart(19),
             row.rootsMatch ? '  equal' : '  DIFFER',
           ].join(' '));
