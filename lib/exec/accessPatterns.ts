@@ -98,6 +98,15 @@ export class AccessPatternLearner {
   private readonly slotMemo = new Map<string, StateKey>();
   /** The last call seen to have a complete pattern: homogeneous blocks skip even the id. */
   private lastDone: { to: Buffer; selector: number } | null = null;
+  private learnedCalls = 0;
+
+  /**
+   * Changes whenever a call taught something (learning stops after a few calls per selector):
+   * predictions made at the same generation are the same, so they need not be made twice.
+   */
+  get generation(): number {
+    return this.learnedCalls;
+  }
 
   private static id(call: CallShape): string | null {
     if (call.data.length < 4) return null;
@@ -120,6 +129,7 @@ export class AccessPatternLearner {
   /** Learns from one executed call's read keys (only for its first few calls per selector). */
   learn(call: CallShape, readKeys: Iterable<StateKey>): void {
     if (!this.wants(call)) return;
+    this.learnedCalls++;
     const id = AccessPatternLearner.id(call)!;
     let p = this.patterns.get(id);
     if (p === undefined) {

@@ -181,6 +181,9 @@ export async function runBlockSerially(
   const results: TxResult[] = [];
   let next = 0;
   source.companions = () => upcomingKeys(req, calls, next, patterns);
+  // Companions are the block's accounts (prefetched above) and what patterns predict: after a
+  // look that found nothing, only new learning can make the next one find something.
+  if (patterns !== undefined) source.companionsGeneration = () => patterns.generation;
   for (let i = 0; i < req.txs.length; i++) {
     next = i;
     const tx = req.txs[i]!;

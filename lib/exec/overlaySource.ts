@@ -7,8 +7,13 @@ import type { CommittedStateCache } from './committedState.js';
 
 /** Batched loads a block's misses may widen (see companions); later misses load one key each. */
 export const MISS_BATCHES_MAX = 3;
-/** Misses per block that may look for companions at all (each look walks the rest of the block). */
-const COMPANION_LOOKS_MAX = 16;
+/**
+ * Misses per block that may look for companions at all (each look walks the rest of the block).
+ * A look that found nothing is not repeated until companionsGeneration changes (patterns learned
+ * something), so the looks go where they can help: after the block's first calls have taught
+ * the patterns, not all on the cold misses of its first transaction.
+ */
+const COMPANION_LOOKS_MAX = 48;
 /** A widened load counts against MISS_BATCHES_MAX when it brings at least this many new keys. */
 const COMPANIONS_MIN = 8;
 
@@ -23,6 +28,9 @@ export class BlockOverlaySource implements VersionedStateSource {
    * round trips instead of one per key it did not predict.
    */
   companions: (() => Iterable<StateKey>) | null = null;
+  /** What companions() would say changes only when this does (null: it may change at any time). */
+  companionsGeneration: (() => number) | null = null;
+  private barrenGeneration: number | null = null;
 
   constructor(private readonly committed: CommittedStateCache, private readonly baseHeight: bigint) {}
 
@@ -37,7 +45,9 @@ export class BlockOverlaySource implements VersionedStateSource {
   private async fetch(key: StateKey): Promise<VersionedRead> {
     this.roundTrips++;
     const keys = [key];
-    if (this.companions !== null && this.missBatches < MISS_BATCHES_MAX && this.companionLooks < COMPANION_LOOKS_MAX) {
+    const generation = this.companionsGeneration?.() ?? null;
+    const barren = generation !== null && generation === this.barrenGeneration;
+    if (this.companions !== null && !barren && this.missBatches < MISS_BATCHES_MAX && this.companionLooks < COMPANION_LOOKS_MAX) {
       this.companionLooks++;
       const seen = new Set(keys);
       for (const k of this.companions()) {
@@ -47,6 +57,7 @@ export class BlockOverlaySource implements VersionedStateSource {
       }
       // A few extra keys ride along for free; only a real widening spends the budget.
       if (keys.length - 1 >= COMPANIONS_MIN) this.missBatches++;
+      this.barrenGeneration = keys.length === 1 ? generation : null;
     }
     const [value] = await this.committed.load(keys, this.baseHeight);
     return { value: value ?? null, txIndex: BASE_TX_INDEX, incarnation: 0 };
