@@ -370,7 +370,8 @@ export async function main(argv: string[]): Promise<number> {
   const scaling = options.skipCeiling ? null : await measureMachineScaling(2);
   if (scaling !== null) {
     out(`machine: one process ${scaling.singleMicrosPerTx.toFixed(0)} µs/tx alone, ${scaling.concurrentMicrosPerTx.toFixed(0)} µs/tx each with 2 at once: ` +
-      `2 processes give ${scaling.ceiling.toFixed(2)}× one, the ceiling of any parallel speed-up on this machine`);
+      `2 processes give ${scaling.ceiling.toFixed(2)}× one (median of rounds ${scaling.roundCeilings.map((c) => c.toFixed(2)).join(', ')}), ` +
+      'the ceiling of any parallel speed-up on this machine');
   }
   out('workload  accounts  executors      tps   serial tps  speedup  (block median)  re-exec/tx  par/ser blocks  cpu µs/tx (serial)  roots');
   try {

@@ -42,19 +42,44 @@ function runChildren(n: number): Promise<number[]> {
 
 export interface MachineScaling {
   processes: number;
-  /** µs per tx of one process alone. */
+  /** µs per tx of one process alone (median over rounds). */
   singleMicrosPerTx: number;
-  /** µs per tx of each of `processes` running at once (mean). */
+  /** µs per tx of each of `processes` running at once (median over rounds of their mean). */
   concurrentMicrosPerTx: number;
-  /** Aggregate throughput of `processes` at once over one alone: the speed-up ceiling. */
+  /** Aggregate throughput of `processes` at once over one alone: the speed-up ceiling (median over rounds). */
   ceiling: number;
+  /** Each round's ceiling: one alone, then `processes` at once, back to back. */
+  roundCeilings: number[];
 }
 
-export async function measureMachineScaling(processes: number): Promise<MachineScaling> {
-  const [single] = await runChildren(1);
-  const concurrent = await runChildren(processes);
-  const mean = concurrent.reduce((a, b) => a + b, 0) / concurrent.length;
-  return { processes, singleMicrosPerTx: single!, concurrentMicrosPerTx: mean, ceiling: (processes * single!) / mean };
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * `rounds` rounds of one process alone then `processes` at once, back to back: the host's load
+ * drifts within minutes, so a ceiling is only meaningful from runs made close together, and the
+ * median of several rounds is moved less by one burst.
+ */
+export async function measureMachineScaling(processes: number, rounds = 3): Promise<MachineScaling> {
+  if (!(rounds >= 1)) throw new Error(`measureMachineScaling: rounds must be >= 1, got ${rounds}`);
+  const singles: number[] = [];
+  const concurrents: number[] = [];
+  const roundCeilings: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const [single] = await runChildren(1);
+    const concurrent = await runChildren(processes);
+    const mean = concurrent.reduce((a, b) => a + b, 0) / concurrent.length;
+    singles.push(single!);
+    concurrents.push(mean);
+    roundCeilings.push((processes * single!) / mean);
+  }
+  return {
+    processes, singleMicrosPerTx: median(singles), concurrentMicrosPerTx: median(concurrents),
+    ceiling: median(roundCeilings), roundCeilings,
+  };
 }
 
 if (process.argv.includes('--child')) {
