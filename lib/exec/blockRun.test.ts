@@ -80,44 +80,43 @@ describe('runBlockSerially', () => {
   });
 });
 
+/**
+ * One block of a generated workload run serially over a cache that holds nothing yet, with an
+ * access-pattern learner that knows nothing yet; counts the cache's fetches.
+ */
+async function runColdBlock(workload: 'erc20' | 'amm', accounts: number, txCount: number) {
+  const { generateWorkload } = await import('../workloads/index.js');
+  const { AccessPatternLearner } = await import('./accessPatterns.js');
+  const w = await generateWorkload({ workload, accounts, hotShare: 0, chainId: 31337n, seed: `cold-${workload}`, txCount });
+  const committed = new Map<StateKey, Buffer>(genesisStateEntries(w.genesis));
+  let fetches = 0;
+  const cache = new CommittedStateCache(async (keys) => {
+    fetches++;
+    return keys.map((k) => committed.get(k) ?? null);
+  }, 100_000);
+  cache.reset(0n);
+  const g = w.genesis;
+  const blockEnv = { number: 1n, timestamp: g.timestamp + 1n, coinbase: g.coinbase, gasLimit: g.gasLimit, baseFeePerGas: bigintToBytes(g.baseFeePerGas), prevRandao: Buffer.alloc(32), chainId: g.chainId };
+  const txs = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+  const req: ExecRequest = { env: blockEnv, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [], prefetched: [], requestId: 1n, partition: false };
+  const executor = await TxExecutor.create({ chainId: g.chainId });
+  const run = await runBlockSerially(executor, req, cache, { patterns: new AccessPatternLearner() });
+  return { ...run, fetches };
+}
+
 describe('runBlockSerially on a cold cache', () => {
   it('loads what the rest of the block will read along with a miss, so round trips stay few', async () => {
-    const { generateWorkload } = await import('../workloads/index.js');
-    const { AccessPatternLearner } = await import('./accessPatterns.js');
     const { MISS_BATCHES_MAX } = await import('./overlaySource.js');
-    const w = await generateWorkload({ workload: 'erc20', accounts: 400, hotShare: 0, chainId: 31337n, seed: 'cold', txCount: 300 });
-    const committed = new Map<StateKey, Buffer>(genesisStateEntries(w.genesis));
-    const cache = new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 100_000);
-    cache.reset(0n);
-    const g = w.genesis;
-    const blockEnv = { number: 1n, timestamp: g.timestamp + 1n, coinbase: g.coinbase, gasLimit: g.gasLimit, baseFeePerGas: bigintToBytes(g.baseFeePerGas), prevRandao: Buffer.alloc(32), chainId: g.chainId };
-    const txs = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
-    const req: ExecRequest = { env: blockEnv, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [], prefetched: [], requestId: 1n, partition: false };
-    const executor = await TxExecutor.create({ chainId: g.chainId });
     // Nothing learned yet: the prefetch knows accounts only, the token balances are misses.
-    const { results, roundTrips } = await runBlockSerially(executor, req, cache, { patterns: new AccessPatternLearner() });
+    const { results, roundTrips, fetches } = await runColdBlock('erc20', 400, 300);
     expect(results.every((r) => r.status === TxStatus.TX_STATUS_SUCCESS)).toBe(true);
+    expect(roundTrips).toBe(fetches);
     // Without companions this block took one round trip per new balance slot: 317. With them: 7.
     expect(roundTrips, `${roundTrips} round trips`).toBeLessThanOrEqual(2 + MISS_BATCHES_MAX + 8);
   });
 
   it('keeps a cold block of router swaps to a few dozen round trips: looks wait for patterns to learn', async () => {
-    const { generateWorkload } = await import('../workloads/index.js');
-    const { AccessPatternLearner } = await import('./accessPatterns.js');
-    const w = await generateWorkload({ workload: 'amm', accounts: 100, hotShare: 0, chainId: 31337n, seed: 'cold-amm', txCount: 120 });
-    const committed = new Map<StateKey, Buffer>(genesisStateEntries(w.genesis));
-    let fetches = 0;
-    const cache = new CommittedStateCache(async (keys) => {
-      fetches++;
-      return keys.map((k) => committed.get(k) ?? null);
-    }, 100_000);
-    cache.reset(0n);
-    const g = w.genesis;
-    const blockEnv = { number: 1n, timestamp: g.timestamp + 1n, coinbase: g.coinbase, gasLimit: g.gasLimit, baseFeePerGas: bigintToBytes(g.baseFeePerGas), prevRandao: Buffer.alloc(32), chainId: g.chainId };
-    const txs = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
-    const req: ExecRequest = { env: blockEnv, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [], prefetched: [], requestId: 1n, partition: false };
-    const executor = await TxExecutor.create({ chainId: g.chainId });
-    const { results, roundTrips } = await runBlockSerially(executor, req, cache, { patterns: new AccessPatternLearner() });
+    const { results, roundTrips, fetches } = await runColdBlock('amm', 100, 120);
     expect(results.filter((r) => r.status === TxStatus.TX_STATUS_SUCCESS).length).toBeGreaterThan(100);
     expect(roundTrips).toBe(fetches);
     // The first swap's cold misses used to spend every look before anything was learned: 289
