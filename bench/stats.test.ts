@@ -1,6 +1,6 @@
 // Latency and percentile math, and the SVG chart's basic shape.
 import { describe, expect, it } from 'vitest';
-import { latencyCdf, percentile, summarizeLatencies } from './stats.js';
+import { latencyCdf, median, percentile, summarizeLatencies } from './stats.js';
 import { lineChart, niceTicks } from './svg.js';
 
 describe('latency statistics', () => {
@@ -16,6 +16,13 @@ describe('latency statistics', () => {
     expect(() => percentile(sorted, 101)).toThrow(RangeError);
     expect(percentile([10, 20, 30, 40], 50)).toBe(20);
     expect(percentile([10, 20, 30, 40], 51)).toBe(30);
+  });
+
+  it('takes the median of unsorted values, the mean of the middle two for an even count', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([1.3])).toBe(1.3);
+    expect(median([])).toBeNaN();
   });
 
   it('summarizes unsorted latencies', () => {

@@ -1,4 +1,4 @@
-// Latency statistics of a benchmark round: nearest-rank percentiles and an empirical CDF.
+// Statistics of benchmark figures: nearest-rank percentiles, medians and an empirical CDF.
 export interface LatencySummary {
   count: number;
   p50Ms: number;
@@ -14,6 +14,14 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[rank - 1]!;
+}
+
+/** Median of `values` in any order (the mean of the middle two for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export function summarizeLatencies(latenciesMs: readonly number[]): LatencySummary {

@@ -42,6 +42,7 @@ import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { procCpuSeconds } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { lineChart } from '../svg.js';
+import { median } from '../stats.js';
 
 export interface EngineBenchRow {
   workload: WorkloadKind;
@@ -145,12 +146,6 @@ function onOff(value: string, name: string): boolean {
 /** Blocks before the mode chooser compares modes (DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks), plus a few. */
 const MIN_WARMUP_BLOCKS = DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks + 4;
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Warm-up by accounts: about two touches per account (2 per tx), between MIN_WARMUP_BLOCKS and 20 blocks. */
 export function defaultWarmupBlocks(accounts: number, blockTxs: number): number {

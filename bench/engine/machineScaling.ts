@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { genesisStateEntries } from '../../lib/chain/genesis.js';
 import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
 import { generateWorkload } from '../../lib/workloads/index.js';
+import { median } from '../stats.js';
 
 const WARM_TXS = 500;
 const TIMED_TXS = 1500;
@@ -52,11 +53,6 @@ export interface MachineScaling {
   roundCeilings: number[];
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /**
  * `rounds` rounds of one process alone then `processes` at once, back to back: the host's load
