@@ -91,18 +91,28 @@ export function recipientOf(raw: Uint8Array): Buffer | null {
   return txCallFields(raw).to;
 }
 
+const WARM_SAMPLE_STRIDE = 8;
+
 /**
  * Loads what the block will likely read in at most two round trips: the sender, recipient and
- * coinbase accounts it lacks, with the storage keys learned patterns predict, then the code of
- * the called accounts. Every account is checked (a Map lookup each: a sample missed the few new
- * accounts of a block over many accounts, and each then cost a round trip of its own). Storage
- * keys are predicted (a keccak256 per mapping entry) only when the last run over this cache met
- * a miss: while it is warm they are cached too, and a miss still widens (BlockOverlaySource).
+ * coinbase accounts with the keys learned patterns predict, then the code of the called
+ * accounts. When the accounts are all cached and the last run over this cache met no miss, the
+ * cache is warm and predicting storage keys (a keccak256 per mapping entry) would only cost time.
  */
 async function prefetchBlock(
   req: ExecRequest, calls: readonly TxCallFields[], source: BlockOverlaySource,
   committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
 ): Promise<void> {
+  // Warm cache: check a sample of the block's accounts (every WARM_SAMPLE_STRIDE-th tx) before
+  // deciding to skip; a new account the sample misses is loaded, with the rest of the block's
+  // missing accounts, by the first miss's widened load, and marks the cache cold for the next block.
+  let cold = !committed.warm;
+  for (let i = 0; i < req.txs.length && !cold; i += WARM_SAMPLE_STRIDE) {
+    if (committed.peek(accountKey(req.txs[i]!.sender), req.baseHeight) === undefined) cold = true;
+    const to = calls[i]!.to;
+    if (to !== null && committed.peek(accountKey(to), req.baseHeight) === undefined) cold = true;
+  }
+  if (!cold) return;
   const accounts = new Set<StateKey>();
   const callees = new Set<StateKey>();
   if (req.env !== undefined) accounts.add(accountKey(req.env.coinbase));
@@ -113,13 +123,13 @@ async function prefetchBlock(
   }
   for (const key of callees) accounts.add(key);
   const predicted: StateKey[] = [];
-  if (patterns !== undefined && !committed.warm) {
+  if (patterns !== undefined) {
     req.txs.forEach((tx, i) => {
       const { to, data } = calls[i]!;
       if (to !== null) for (const k of patterns.predict({ sender: tx.sender, to, data })) predicted.push(k);
     });
   }
-  await source.prefetch(predicted.length === 0 ? accounts : [...accounts, ...predicted]);
+  await source.prefetch([...accounts, ...predicted]);
   // Code of the accounts txs call (a sender's code, an EIP-7702 delegation, loads on demand).
   const codes = new Set<StateKey>();
   for (const key of [...callees, ...predicted.filter((k) => k.startsWith('01'))]) {
