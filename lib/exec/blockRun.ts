@@ -191,8 +191,9 @@ export async function runBlockSerially(
   const results: TxResult[] = [];
   let next = 0;
   source.companions = () => upcomingKeys(req, calls, next, patterns);
-  // Companions are the block's accounts (prefetched above) and what patterns predict: after a
-  // look that found nothing, only new learning can make the next one find something.
+  // Companions are the rest of the block's accounts and what patterns predict for it; the cache
+  // only grows during the block, so after a look that found nothing only new learning can make
+  // the next look find something.
   if (patterns !== undefined) source.companionsGeneration = () => patterns.generation;
   for (let i = 0; i < req.txs.length; i++) {
     next = i;
