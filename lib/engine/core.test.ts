@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { deriveAccount, signEip1559 } from '../workloads/index.js';
-import { accountKey, storageKey } from '../state/keys.js';
+import { accountKey, decodeAccount, encodeAccount, EMPTY_CODE_HASH, storageKey } from '../state/keys.js';
 import { BlockMemory } from './blockMemory.js';
 import { longestChain, topKeys } from './conflictReport.js';
 import { ContractCallCounter, HotKeyTracker } from './hotKeys.js';
@@ -73,9 +73,40 @@ describe('validateReadSet and BlockMemory', () => {
     expect(validateReadSet([{ key: k, txIndex: -1, incarnation: 0 }], memory)).toMatchObject({ valid: false, conflictKey: k, expected: 3, seen: -1 });
     expect(validateReadSet([{ key: k, txIndex: 3, incarnation: 0 }], memory).valid).toBe(true);
     expect(validateReadSet([{ key: k, txIndex: 3, incarnation: 1 }], memory).valid).toBe(false);
-    const credited = await memory.creditDelta(accountKey(to(2)), 4, 0, 7n);
-    expect(credited.length).toBe(72);
-    expect((memory.read(accountKey(to(2))) as { txIndex: number }).txIndex).toBe(4);
+  });
+
+  it('folds fee credits into the account lazily: on a read, and at settle', async () => {
+    const coinbase = accountKey(to(2));
+    let baseReads = 0;
+    const memory = new BlockMemory(async (key) => {
+      baseReads++;
+      return key === coinbase ? encodeAccount({ nonce: 1n, balance: 100n, codeHash: EMPTY_CODE_HASH }) : null;
+    });
+    memory.creditDelta(coinbase, 4, 0, 7n);
+    memory.creditDelta(coinbase, 6, 1, 3n);
+    // Validation sees the last credit's version without any value being computed.
+    expect(memory.lastWrite(coinbase)).toMatchObject({ txIndex: 6, incarnation: 1 });
+    expect(validateReadSet([{ key: coinbase, txIndex: 4, incarnation: 0 }], memory).valid).toBe(false);
+    expect(baseReads).toBe(0);
+    // A re-execution reads the folded value, at the last credit's version.
+    const read = await memory.read(coinbase);
+    expect(read).toMatchObject({ txIndex: 6, incarnation: 1 });
+    expect(decodeAccount(read.value!)).toMatchObject({ nonce: 1n, balance: 110n });
+    expect(baseReads).toBe(1);
+    // It writes the account (paying its own fee directly); later credits fold over that write.
+    memory.commitWrites(7, 1, [[coinbase, encodeAccount({ nonce: 2n, balance: 50n, codeHash: EMPTY_CODE_HASH })]]);
+    memory.creditDelta(coinbase, 9, 0, 5n);
+    memory.creditDelta(accountKey(to(3)), 9, 0, 1n);
+    const settled = await memory.settle();
+    expect(settled.map((s) => [s.key, s.txIndex, decodeAccount(s.value).balance])).toEqual([[coinbase, 9, 55n], [accountKey(to(3)), 9, 1n]]);
+    expect(baseReads).toBe(2);
+    expect(await memory.settle()).toEqual([]);
+  });
+
+  it('refuses a write over credits that were never read (it would drop them)', () => {
+    const memory = new BlockMemory(() => null);
+    memory.creditDelta(accountKey(to(2)), 1, 0, 7n);
+    expect(() => memory.commitWrites(2, 0, [[accountKey(to(2)), null]])).toThrow(/unfolded credits/);
   });
 });
 

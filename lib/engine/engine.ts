@@ -109,11 +109,16 @@ function gasOf(results: readonly TxResult[]): bigint {
   return gas;
 }
 
+/** Estimated bytes a result holds (a storage key is 53 bytes, a value at most 72): the report's memory figure. */
 function resultBytes(r: TxResult): number {
-  let bytes = 64;
-  for (const w of r.writes) bytes += w.key.length + w.value.length + 8;
-  for (const e of r.reads) bytes += e.key.length + 8;
-  return bytes;
+  return 64 + r.writes.length * 120 + r.reads.length * 64;
+}
+
+/** The block indexes of the txs whose writes a read-set saw (its dependencies). */
+function writersOf(reads: Iterable<{ txIndex: number }>): number[] {
+  const out: number[] = [];
+  for (const e of reads) if (e.txIndex >= 0) out.push(e.txIndex);
+  return out;
 }
 
 export class ParallelEngine {
@@ -236,6 +241,8 @@ export class ParallelEngine {
     const env = req.env;
     if (env === undefined) throw new EngineInvariantError('ExecRequest without env');
     const optimistic: (TxResult | undefined)[] = new Array(n);
+    const reads: Array<ReadVersionEntry[] | undefined> = new Array(n);
+    const writes: Array<Array<[StateKey, Buffer | null]> | undefined> = new Array(n);
     let retries = 0;
     let fallbacks = 0;
     let roundTrips = 0;
@@ -250,8 +257,13 @@ export class ParallelEngine {
           if (res.results.length !== indexes.length) throw new Error(`${res.results.length} results for ${indexes.length} txs`);
           res.results.forEach((r, k) => {
             if (r.txIndex !== indexes[k]) throw new EngineInvariantError(`partition result ${k} is for tx ${r.txIndex}, expected ${indexes[k]}`);
-            optimistic[r.txIndex] = r;
           });
+          // Decoded as each partition arrives: while the others still run, this costs no wall time.
+          for (const r of res.results) {
+            optimistic[r.txIndex] = r;
+            reads[r.txIndex] = readEntries(r);
+            writes[r.txIndex] = writeEntries(r);
+          }
           roundTrips += res.stateRoundTrips;
           return;
         } catch (err) {
@@ -267,7 +279,6 @@ export class ParallelEngine {
     let reexecuteMs = 0;
 
     await this.alignLocal(local, req.baseHeight);
-    const reads = optimistic.map((r) => (r === undefined ? null : readEntries(r)));
     let preloaded = false;
     const base: BaseReader = (key) => {
       const cached = local.cache.peek(key, req.baseHeight);
@@ -292,13 +303,9 @@ export class ParallelEngine {
       const check = txReads === null ? null : validateReadSet(txReads, memory);
       if (r !== undefined && txReads !== null && check !== null && check.valid) {
         if (r.status === TxStatus.TX_STATUS_UNSPECIFIED) throw new EngineInvariantError(`tx ${i} has no status`);
-        memory.commitWrites(i, r.incarnation, writeEntries(r));
-        const delta = bytesToBigint(r.coinbaseDelta);
-        if (delta > 0n) {
-          const value = await memory.creditDelta(coinbase, i, r.incarnation, delta);
-          r.writes.push({ key: keyToBytes(coinbase), value, absent: false });
-        }
-        deps.push(txReads.filter((e) => e.txIndex >= 0).map((e) => e.txIndex));
+        memory.commitWrites(i, r.incarnation, writes[i]!);
+        if (r.coinbaseDelta.length > 0) memory.creditDelta(coinbase, i, r.incarnation, bytesToBigint(r.coinbaseDelta));
+        deps.push(writersOf(txReads));
         memoryBytes += resultBytes(r);
         this.learnPattern(local, req.txs[i]!, plan.fields[i]!, txReads);
         contracts.add(targets[i]!, false);
@@ -327,10 +334,12 @@ export class ParallelEngine {
       const incarnation = (r?.incarnation ?? 0) + 1;
       if (outcome.status !== 'invalid') memory.commitWrites(i, incarnation, outcome.writes);
       const result = toTxResult(outcome, i, incarnation);
-      deps.push([...outcome.reads.values()].filter((v) => v.txIndex >= 0).map((v) => v.txIndex));
+      deps.push(writersOf(outcome.reads.values()));
       memoryBytes += resultBytes(result);
       final.push(result);
     }
+    // The coinbase's final value, carried by the result of the tx that credited it last.
+    for (const credit of await memory.settle()) final[credit.txIndex]!.writes.push({ key: keyToBytes(credit.key), value: credit.value, absent: false });
     this.hot.observe({ height: env.number, txs: n, conflictingTxs: reexecutions, conflicts: unexplained, contracts: contracts.contracts });
     const chain = longestChain(deps);
     const finished = performance.now();
@@ -360,11 +369,11 @@ export class ParallelEngine {
    * cache lacks: re-executions and fee credits read them, and one round trip per key would put
    * the state service's latency on the block's serial tail.
    */
-  private async preloadBaseReads(reads: ReadonlyArray<ReadVersionEntry[] | null>, from: number, local: LocalExecution, baseHeight: bigint): Promise<void> {
+  private async preloadBaseReads(reads: ReadonlyArray<ReadVersionEntry[] | undefined>, from: number, local: LocalExecution, baseHeight: bigint): Promise<void> {
     const missing = new Set<StateKey>();
     for (let i = from; i < reads.length; i++) {
       const txReads = reads[i];
-      if (txReads === null || txReads === undefined) continue;
+      if (txReads === undefined) continue;
       for (const e of txReads) if (e.txIndex < 0 && local.cache.peek(e.key, baseHeight) === undefined) missing.add(e.key);
     }
     if (missing.size > 0) await local.cache.load([...missing], baseHeight);
