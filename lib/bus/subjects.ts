@@ -14,10 +14,18 @@ export const EXEC_BLOCK_SUBJECT = 'lanes.exec.block';
 /** Request/reply, queue group EXECUTOR_QUEUE. CallRequest -> CallResponse (eth_call, eth_estimateGas). */
 export const EXEC_CALL_SUBJECT = 'lanes.exec.call';
 export const EXECUTOR_QUEUE = 'executors';
+/** An executor id as a subject token (its direct subjects end with it). */
+function executorToken(executorId: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(executorId)) throw new Error(`executor id '${executorId}' is not a subject token`);
+  return executorId;
+}
 /** Request/reply to one executor (no queue): ExecRequest -> ExecResponse, for work by affinity. */
 export function executorBlockSubject(executorId: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(executorId)) throw new Error(`executor id '${executorId}' is not a subject token`);
-  return `lanes.exec.block.${executorId}`;
+  return `lanes.exec.block.${executorToken(executorId)}`;
+}
+/** Request/reply to one executor: ExecRequest (the next block's likely txs) -> LookaheadResponse. */
+export function executorLookaheadSubject(executorId: string): string {
+  return `lanes.exec.lookahead.${executorToken(executorId)}`;
 }
 /** Core NATS, executors -> scheduler heartbeat. Payload: ExecutorHello. */
 export const EXECUTOR_HELLO_SUBJECT = 'lanes.exec.hello';

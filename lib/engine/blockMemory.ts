@@ -79,6 +79,14 @@ export class BlockMemory implements VersionedStateSource {
     return { value: v, txIndex: BASE_TX_INDEX, incarnation: 0 };
   }
 
+  /** The block's write set: the last write of each key. Settle first, or credited accounts have no value yet. */
+  blockWrites(): Array<[StateKey, Buffer | null]> {
+    if (this.pending.size > 0) throw new Error('BlockMemory: write set asked for before the credits were settled');
+    const writes: Array<[StateKey, Buffer | null]> = [];
+    for (const [key, entry] of this.latest) writes.push([key, entry.value]);
+    return writes;
+  }
+
   /** Folds every unfolded credit: the final value of each credited account, at its last credit. */
   async settle(): Promise<SettledCredit[]> {
     const settled: SettledCredit[] = [];

@@ -28,6 +28,11 @@ export interface ConflictReport {
   validateMs: number;
   /** Parallel blocks: re-executing, in the scheduler, the txs that read stale versions. */
   reexecuteMs: number;
+  /** Keys loaded for the next block while this one ran (its lookahead), and in how many round trips. */
+  lookaheadKeys: number;
+  lookaheadRoundTrips: number;
+  /** Lookahead requests to executors that failed or timed out (the next block then loads its own). */
+  lookaheadFailures: number;
 }
 
 export const TOP_KEYS = 10;

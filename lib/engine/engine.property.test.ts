@@ -44,7 +44,8 @@ describe('parallel engine equals the serial reference', () => {
       fc.double({ min: 0, max: 0.3, noNaN: true }),
       fc.integer({ min: 0, max: 3 }),
       fc.integer(),
-      async (kind, accounts, executorCount, sizes, failRate, maxDelayMs, seed) => {
+      fc.boolean(),
+      async (kind, accounts, executorCount, sizes, failRate, maxDelayMs, seed, lookahead) => {
         const workload = workloads.get(`${kind}/${accounts}`)!;
         const txs: Tx[] = workload.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
         const blocks: Tx[][] = [];
@@ -58,7 +59,7 @@ describe('parallel engine equals the serial reference', () => {
           s = (s * 1103515245 + 12345) >>> 0;
           return s / 2 ** 32;
         };
-        const result = await runChain({ genesis: workload.genesis, blocks, executors, executorCount, local, chaos: { failRate, maxDelayMs, random } });
+        const result = await runChain({ genesis: workload.genesis, blocks, executors, executorCount, local, chaos: { failRate, maxDelayMs, random }, lookahead });
         for (let b = 0; b < blocks.length; b++) {
           expect(result.receipts[b], `receipts of block ${b + 1}`).toEqual(result.referenceReceipts[b]);
           expect(result.rejected[b]).toBe(result.referenceRejected[b]);

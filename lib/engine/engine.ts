@@ -15,14 +15,14 @@
 // predicted conflicts or forced grouping make them dependent, and, by their recent cost per gas,
 // those whose txs are too cheap for the hops around a partition (modeChooser.ts). Any broken
 // invariant in the parallel path falls back to serial for that block.
-import { TxStatus, type ExecRequest, type ExecResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
+import { TxStatus, type ExecRequest, type ExecResponse, type LookaheadResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { txCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { TxExecutor } from '../evm/index.js';
-import { runBlockSerially, toEvmEnv, toTxResult } from '../exec/blockRun.js';
+import { blockWritesOf, runBlockSerially, toEvmEnv, toTxResult, warmAhead, type BlockWrites } from '../exec/blockRun.js';
 import type { AccessPatternLearner } from '../exec/accessPatterns.js';
 import type { CommittedStateCache } from '../exec/committedState.js';
-import { accountKey, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } from '../state/keys.js';
+import { accountKey, bytesToBigint, keyFromBytes, type StateKey } from '../state/keys.js';
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import { ContractCallCounter, type HotKeyTracker } from './hotKeys.js';
@@ -37,6 +37,11 @@ export interface ExecutorPool {
   size(): number;
   /** Runs `req` on the executor chosen for `slot` (affinity); rejects on failure or timeout. */
   run(req: ExecRequest, slot: number): Promise<ExecResponse>;
+  /**
+   * Has the executor chosen for `slot` load what `req` (a partition of the next block) will
+   * likely read into its cache; rejects on failure or timeout. Nothing is executed.
+   */
+  lookahead(req: ExecRequest, slot: number): Promise<LookaheadResponse>;
 }
 
 /** The scheduler's own executor: serial blocks, re-executions and last-resort fallbacks run here. */
@@ -81,8 +86,22 @@ export interface EngineLog {
 }
 
 export interface BlockExecution {
+  /** One per tx in block order. Read-sets and write-sets may be left out: the block's writes are `writes`. */
   results: TxResult[];
+  /** The block's write set: the last write of each key in block order. */
+  writes: BlockWrites;
   report: ConflictReport;
+}
+
+const NO_LOOKAHEAD = { lookaheadKeys: 0, lookaheadRoundTrips: 0, lookaheadFailures: 0 } as const;
+
+type Decision = { plan: PartitionPlan; serialReason: ''; chosen: true } | { plan: null; serialReason: string; chosen: boolean };
+
+interface LookaheadTotals {
+  keysLoaded: number;
+  roundTrips: number;
+  /** Lookahead requests that failed or timed out. */
+  failures: number;
 }
 
 /** The engine broke an invariant; the block is redone serially. */
@@ -98,9 +117,13 @@ function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
   return r.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]);
 }
 
-/** The called address of each tx (hex, no 0x; null for a creation or an undecodable tx). */
-function calledAddresses(txs: readonly Tx[]): Array<string | null> {
-  return txs.map((tx) => txCallFields(tx.raw).to?.toString('hex') ?? null);
+/**
+ * The contract a tx calls (hex, no 0x), for hot-contract learning: null for a creation, an
+ * undecodable tx, or a plain payment (no calldata), whose conflicts are on account keys that
+ * hot-key learning sees anyway.
+ */
+function calledContract(fields: TxCallFields): string | null {
+  return fields.to === null || fields.data.length === 0 ? null : fields.to.toString('hex');
 }
 
 function gasOf(results: readonly TxResult[]): bigint {
@@ -109,10 +132,9 @@ function gasOf(results: readonly TxResult[]): bigint {
   return gas;
 }
 
-/** Estimated bytes a result holds (a storage key is 53 bytes, a value at most 72): the report's memory figure. */
-function resultBytes(r: TxResult): number {
-  return 64 + r.writes.length * 120 + r.reads.length * 64;
-}
+/** Estimated bytes per result and per read or write entry (a storage key is 53 bytes, a value at most 72): the report's memory figure. */
+const RESULT_BYTES = 64;
+const ENTRY_BYTES = 120;
 
 /** The block indexes of the txs whose writes a read-set saw (its dependencies). */
 function writersOf(reads: Iterable<{ txIndex: number }>): number[] {
@@ -130,27 +152,30 @@ export class ParallelEngine {
     private readonly log: EngineLog,
   ) {}
 
-  async executeBlock(req: ExecRequest, pool: ExecutorPool, local: LocalExecution): Promise<BlockExecution> {
-    const started = performance.now();
-    const n = req.txs.length;
-    const parts = Math.max(1, Math.min(pool.size(), this.options.maxPartitions));
-    // Cheap reasons first: a block that is serial anyway is not planned (see senderPartitions).
-    let serialReason = '';
-    if (n < this.options.minParallelTxs) serialReason = 'small block';
-    else if (pool.size() < 2) serialReason = 'fewer than 2 executors';
-    else if (this.hot.conflictShare() > this.options.maxConflictShare) serialReason = 'predicted conflicts';
-    if (serialReason !== '') return this.recordSerial(await this.runSerial(req, pool, local, started, serialReason), false);
+  /**
+   * Executes `req`. With `next`, the block after it when it is already known, it also loads what
+   * `next` will likely read while `req` runs (lookahead): into the executors' caches, partition
+   * by partition, when `next` looks parallel, or into the local cache when it looks serial. The
+   * lookahead is awaited before this returns, so its cost is part of this block's time, and
+   * `next` then starts with its state at hand instead of a round trip to the state service.
+   */
+  async executeBlock(req: ExecRequest, pool: ExecutorPool, local: LocalExecution, next?: ExecRequest): Promise<BlockExecution> {
+    const run = this.executeNow(req, pool, local);
+    if (next === undefined || next.txs.length === 0) return run;
+    const [execution, ahead] = await Promise.all([run, this.lookahead(next, pool, local)]);
+    execution.report.lookaheadKeys = ahead.keysLoaded;
+    execution.report.lookaheadRoundTrips = ahead.roundTrips;
+    execution.report.lookaheadFailures = ahead.failures;
+    return execution;
+  }
 
-    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) });
-    if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) {
-      return this.recordSerial(await this.runSerial(req, pool, local, started, 'dependent block'), false);
-    }
-    if (this.options.adaptiveMode && this.modes.choose() === 'serial') {
-      return this.recordSerial(await this.runSerial(req, pool, local, started, 'serial faster lately'), true);
-    }
+  private async executeNow(req: ExecRequest, pool: ExecutorPool, local: LocalExecution): Promise<BlockExecution> {
+    const started = performance.now();
+    const decision = this.decide(req, pool, local, false);
+    if (decision.plan === null) return this.recordSerial(await this.runSerial(req, pool, local, started, decision.serialReason), decision.chosen);
     let parallel: BlockExecution;
     try {
-      parallel = await this.runParallel(req, plan, pool, local, started);
+      parallel = await this.runParallel(req, decision.plan, pool, local, started);
     } catch (err) {
       this.log.error({ err, height: req.env?.number.toString() }, 'parallel execution broke an invariant; running the block serially');
       const serial = await this.runSerial(req, pool, local, started, 'engine fallback');
@@ -159,6 +184,58 @@ export class ParallelEngine {
     }
     this.modes.record('parallel', parallel.report.execMs, gasOf(parallel.results), true);
     return parallel;
+  }
+
+  /**
+   * Parallel (with its plan) or serial (with the reason, and whether the mode chooser made it
+   * so). Cheap reasons first: a block that is serial anyway is not planned (see senderPartitions).
+   * `guess`: for a lookahead, which asks the mode chooser before planning, to plan only blocks
+   * that will likely run in parallel (the order of the reasons matters only to what is recorded).
+   */
+  private decide(req: ExecRequest, pool: ExecutorPool, local: LocalExecution, guess: boolean): Decision {
+    const n = req.txs.length;
+    const serial = (serialReason: string, chosen: boolean): Decision => ({ plan: null, serialReason, chosen });
+    if (n < this.options.minParallelTxs) return serial('small block', false);
+    if (pool.size() < 2) return serial('fewer than 2 executors', false);
+    if (this.hot.conflictShare() > this.options.maxConflictShare) return serial('predicted conflicts', false);
+    const chooserSaysSerial = (): boolean => this.options.adaptiveMode && this.modes.choose() === 'serial';
+    if (guess && chooserSaysSerial()) return serial('serial faster lately', true);
+    const parts = Math.max(1, Math.min(pool.size(), this.options.maxPartitions));
+    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) });
+    if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) return serial('dependent block', false);
+    if (chooserSaysSerial()) return serial('serial faster lately', true);
+    return { plan, serialReason: '', chosen: true };
+  }
+
+  /**
+   * Loads what `next` will likely read, where it will likely run. Never fails: a lookahead that
+   * does not arrive costs `next` the round trip it would have made anyway, and is counted.
+   */
+  private async lookahead(next: ExecRequest, pool: ExecutorPool, local: LocalExecution): Promise<LookaheadTotals> {
+    const totals: LookaheadTotals = { keysLoaded: 0, roundTrips: 0, failures: 0 };
+    const add = (r: { keysLoaded: number; roundTrips: number }): void => {
+      totals.keysLoaded += r.keysLoaded;
+      totals.roundTrips += r.roundTrips;
+    };
+    try {
+      const { plan } = this.decide(next, pool, local, true);
+      if (plan === null) {
+        add(await warmAhead(next, local.cache, local.patterns));
+        return totals;
+      }
+      await Promise.all(plan.partitions.map(async (indexes, slot) => {
+        try {
+          const res = await pool.lookahead({ ...next, txs: indexes.map((i) => next.txs[i]!), txIndexes: indexes, partition: true }, slot);
+          if (res.error !== '') throw new Error(res.error);
+          add({ keysLoaded: res.keysLoaded, roundTrips: res.stateRoundTrips });
+        } catch {
+          totals.failures++;
+        }
+      }));
+    } catch {
+      totals.failures++;
+    }
+    return totals;
   }
 
   private recordSerial(run: BlockExecution, chosen: boolean): BlockExecution {
@@ -178,6 +255,7 @@ export class ParallelEngine {
     const contracts = new ContractCallCounter();
 
     let results: TxResult[] | null = null;
+    let writes: BlockWrites | null = null;
     let retries = 0;
     let roundTrips = 0;
     const attempts = this.options.serialInProcess ? 0 : this.options.attempts;
@@ -199,36 +277,38 @@ export class ParallelEngine {
       await this.alignLocal(local, req.baseHeight);
       const run = await runBlockSerially(local.executor, req, local.cache, {
         ...(local.patterns !== undefined ? { patterns: local.patterns } : {}),
-        wireReads: false,
-        onReads: (i, reads, to) => {
+        wire: false,
+        onReads: (i, reads, call) => {
           counter.beginTx(i);
           reads.forEach((v, key) => {
             if (v.txIndex >= 0) counter.read(key, v.txIndex);
           });
-          contracts.add(to === null ? null : to.toString('hex'), counter.endTx());
+          contracts.add(calledContract(call), counter.endTx());
         },
       });
       results = run.results;
+      writes = run.writes;
       roundTrips += run.roundTrips;
     } else {
-      const targets = calledAddresses(req.txs);
       for (let i = 0; i < results.length; i++) {
         counter.beginTx(i);
         for (const e of results[i]!.reads) if (e.txIndex >= 0) counter.read(keyFromBytes(e.key), e.txIndex);
-        contracts.add(targets[i]!, counter.endTx());
+        contracts.add(calledContract(txCallFields(req.txs[i]!.raw)), counter.endTx());
       }
+      writes = blockWritesOf(results);
     }
     const n = results.length;
     this.hot.observe({ height: req.env?.number ?? 0n, txs: n, conflictingTxs: counter.conflictingTxs, conflicts: counter.unexplained, contracts: contracts.contracts });
     const chain = longestChain(counter.deps);
     return {
       results,
+      writes,
       report: {
         height: req.env?.number ?? 0n, txs: n, mode: 'serial', serialReason: reason, partitions: 1,
         executions: n, reexecutions: 0, topKeys: topKeys(counter.conflicts), longestChain: chain,
         idealSpeedup: chain === 0 ? 1 : n / chain, partitionRetries: retries, fallbacks,
-        stateRoundTrips: roundTrips, memoryBytes: results.reduce((s, r) => s + resultBytes(r), 0),
-        execMs: performance.now() - started, executorsMs: 0, validateMs: 0, reexecuteMs: 0,
+        stateRoundTrips: roundTrips, memoryBytes: n * RESULT_BYTES + writes.length * ENTRY_BYTES,
+        execMs: performance.now() - started, executorsMs: 0, validateMs: 0, reexecuteMs: 0, ...NO_LOOKAHEAD,
       },
     };
   }
@@ -288,7 +368,7 @@ export class ParallelEngine {
     const memory = new BlockMemory(base);
     const coinbase = accountKey(env.coinbase);
     const evmEnv = toEvmEnv(env, req.recentHashes);
-    const targets = plan.called;
+    const targets = plan.fields.map(calledContract);
     const contracts = new ContractCallCounter();
     const affinity = new BlockAffinity(req.txs, this.affinityHint(req, local).affinity);
     const final: TxResult[] = [];
@@ -306,7 +386,7 @@ export class ParallelEngine {
         memory.commitWrites(i, r.incarnation, writes[i]!);
         if (r.coinbaseDelta.length > 0) memory.creditDelta(coinbase, i, r.incarnation, bytesToBigint(r.coinbaseDelta));
         deps.push(writersOf(txReads));
-        memoryBytes += resultBytes(r);
+        memoryBytes += RESULT_BYTES + (txReads.length + writes[i]!.length) * ENTRY_BYTES;
         this.learnPattern(local, req.txs[i]!, plan.fields[i]!, txReads);
         contracts.add(targets[i]!, false);
         final.push(r);
@@ -333,24 +413,23 @@ export class ParallelEngine {
       reexecuteMs += performance.now() - reexecStarted;
       const incarnation = (r?.incarnation ?? 0) + 1;
       if (outcome.status !== 'invalid') memory.commitWrites(i, incarnation, outcome.writes);
-      const result = toTxResult(outcome, i, incarnation);
       deps.push(writersOf(outcome.reads.values()));
-      memoryBytes += resultBytes(result);
-      final.push(result);
+      memoryBytes += RESULT_BYTES + (outcome.reads.size + outcome.writes.size) * ENTRY_BYTES;
+      final.push(toTxResult(outcome, i, incarnation, false));
     }
-    // The coinbase's final value, carried by the result of the tx that credited it last.
-    for (const credit of await memory.settle()) final[credit.txIndex]!.writes.push({ key: keyToBytes(credit.key), value: credit.value, absent: false });
+    await memory.settle();
     this.hot.observe({ height: env.number, txs: n, conflictingTxs: reexecutions, conflicts: unexplained, contracts: contracts.contracts });
     const chain = longestChain(deps);
     const finished = performance.now();
     return {
       results: final,
+      writes: memory.blockWrites(),
       report: {
         height: env.number, txs: n, mode: 'parallel', serialReason: '', partitions: partitions.length,
         executions: n + reexecutions, reexecutions, topKeys: topKeys(conflicts), longestChain: chain,
         idealSpeedup: chain === 0 ? 1 : n / chain, partitionRetries: retries, fallbacks, stateRoundTrips: roundTrips,
         memoryBytes, execMs: finished - started, executorsMs: executorsDone - started,
-        validateMs: finished - executorsDone - reexecuteMs, reexecuteMs,
+        validateMs: finished - executorsDone - reexecuteMs, reexecuteMs, ...NO_LOOKAHEAD,
       },
     };
   }

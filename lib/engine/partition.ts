@@ -137,7 +137,7 @@ export function senderPartitions(txs: readonly Tx[], parts: number): Int32Array 
   const out = new Int32Array(txs.length);
   const bySender = new Map<string, number>();
   for (let i = 0; i < txs.length; i++) {
-    const sender = txs[i]!.sender.toString('hex');
+    const sender = txs[i]!.sender.toString('latin1');
     let p = bySender.get(sender);
     if (p === undefined) bySender.set(sender, (p = bySender.size % parts));
     out[i] = p;

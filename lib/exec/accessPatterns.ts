@@ -40,6 +40,8 @@ interface Pattern {
   calls: number;
   constantCounts: Map<StateKey, number>;
   mappings: Map<string, MappingSource>;
+  /** The keys every call read, once learning stopped (they no longer change). */
+  constants: StateKey[] | null;
 }
 
 export interface CallShape {
@@ -54,18 +56,21 @@ function word32(value: Uint8Array): Buffer {
   return out;
 }
 
-/** The 20-byte addresses among the first calldata words (12 zero bytes, then 20 non-zero-ish). */
+/** The 20-byte addresses among the first calldata words (12 zero bytes, then 20 not all zero). */
 function addressWords(data: Buffer): Array<{ index: number; address: Buffer }> {
   const out: Array<{ index: number; address: Buffer }> = [];
   for (let w = 0; w < MAX_ARG_WORDS; w++) {
     const start = 4 + w * 32;
     if (start + 32 > data.length) break;
-    const word = data.subarray(start, start + 32);
-    if (word.subarray(0, 12).every((b) => b === 0) && !word.subarray(12).every((b) => b === 0)) {
-      out.push({ index: w, address: word.subarray(12) });
-    }
+    if (isAddressWord(data, start)) out.push({ index: w, address: data.subarray(start + 12, start + 32) });
   }
   return out;
+}
+
+function isAddressWord(data: Buffer, start: number): boolean {
+  for (let i = start; i < start + 12; i++) if (data[i] !== 0) return false;
+  for (let i = start + 12; i < start + 32; i++) if (data[i] !== 0) return true;
+  return false;
 }
 
 /** keccak256(key ‖ slot) with `slot` a 32-byte word, or a small number. */
@@ -108,9 +113,17 @@ export class AccessPatternLearner {
     return this.learnedCalls;
   }
 
-  private static id(call: CallShape): string | null {
+  /** The last id made: a block's calls mostly go to one (contract, selector). */
+  private lastId: { to: Buffer; selector: number; id: string } | null = null;
+
+  private id(call: CallShape): string | null {
     if (call.data.length < 4) return null;
-    return call.to.toString('hex') + call.data.subarray(0, 4).toString('hex');
+    const selector = call.data.readUInt32BE(0);
+    const last = this.lastId;
+    if (last !== null && last.selector === selector && last.to.equals(call.to)) return last.id;
+    const id = call.to.toString('hex') + call.data.subarray(0, 4).toString('hex');
+    this.lastId = { to: Buffer.from(call.to), selector, id };
+    return id;
   }
 
   /** Whether learn() would still use this call's read keys (its pattern has not seen enough calls). */
@@ -118,7 +131,7 @@ export class AccessPatternLearner {
     if (call.data.length < 4) return false;
     const last = this.lastDone;
     if (last !== null && last.selector === call.data.readUInt32BE(0) && last.to.equals(call.to)) return false;
-    const p = this.patterns.get(AccessPatternLearner.id(call)!);
+    const p = this.patterns.get(this.id(call)!);
     if (p !== undefined && p.calls >= LEARN_CALLS) {
       this.lastDone = { to: call.to, selector: call.data.readUInt32BE(0) };
       return false;
@@ -130,14 +143,14 @@ export class AccessPatternLearner {
   learn(call: CallShape, readKeys: Iterable<StateKey>): void {
     if (!this.wants(call)) return;
     this.learnedCalls++;
-    const id = AccessPatternLearner.id(call)!;
+    const id = this.id(call)!;
     let p = this.patterns.get(id);
     if (p === undefined) {
       if (this.patterns.size >= MAX_PATTERNS) {
         this.patterns.clear();
         this.lastDone = null;
       }
-      p = { calls: 0, constantCounts: new Map(), mappings: new Map() };
+      p = { calls: 0, constantCounts: new Map(), mappings: new Map(), constants: null };
       this.patterns.set(id, p);
     }
     p.calls++;
@@ -163,12 +176,11 @@ export class AccessPatternLearner {
 
   /** Keys the call will likely read, per what was learned (empty when nothing is known). */
   predict(call: CallShape): StateKey[] {
-    const id = AccessPatternLearner.id(call);
+    const id = this.id(call);
     if (id === null) return [];
     const p = this.patterns.get(id);
     if (p === undefined || p.calls < 2) return [];
-    const out: StateKey[] = [];
-    for (const [key, n] of p.constantCounts) if (n >= 2 && n === p.calls) out.push(key);
+    const out = [...this.constantsOf(p)];
     const words = addressWords(call.data);
     for (const m of p.mappings.values()) {
       const key = this.mappingKey(m, call, words);
@@ -185,7 +197,7 @@ export class AccessPatternLearner {
    * allowance is its owner's, who is the sender and already groups). Empty until learned.
    */
   affinityKeys(call: CallShape): string[] {
-    const id = AccessPatternLearner.id(call);
+    const id = this.id(call);
     if (id === null) return [];
     const p = this.patterns.get(id);
     if (p === undefined || p.calls < 2 || p.mappings.size === 0) return [];
@@ -200,6 +212,14 @@ export class AccessPatternLearner {
     return out;
   }
 
+  private constantsOf(p: Pattern): StateKey[] {
+    if (p.constants !== null) return p.constants;
+    const constants: StateKey[] = [];
+    for (const [key, n] of p.constantCounts) if (n >= 2 && n === p.calls) constants.push(key);
+    if (p.calls >= LEARN_CALLS) p.constants = constants;
+    return constants;
+  }
+
   private mappingKey(m: MappingSource, call: CallShape, words: ReadonlyArray<{ index: number; address: Buffer }>): StateKey | null {
     const outer = sourceKey(call, words, m.from);
     if (outer === undefined) return null;
@@ -207,7 +227,8 @@ export class AccessPatternLearner {
     if (m.innerFrom !== undefined && inner === undefined) return null;
     const contract = contractOf(m, words);
     if (contract === null) return null;
-    const memoKey = `${contract}:${m.slot}:${outer.toString('hex')}:${inner === undefined ? '' : inner.toString('hex')}`;
+    // latin1: a unique string of the bytes at half the length of hex, and cheaper to make.
+    const memoKey = `${contract}:${m.slot}:${outer.toString('latin1')}:${inner === undefined ? '' : inner.toString('latin1')}`;
     let key = this.slotMemo.get(memoKey);
     if (key === undefined) {
       const slot = inner === undefined ? mappingSlot(outer, m.slot) : mappingSlot(inner, mappingSlot(outer, m.slot));

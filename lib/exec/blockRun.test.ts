@@ -6,7 +6,7 @@ import { devGenesis, genesisStateEntries, DEV_ACCOUNTS } from '../chain/genesis.
 import { erc20Artifact } from '../contracts.js';
 import { ReferenceExecutor, TxExecutor } from '../evm/index.js';
 import { bigintToBytes, keyFromBytes, type StateKey } from '../state/keys.js';
-import { recipientOf, runBlockSerially } from './blockRun.js';
+import { blockWritesOf, recipientOf, runBlockSerially } from './blockRun.js';
 import { CommittedStateCache } from './committedState.js';
 
 const genesis = devGenesis();
@@ -50,7 +50,7 @@ describe('runBlockSerially', () => {
 
     const req: ExecRequest = { env, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [Buffer.alloc(32, 1)], prefetched: [], requestId: 1n, partition: false };
     const executor = await TxExecutor.create({ chainId: genesis.chainId });
-    const { results, roundTrips } = await runBlockSerially(executor, req, cache);
+    const { results, writes, roundTrips } = await runBlockSerially(executor, req, cache);
     expect(results.map((r) => r.status)).toEqual([
       TxStatus.TX_STATUS_SUCCESS, TxStatus.TX_STATUS_SUCCESS, TxStatus.TX_STATUS_REVERTED, TxStatus.TX_STATUS_INVALID, TxStatus.TX_STATUS_SUCCESS,
     ]);
@@ -66,8 +66,18 @@ describe('runBlockSerially', () => {
     }, txs);
     expect(results.map((r) => r.gasUsed)).toEqual(outcomes.map((o) => o.gasUsed));
 
+    // The write set handed over is the last write of each key in the wire results.
+    expect(writes).toEqual(blockWritesOf(results));
+    // A run in the scheduler's own process leaves the sets out of its results, not out of its writes.
+    const cache2 = new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 10_000);
+    cache2.reset(0n);
+    const compact = await runBlockSerially(await TxExecutor.create({ chainId: genesis.chainId }), req, cache2, { wire: false });
+    expect(compact.results.every((r) => r.reads.length === 0 && r.writes.length === 0)).toBe(true);
+    expect(compact.results.map((r) => [r.status, r.gasUsed])).toEqual(results.map((r) => [r.status, r.gasUsed]));
+    expect(compact.writes).toEqual(writes);
+
     // Applying the assembled write set to the committed state gives the reference's state.
-    const commit = assembleCommit({ height: 1n, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs, digest: Buffer.alloc(32, 7), lastTxStreamSeq: 1n }, env, results);
+    const commit = assembleCommit({ height: 1n, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs, digest: Buffer.alloc(32, 7), lastTxStreamSeq: 1n }, env, results, writes);
     expect(commit.txs).toHaveLength(4);
     expect(commit.rejections).toHaveLength(1);
     expect(commit.receipts.map((r) => r.success)).toEqual([true, true, false, true]);

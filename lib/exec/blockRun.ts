@@ -5,7 +5,7 @@ import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResul
 import { txCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
 import type { VersionedRead } from '../evm/stateView.js';
-import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, StateKeyBytes, type StateKey } from '../state/keys.js';
+import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, keyFromBytes, StateKeyBytes, type StateKey } from '../state/keys.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
 import { BlockOverlaySource } from './overlaySource.js';
@@ -35,6 +35,7 @@ const STATUS: Record<TxOutcome['status'], TxStatus> = {
 
 /** Shared, never written: results are encoded or read, not mutated in place. */
 const NO_READS: TxResult['reads'] = Object.freeze([]) as unknown as TxResult['reads'];
+const NO_WRITES: TxResult['writes'] = Object.freeze([]) as unknown as TxResult['writes'];
 const EMPTY = Buffer.alloc(0);
 /** Key bytes of results, shared between results (never written into): keys recur block after block. */
 const resultKeys = new StateKeyBytes(1 << 16);
@@ -55,15 +56,17 @@ const gasPriceBytes = new LastAmountBytes();
 const coinbaseDeltaBytes = new LastAmountBytes();
 
 /**
- * The wire form of an outcome. `withReads` false leaves the read-set out: a block run in the
- * scheduler's own process learns from the read-set maps as it goes (BlockRunOptions.onReads)
- * instead of converting every key to bytes and back.
+ * The wire form of an outcome. `wire` false leaves the read-set and write-set out: a block run in
+ * the scheduler's own process learns from the read-set maps as it goes (BlockRunOptions.onReads)
+ * and takes the block's writes as one map (BlockRunResult.writes), instead of converting every
+ * key to bytes and back.
  */
-export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: number, withReads = true): TxResult {
-  const writes: TxResult['writes'] = [];
-  for (const [key, value] of outcome.writes) writes.push({ key: resultKeys.bytes(key), value: value ?? EMPTY, absent: value === null });
+export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: number, wire = true): TxResult {
+  let writes = NO_WRITES;
   let reads = NO_READS;
-  if (withReads) {
+  if (wire) {
+    writes = [];
+    for (const [key, value] of outcome.writes) writes.push({ key: resultKeys.bytes(key), value: value ?? EMPTY, absent: value === null });
     reads = [];
     for (const [key, v] of outcome.reads) reads.push({ key: resultKeys.bytes(key), txIndex: v.txIndex, incarnation: v.incarnation });
   }
@@ -86,33 +89,36 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
   };
 }
 
+/** A block's write set: the last write of each key in block order, each key once (null = deleted). */
+export type BlockWrites = Array<[StateKey, Buffer | null]>;
+
+/**
+ * The block's write set from wire results: the last write of each key in block order, invalid
+ * transactions (which write nothing) left out. What a run in the scheduler's own process returns
+ * directly as BlockRunResult.writes.
+ */
+export function blockWritesOf(results: readonly TxResult[]): BlockWrites {
+  const writes = new Map<StateKey, Buffer | null>();
+  for (const r of results) {
+    if (r.status === TxStatus.TX_STATUS_INVALID) continue;
+    for (const w of r.writes) writes.set(keyFromBytes(w.key), w.absent ? null : w.value);
+  }
+  return [...writes];
+}
+
 /** The `to` address of a signed tx (null = create). */
 export function recipientOf(raw: Uint8Array): Buffer | null {
   return txCallFields(raw).to;
 }
 
 const WARM_SAMPLE_STRIDE = 8;
+/** A block run gives the event loop a turn at least this often. */
+const YIELD_EVERY_MS = 4;
 
-/**
- * Loads what the block will likely read in at most two round trips: the sender, recipient and
- * coinbase accounts with the keys learned patterns predict, then the code of the called
- * accounts. When the accounts are all cached and the last run over this cache met no miss, the
- * cache is warm and predicting storage keys (a keccak256 per mapping entry) would only cost time.
- */
-async function prefetchBlock(
-  req: ExecRequest, calls: readonly TxCallFields[], source: BlockOverlaySource,
-  committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
-): Promise<void> {
-  // Warm cache: check a sample of the block's accounts (every WARM_SAMPLE_STRIDE-th tx) before
-  // deciding to skip; a new account the sample misses is loaded, with the rest of the block's
-  // missing accounts, by the first miss's widened load, and marks the cache cold for the next block.
-  let cold = !committed.warm;
-  for (let i = 0; i < req.txs.length && !cold; i += WARM_SAMPLE_STRIDE) {
-    if (committed.peek(accountKey(req.txs[i]!.sender), req.baseHeight) === undefined) cold = true;
-    const to = calls[i]!.to;
-    if (to !== null && committed.peek(accountKey(to), req.baseHeight) === undefined) cold = true;
-  }
-  if (!cold) return;
+/** What a block will likely read: the coinbase, senders and called accounts, and the keys learned patterns predict. */
+function likelyKeys(
+  req: ExecRequest, calls: readonly TxCallFields[], patterns: AccessPatternLearner | undefined,
+): { keys: StateKey[]; callees: Set<StateKey>; predicted: StateKey[] } {
   const accounts = new Set<StateKey>();
   const callees = new Set<StateKey>();
   if (req.env !== undefined) accounts.add(accountKey(req.env.coinbase));
@@ -129,15 +135,89 @@ async function prefetchBlock(
       if (to !== null) for (const k of patterns.predict({ sender: tx.sender, to, data })) predicted.push(k);
     });
   }
-  await source.prefetch([...accounts, ...predicted]);
-  // Code of the accounts txs call (a sender's code, an EIP-7702 delegation, loads on demand).
+  return { keys: [...accounts, ...predicted], callees, predicted };
+}
+
+/**
+ * The code keys of the called accounts (and of predicted accounts) that `height`'s cached values
+ * show to have code. A sender's code (an EIP-7702 delegation) loads on demand.
+ */
+function codeKeysOf(callees: Iterable<StateKey>, predicted: readonly StateKey[], committed: CommittedStateCache, height: bigint): Set<StateKey> {
   const codes = new Set<StateKey>();
   for (const key of [...callees, ...predicted.filter((k) => k.startsWith('01'))]) {
-    const value = committed.peek(key, req.baseHeight);
+    const value = committed.peek(key, height);
     if (value === undefined || value === null || !accountHasCode(value)) continue;
     codes.add(codeKey(decodeAccount(value).codeHash));
   }
-  await source.prefetch(codes);
+  return codes;
+}
+
+/**
+ * Whether the cache likely holds what the block reads: the last run over it met no key it lacked,
+ * and a sample of the block's accounts (every WARM_SAMPLE_STRIDE-th tx) is cached. A new account
+ * the sample misses is loaded, with the rest of the block's missing accounts, by the first miss's
+ * widened load, and marks the cache cold for the next block.
+ */
+function looksWarm(req: ExecRequest, calls: readonly TxCallFields[], committed: CommittedStateCache, height: bigint): boolean {
+  if (!committed.warm) return false;
+  for (let i = 0; i < req.txs.length; i += WARM_SAMPLE_STRIDE) {
+    if (committed.peek(accountKey(req.txs[i]!.sender), height) === undefined) return false;
+    const to = calls[i]!.to;
+    if (to !== null && committed.peek(accountKey(to), height) === undefined) return false;
+  }
+  return true;
+}
+
+/**
+ * Loads what the block will likely read in at most two round trips: the sender, recipient and
+ * coinbase accounts with the keys learned patterns predict, then the code of the called
+ * accounts. When the accounts are all cached and the last run over this cache met no miss, the
+ * cache is warm and predicting storage keys (a keccak256 per mapping entry) would only cost time.
+ */
+async function prefetchBlock(
+  req: ExecRequest, calls: readonly TxCallFields[], source: BlockOverlaySource,
+  committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
+): Promise<void> {
+  if (looksWarm(req, calls, committed, req.baseHeight)) return;
+  const { keys, callees, predicted } = likelyKeys(req, calls, patterns);
+  await source.prefetch(keys);
+  await source.prefetch(codeKeysOf(callees, predicted, committed, req.baseHeight));
+}
+
+export interface LookaheadResult {
+  keysLoaded: number;
+  roundTrips: number;
+}
+
+/**
+ * Loads into `committed` what the block `req` (not yet due: its base height is not committed
+ * yet) will likely read, at the height the cache holds now, while the block before it still
+ * runs. Values read at an older height stay right: the cache applies every committed block's
+ * writes as it moves on, and a load that returns after the cache moved is not kept. So the
+ * block's own prefetch later finds them cached and its first transaction starts without a
+ * round trip. At most two round trips (keys, then code).
+ */
+export async function warmAhead(
+  req: ExecRequest, committed: CommittedStateCache, patterns: AccessPatternLearner | undefined,
+): Promise<LookaheadResult> {
+  const height = committed.height;
+  const result = { keysLoaded: 0, roundTrips: 0 };
+  if (height < 0n) return result;
+  const calls = req.txs.map((tx) => txCallFields(tx.raw));
+  // A cache that holds the blocks' accounts (few accounts, or all of them seen) needs no lookahead.
+  if (looksWarm(req, calls, committed, height)) return result;
+  const { keys, callees, predicted } = likelyKeys(req, calls, patterns);
+  const load = async (wanted: Iterable<StateKey>): Promise<void> => {
+    const missing = new Set<StateKey>();
+    for (const key of wanted) if (committed.peek(key, height) === undefined) missing.add(key);
+    if (missing.size === 0) return;
+    result.roundTrips++;
+    result.keysLoaded += missing.size;
+    await committed.load([...missing], height);
+  };
+  await load(keys);
+  if (committed.height === height) await load(codeKeysOf(callees, predicted, committed, height));
+  return result;
 }
 
 /** Accounts and predicted keys of txs `from`… of the block: what a miss loads along with it. */
@@ -156,6 +236,8 @@ function* upcomingKeys(
 
 export interface BlockRunResult {
   results: TxResult[];
+  /** The block's write set. */
+  writes: BlockWrites;
   roundTrips: number;
   /** Wall time spent loading state before the first tx, and running the txs. */
   prefetchMs: number;
@@ -165,13 +247,16 @@ export interface BlockRunResult {
 export interface BlockRunOptions {
   /** Learned access patterns: prefetch the block's likely keys, and keep learning. */
   patterns?: AccessPatternLearner;
-  /** Put read-sets in the wire results (default true); false for a run in the scheduler itself. */
-  wireReads?: boolean;
+  /**
+   * Put read-sets and write-sets in the results (default true, for the wire); false for a run in
+   * the scheduler itself, which takes the writes from BlockRunResult.writes.
+   */
+  wire?: boolean;
   /**
    * Sees each tx's read-set (with versions) as it completes, in block order: the scheduler's own
    * runs learn from it there and then rather than keeping every read-set until the block ends.
    */
-  onReads?: (index: number, reads: ReadonlyMap<StateKey, VersionedRead>, to: Buffer | null) => void;
+  onReads?: (index: number, reads: ReadonlyMap<StateKey, VersionedRead>, call: TxCallFields) => void;
 }
 
 /** Executes every tx of `req` serially over committed state at req.baseHeight. */
@@ -179,7 +264,7 @@ export async function runBlockSerially(
   executor: TxExecutor, req: ExecRequest, committed: CommittedStateCache, options: BlockRunOptions = {},
 ): Promise<BlockRunResult> {
   const { patterns } = options;
-  const wireReads = options.wireReads ?? true;
+  const wire = options.wire ?? true;
   if (req.env === undefined) throw new Error('ExecRequest without env');
   const env = toEvmEnv(req.env, req.recentHashes);
   const source = new BlockOverlaySource(committed, req.baseHeight);
@@ -195,17 +280,24 @@ export async function runBlockSerially(
   // only grows during the block, so after a look that found nothing only new learning can make
   // the next look find something.
   if (patterns !== undefined) source.companionsGeneration = () => patterns.generation;
+  let yielded = performance.now();
   for (let i = 0; i < req.txs.length; i++) {
     next = i;
+    // Let the event loop in now and then: a lookahead load's answer, the commit fan-out and
+    // heartbeats wait otherwise for the whole block (the EVM awaits only microtasks).
+    if (performance.now() - yielded >= YIELD_EVERY_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      yielded = performance.now();
+    }
     const tx = req.txs[i]!;
     const txIndex = req.txIndexes[i] ?? i;
     const outcome = await executor.execute(tx, env, source);
     if (outcome.status !== 'invalid') source.applyWrites(txIndex, outcome.writes);
     const call = calls[i]!;
     if (patterns !== undefined && call.to !== null) patterns.learn({ sender: tx.sender, to: call.to, data: call.data }, outcome.reads.keys());
-    results.push(toTxResult(outcome, txIndex, 0, wireReads));
-    options.onReads?.(i, outcome.reads, call.to);
+    results.push(toTxResult(outcome, txIndex, 0, wire));
+    options.onReads?.(i, outcome.reads, call);
   }
   committed.noteRun(source.roundTrips - roundTripsBefore);
-  return { results, roundTrips: source.roundTrips, prefetchMs: prefetched - started, executeMs: performance.now() - prefetched };
+  return { results, writes: source.blockWrites(), roundTrips: source.roundTrips, prefetchMs: prefetched - started, executeMs: performance.now() - prefetched };
 }

@@ -74,6 +74,13 @@ export class BlockOverlaySource implements VersionedStateSource {
     await this.committed.load([...new Set(missing)], this.baseHeight);
   }
 
+  /** The block's writes so far: the last value of each key written. */
+  blockWrites(): Array<[StateKey, Buffer | null]> {
+    const writes: Array<[StateKey, Buffer | null]> = [];
+    for (const [key, own] of this.overlay) writes.push([key, own.value]);
+    return writes;
+  }
+
   /** Makes transaction `txIndex`'s writes visible to the transactions after it. */
   applyWrites(txIndex: number, writes: ReadonlyMap<StateKey, Buffer | null>): void {
     for (const [key, value] of writes) this.overlay.set(key, { value, txIndex, incarnation: 0 });

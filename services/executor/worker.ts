@@ -4,17 +4,17 @@
 import type { NatsConnection, Subscription } from 'nats';
 import {
   BlockCommitted, CallRequest, CallResponse, ExecRequest, ExecResponse, ExecutorHello, HeadRequest, HeadResponse,
-  StateReadRequest, StateReadResponse,
+  LookaheadResponse, StateReadRequest, StateReadResponse,
 } from '../../gen/lanes/v1/bus.js';
 import { request, serve } from '../../lib/bus/nats.js';
 import {
   BLOCK_COMMITTED_SUBJECT, EXEC_BLOCK_SUBJECT, EXEC_CALL_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, EXECUTOR_QUEUE,
-  executorBlockSubject, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT,
+  executorBlockSubject, executorLookaheadSubject, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT,
 } from '../../lib/bus/subjects.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
 import { TxExecutor, type CallRequest as EvmCallRequest } from '../../lib/evm/index.js';
-import { runBlockSerially, toEvmEnv } from '../../lib/exec/blockRun.js';
+import { runBlockSerially, toEvmEnv, warmAhead } from '../../lib/exec/blockRun.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { BlockOverlaySource } from '../../lib/exec/overlaySource.js';
@@ -84,6 +84,9 @@ export class ExecutorWorker {
     // Work by affinity: the scheduler addresses this executor directly once it said hello.
     this.subs.push(serve(this.nc, executorBlockSubject(this.executorId), ExecRequest, ExecResponse, (req) => this.executeBlock(req), onError,
       { maxConcurrent: 1, maxPending: 8 }, this.log));
+    // The next block's likely txs, while this one runs: load their state now (see warmAhead).
+    this.subs.push(serve(this.nc, executorLookaheadSubject(this.executorId), ExecRequest, LookaheadResponse, (req) => this.lookahead(req),
+      (err) => ({ keysLoaded: 0, stateRoundTrips: 0, error: (err as Error).message }), { maxConcurrent: 1, maxPending: 4 }, this.log));
     this.hello(false);
     this.helloTimer = setInterval(() => this.hello(false), EXECUTOR_HELLO_MS);
     this.subs.push(serve(this.nc, EXEC_CALL_SUBJECT, CallRequest, CallResponse, (req) => this.call(req),
@@ -151,6 +154,18 @@ export class ExecutorWorker {
       requestId: req.requestId, results, error: '', stateRoundTrips: roundTrips, executorId: this.config.instanceId,
       cpuMicros: BigInt(cpu.user + cpu.system),
     };
+  }
+
+  private async lookahead(req: ExecRequest): Promise<LookaheadResponse> {
+    const started = performance.now();
+    const cpuStart = process.cpuUsage();
+    const { keysLoaded, roundTrips } = await warmAhead(req, this.cache, this.patterns);
+    const cpu = process.cpuUsage(cpuStart);
+    this.log.debug({
+      height: req.env?.number, txs: req.txs.length, keysLoaded, roundTrips, ms: Math.round(performance.now() - started),
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    }, 'lookahead loaded');
+    return { keysLoaded, stateRoundTrips: roundTrips, error: '' };
   }
 
   private async call(req: CallRequest): Promise<CallResponse> {

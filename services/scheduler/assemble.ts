@@ -1,11 +1,12 @@
 // Turns a block's execution results into the commit the state service applies: included
 // transactions with their receipts, rejections with reasons, and the block's final write set
-// (the last write of each key in block order). Pure, so the reference path and the cluster
-// path assemble identically.
+// (the last write of each key in block order, which the engine hands over as one map). Pure, so
+// the reference path and the cluster path assemble identically.
 import { TxStatus, type BlockEnv, type CommitRequest, type OrderedBlock, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Rejection, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
 import { buildReceipts, type ReceiptInput } from '../../lib/chain/block.js';
-import { bytesToBigint } from '../../lib/state/keys.js';
+import type { BlockWrites } from '../../lib/exec/blockRun.js';
+import { bytesToBigint, keyToBytes } from '../../lib/state/keys.js';
 
 export class ResultMismatchError extends Error {
   constructor(message: string, readonly height: bigint) {
@@ -25,12 +26,16 @@ export function checkResults(block: OrderedBlock, results: TxResult[]): void {
   });
 }
 
-export function assembleCommit(block: OrderedBlock, env: BlockEnv, results: TxResult[]): CommitRequest {
+const EMPTY = Buffer.alloc(0);
+
+/** `writes` is the block's write set (BlockExecution.writes): the last write of each key, each key once. */
+export function assembleCommit(
+  block: OrderedBlock, env: BlockEnv, results: TxResult[], writes: BlockWrites,
+): CommitRequest {
   checkResults(block, results);
   const txs: Tx[] = [];
   const inputs: ReceiptInput[] = [];
   const rejections: Rejection[] = [];
-  const writes = new Map<string, StateEntry>();
   results.forEach((result, i) => {
     const tx = block.txs[i]!;
     if (result.status === TxStatus.TX_STATUS_INVALID) {
@@ -49,10 +54,11 @@ export function assembleCommit(block: OrderedBlock, env: BlockEnv, results: TxRe
       txType: result.txType,
       effectiveGasPrice: bytesToBigint(result.effectiveGasPrice),
     });
-    for (const w of result.writes) writes.set(w.key.toString('hex'), w);
   });
-  // Sorted keys: the commit payload does not depend on which tx wrote a key last.
-  const sortedWrites = [...writes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, w]) => w);
+  // Sorted keys (hex sorts as the bytes do): the commit payload does not depend on which tx wrote a key last.
+  const sortedWrites: StateEntry[] = [...writes]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => ({ key: keyToBytes(key), value: value ?? EMPTY, absent: value === null }));
   return {
     env,
     orderedDigest: block.digest,

@@ -3,14 +3,19 @@
 // An executor that stops saying hello, or says it is leaving, gets no new work; a new one takes
 // work from its first hello on. With none known, work goes to the queue group.
 import type { NatsConnection, Subscription } from 'nats';
-import { ExecRequest, ExecResponse, ExecutorHello } from '../../gen/lanes/v1/bus.js';
+import { ExecRequest, ExecResponse, ExecutorHello, LookaheadResponse } from '../../gen/lanes/v1/bus.js';
 import { request } from '../../lib/bus/nats.js';
-import { EXEC_BLOCK_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, executorBlockSubject } from '../../lib/bus/subjects.js';
+import { EXEC_BLOCK_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, executorBlockSubject, executorLookaheadSubject } from '../../lib/bus/subjects.js';
 import type { ExecutorPool } from '../../lib/engine/index.js';
 
 /** An executor silent for this long is considered gone. */
 const EXECUTOR_TTL_MS = EXECUTOR_HELLO_MS * 4;
 const MAX_EXECUTORS = 1024;
+/**
+ * A lookahead answers within a block's time or is not worth waiting for: the block it prepares
+ * then loads its own state, as it would have without one.
+ */
+const LOOKAHEAD_TIMEOUT_MS = 2_000;
 
 export class NatsExecutorPool implements ExecutorPool {
   private readonly seen = new Map<string, number>();
@@ -48,5 +53,13 @@ export class NatsExecutorPool implements ExecutorPool {
     const ids = this.live();
     const subject = ids.length === 0 ? EXEC_BLOCK_SUBJECT : executorBlockSubject(ids[slot % ids.length]!);
     return request(this.nc, subject, ExecRequest, req, ExecResponse, this.timeoutMs);
+  }
+
+  lookahead(req: ExecRequest, slot: number): Promise<LookaheadResponse> {
+    const ids = this.live();
+    // Without known executors, work goes to the queue group, and any of them may take it.
+    if (ids.length === 0) return Promise.resolve({ keysLoaded: 0, stateRoundTrips: 0, error: '' });
+    const timeoutMs = Math.min(this.timeoutMs, LOOKAHEAD_TIMEOUT_MS);
+    return request(this.nc, executorLookaheadSubject(ids[slot % ids.length]!), ExecRequest, req, LookaheadResponse, timeoutMs);
   }
 }

@@ -5,17 +5,17 @@
 import type { JetStreamManager, NatsConnection } from 'nats';
 import {
   BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
-  OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest, type TxResult,
+  OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest,
 } from '../../gen/lanes/v1/bus.js';
 import { request, serve } from '../../lib/bus/nats.js';
 import {
   BLOCK_STREAM, SCHEDULER_REPORT_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT, TX_STREAM,
 } from '../../lib/bus/subjects.js';
-import { HotKeyTracker, ParallelEngine, reportToJson, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
+import { HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { keyFromBytes, keyToBytes } from '../../lib/state/keys.js';
+import { keyToBytes } from '../../lib/state/keys.js';
 import { NatsExecutorPool } from './executorPool.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
@@ -110,9 +110,17 @@ export class Scheduler {
     this.log.info({ committedHeight: head.height }, 'scheduler resuming after committed height');
     this.loopDone = (async () => {
       try {
-        for await (const m of messages) {
-          if (this.stopping) break;
-          await this.processBlock(OrderedBlock.decode(m.data));
+        // One block ahead: when the next block has already arrived, the engine loads its state
+        // while this one runs (lookahead). The consumer's own buffer bounds how far ahead blocks wait.
+        const blocks = messages[Symbol.asyncIterator]();
+        let current = await blocks.next();
+        while (!current.done && !this.stopping) {
+          const pending = blocks.next();
+          const arrived = await Promise.race([pending, new Promise<null>((resolve) => setImmediate(() => resolve(null)))]);
+          const block = OrderedBlock.decode(current.value.data);
+          const next = arrived === null || arrived.done ? undefined : OrderedBlock.decode(arrived.value.data);
+          await this.processBlock(block, next);
+          current = await pending;
         }
       } catch (err) {
         if (!this.stopping) {
@@ -147,29 +155,36 @@ export class Scheduler {
     };
   }
 
-  private async processBlock(block: OrderedBlock): Promise<void> {
+  private execRequest(block: OrderedBlock, recentHashes: Buffer[]): ExecRequest {
+    return {
+      env: this.blockEnv(block),
+      baseHeight: block.height - 1n,
+      txs: block.txs,
+      txIndexes: block.txs.map((_, i) => i),
+      recentHashes,
+      prefetched: [],
+      requestId: ++this.requestId,
+      partition: false,
+    };
+  }
+
+  /** `next`: the block after this one, when it has already arrived (its state is loaded ahead). */
+  private async processBlock(block: OrderedBlock, next: OrderedBlock | undefined): Promise<void> {
     if (block.height <= this.committedHeight) return; // already committed before a restart
     if (block.height !== this.committedHeight + 1n) {
       throw new Error(`block ${block.height} arrived while committed height is ${this.committedHeight}`);
     }
     const started = performance.now();
-    const env = this.blockEnv(block);
-    const req: ExecRequest = {
-      env,
-      baseHeight: this.committedHeight,
-      txs: block.txs,
-      txIndexes: block.txs.map((_, i) => i),
-      recentHashes: this.recent.windowFor(block.height),
-      prefetched: [],
-      requestId: ++this.requestId,
-      partition: false,
-    };
-    const results = block.txs.length === 0 ? [] : await this.execute(req);
+    const req = this.execRequest(block, this.recent.windowFor(block.height));
+    const env = req.env!;
+    // The lookahead reads no block hashes: the next block's window is not known until this one commits.
+    const ahead = next !== undefined && next.height === block.height + 1n ? this.execRequest(next, []) : undefined;
+    const { results, writes } = block.txs.length === 0 ? { results: [], writes: [] } : await this.execute(req, ahead);
     const execMs = performance.now() - started;
-    const commit = assembleCommit(block, env, results);
+    const commit = assembleCommit(block, env, results, writes);
     const res = await this.commitWithRetries(commit);
     const header = res.header!;
-    this.local?.cache.applyCommitted(header.number, commit.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]));
+    this.local?.cache.applyCommitted(header.number, writes);
     this.recent.record(header.number, header.hash);
     this.committedHeight = header.number;
     await this.trimStreams(block).catch((err) => this.log.warn({ err, height: block.height }, 'stream trim failed; will retry next block'));
@@ -189,9 +204,10 @@ export class Scheduler {
    * Runs the block through the engine: in parallel on the executors when it pays, serially on
    * one otherwise, and in this process as the last resort, so a block never waits on executors.
    */
-  private async execute(req: ExecRequest): Promise<TxResult[]> {
+  private async execute(req: ExecRequest, next: ExecRequest | undefined): Promise<BlockExecution> {
     if (this.local === null) throw new Error('scheduler not started');
-    const { results, report } = await this.engine.executeBlock(req, this.pool, this.local);
+    const execution = await this.engine.executeBlock(req, this.pool, this.local, next);
+    const { report } = execution;
     this.counters.executions += report.executions;
     this.counters.reexecutions += report.reexecutions;
     this.counters.execRetries += report.partitionRetries;
@@ -201,7 +217,7 @@ export class Scheduler {
     this.reports.set(report.height, report);
     if (this.reports.size > REPORTS_KEPT) this.reports.delete(this.reports.keys().next().value!);
     this.log.info({ report: reportToJson(report) }, 'conflict report');
-    return results;
+    return execution;
   }
 
   private async commitWithRetries(commit: CommitRequest): Promise<CommitResponse> {

@@ -1,12 +1,13 @@
 // Drives the parallel engine in-process, for property and regression tests: real EVMs (one pair
 // per simulated executor), a real engine and real assembly, with the bus replaced by function
 // calls that can be delayed or fail ("executor restarts"). Compares against the reference.
-import type { ExecRequest, ExecResponse, OrderedBlock } from '../../gen/lanes/v1/bus.js';
+import type { ExecRequest, ExecResponse, LookaheadResponse, OrderedBlock } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
 import { HotKeyTracker, ParallelEngine, type ConflictReport, type EngineOptions, type ExecutorPool } from '../../lib/engine/index.js';
 import { ReferenceExecutor, TxExecutor, type TxOutcome } from '../../lib/evm/index.js';
-import { runBlockSerially } from '../../lib/exec/blockRun.js';
+import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
+import { runBlockSerially, warmAhead } from '../../lib/exec/blockRun.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { assembleCommit } from '../../services/scheduler/assemble.js';
 import { bigintToBytes, keyFromBytes, type StateKey } from '../../lib/state/keys.js';
@@ -57,6 +58,17 @@ class SimPool implements ExecutorPool {
     const run = await runBlockSerially(req.partition ? sim.deltas : sim.plain, req, cache);
     return { requestId: req.requestId, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: `sim-${slot}`, cpuMicros: 0n };
   }
+
+  /** Loads the next block's keys over committed state as it is now (the block before it still runs). */
+  async lookahead(req: ExecRequest): Promise<LookaheadResponse> {
+    const delay = Math.floor(this.chaos.random() * this.chaos.maxDelayMs);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (this.chaos.random() < this.chaos.failRate) throw new Error('simulated executor restart');
+    const cache = new CommittedStateCache(async (keys) => keys.map((k) => this.committed.get(k) ?? null), 100_000);
+    cache.reset(req.baseHeight - 1n);
+    const { keysLoaded, roundTrips } = await warmAhead(req, cache, undefined);
+    return { keysLoaded, stateRoundTrips: roundTrips, error: '' };
+  }
 }
 
 export interface ChainRunResult {
@@ -89,6 +101,10 @@ export async function runChain(options: {
   local: TxExecutor;
   chaos: Chaos;
   engine?: Partial<EngineOptions>;
+  /** Hand the engine each block's successor, as the scheduler does when blocks queue. */
+  lookahead?: boolean;
+  /** Give the scheduler's own execution learned access patterns, as the scheduler service does. */
+  localPatterns?: boolean;
 }): Promise<ChainRunResult> {
   const { genesis } = options;
   const committed = new Map<StateKey, Buffer>(genesisStateEntries(genesis));
@@ -101,19 +117,31 @@ export async function runChain(options: {
   const pool = new SimPool(options.executors, options.executorCount, committed, options.chaos);
   const out: ChainRunResult = { roots: [], referenceRoots: [], receipts: [], referenceReceipts: [], rejected: [], referenceRejected: [], reports: [] };
   const hashes = new Map<bigint, Uint8Array>([[0n, Buffer.alloc(32, 0x11)]]);
+  const envAt = (height: bigint) => ({
+    number: height, timestamp: genesis.timestamp + height, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
+    baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, Number(height % 256n)), chainId: genesis.chainId,
+  });
+  // The local cache follows commits, as the scheduler's does (its fetcher reads the state as committed so far).
+  const local = {
+    executor: options.local,
+    cache: new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 100_000),
+    ...(options.localPatterns === true ? { patterns: new AccessPatternLearner() } : {}),
+  };
+  local.cache.reset(0n);
   for (const [b, txs] of options.blocks.entries()) {
     const height = BigInt(b + 1);
-    const env = {
-      number: height, timestamp: genesis.timestamp + height, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
-      baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, b + 1), chainId: genesis.chainId,
-    };
+    const env = envAt(height);
     const recentHashes = [...hashes.values()].map((h) => Buffer.from(h));
     const req: ExecRequest = { env, baseHeight: height - 1n, txs, txIndexes: txs.map((_, i) => i), recentHashes, prefetched: [], requestId: height, partition: false };
-    const local = { executor: options.local, cache: new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 100_000) };
-    const { results, report } = await engine.executeBlock(req, pool, local);
+    const nextTxs = options.blocks[b + 1];
+    const next: ExecRequest | undefined = options.lookahead !== true || nextTxs === undefined ? undefined : {
+      env: envAt(height + 1n), baseHeight: height, txs: nextTxs, txIndexes: nextTxs.map((_, i) => i), recentHashes: [], prefetched: [], requestId: height + 1n, partition: false,
+    };
+    const { results, writes, report } = await engine.executeBlock(req, pool, local, next);
+    local.cache.applyCommitted(height, writes);
     out.reports.push(report);
     const block: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs, digest: env.prevRandao, lastTxStreamSeq: height };
-    const commit = assembleCommit(block, env, results);
+    const commit = assembleCommit(block, env, results, writes);
     for (const w of commit.writes) {
       const key = keyFromBytes(w.key);
       const before = committed.get(key) ?? null;
