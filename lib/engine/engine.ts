@@ -198,7 +198,8 @@ export class ParallelEngine {
     if (n < this.options.minParallelTxs) return serial('small block', false);
     if (pool.size() < 2) return serial('fewer than 2 executors', false);
     if (this.hot.conflictShare() > this.options.maxConflictShare) return serial('predicted conflicts', false);
-    const chooserSaysSerial = (): boolean => this.options.adaptiveMode && this.modes.choose() === 'serial';
+    // A lookahead's block comes after the one running now: ask what the chooser will say then.
+    const chooserSaysSerial = (): boolean => this.options.adaptiveMode && (guess ? this.modes.chooseNext() : this.modes.choose()) === 'serial';
     if (guess && chooserSaysSerial()) return serial('serial faster lately', true);
     const parts = Math.max(1, Math.min(pool.size(), this.options.maxPartitions));
     const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) });

@@ -70,4 +70,29 @@ describe('ModeChooser', () => {
     expect(modes.choose()).toBe('parallel');
     expect(modes.costs().serial).toBe(10);
   });
+
+  it('foresees the next block\'s mode, probes included, unless that block changes which mode is cheaper', () => {
+    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
+    const cheaper = (): string | null => {
+      const { parallel, serial } = modes.costs();
+      return parallel === null || serial === null ? null : parallel < serial * 0.95 ? 'parallel' : 'serial';
+    };
+    let checked = 0;
+    const ran = new Set<string>();
+    for (const [parallelMs, serialMs] of [[150, 100], [60, 100], [150, 100]] as const) {
+      for (let b = 0; b < 60; b++) {
+        const guess = modes.chooseNext();
+        const mode = modes.choose();
+        const before = cheaper();
+        modes.record(mode, mode === 'parallel' ? parallelMs : serialMs, GAS, true);
+        ran.add(mode);
+        if (before === null || cheaper() !== before) continue;
+        expect(modes.choose(), `block ${b} at ${parallelMs}/${serialMs} ms`).toBe(guess);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(150);
+    expect(ran).toEqual(new Set(['parallel', 'serial']));
+  });
+
 });

@@ -57,6 +57,26 @@ export class ModeChooser {
   }
 
   /**
+   * The mode choose() will give for the block after the one about to run, if that one runs in
+   * the mode choose() gives now and costs what that mode has cost lately: the guess a lookahead
+   * needs one block early (it also foresees the probes). A block that changes which mode is
+   * cheaper makes the guess wrong, which costs the lookahead its use, never a result.
+   */
+  chooseNext(): ExecutionMode {
+    const now = this.choose();
+    const twin = new ModeChooser(this.options);
+    Object.assign(twin.cost, this.cost);
+    Object.assign(twin.samples, this.samples);
+    twin.sinceProbe = this.sinceProbe;
+    twin.probeInterval = this.probeInterval;
+    twin.lastBest = this.lastBest;
+    twin.warmupLeft = this.warmupLeft;
+    const usual = this.cost[now] ?? this.cost[now === 'parallel' ? 'serial' : 'parallel'] ?? 1;
+    twin.record(now, usual * 1e6, 1_000_000n, true);
+    return twin.choose();
+  }
+
+  /**
    * A block that ran in `mode` took `wallMs` for `gas` gas (blocks with no gas teach nothing).
    * `chosen`: the block was eligible and this chooser picked its mode (else it was serial for
    * another reason, and only its cost is learned).

@@ -1,6 +1,7 @@
 // Runs the transactions of an ExecRequest one after another in one executor and turns each
-// outcome into the TxResult the scheduler assembles. Shared by the executor service and the
-// scheduler's local fallback, so both produce byte-identical results.
+// outcome into the TxResult the scheduler assembles, loading the block's likely state first in
+// batches; and loads a coming block's state ahead of it (warmAhead). Shared by the executor
+// service and the scheduler's own runs, so both produce identical results.
 import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResult } from '../../gen/lanes/v1/bus.js';
 import { txCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
@@ -204,7 +205,7 @@ export async function warmAhead(
   const result = { keysLoaded: 0, roundTrips: 0 };
   if (height < 0n) return result;
   const calls = req.txs.map((tx) => txCallFields(tx.raw));
-  // A cache that holds the blocks' accounts (few accounts, or all of them seen) needs no lookahead.
+  // A cache that holds the block's accounts (few accounts, or all of them seen) needs no lookahead.
   if (looksWarm(req, calls, committed, height)) return result;
   const { keys, callees, predicted } = likelyKeys(req, calls, patterns);
   const load = async (wanted: Iterable<StateKey>): Promise<void> => {
