@@ -23,6 +23,8 @@ import { bigintToBytes, bytesToBigint, keyFromBytes, keyToBytes, type StateKey }
 
 /** How long a block request waits for the commit notification of its base height. */
 const CACHE_CATCH_UP_MS = 200;
+/** A partition run lets other messages in (a lookahead for the next block) at least this often. */
+const PARTITION_YIELD_MS = 16;
 
 export interface ExecutorStats {
   blocks: number;
@@ -138,7 +140,9 @@ export class ExecutorWorker {
     let run: Awaited<ReturnType<typeof runBlockSerially>>;
     try {
       await this.alignCache(req.baseHeight);
-      run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache, { patterns: this.patterns });
+      run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache, {
+        patterns: this.patterns, yieldEveryMs: PARTITION_YIELD_MS,
+      });
     } finally {
       this.inflight--;
     }
