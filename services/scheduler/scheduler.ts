@@ -114,11 +114,17 @@ export class Scheduler {
         // while this one runs (lookahead). The consumer's own buffer bounds how far ahead blocks wait.
         const blocks = messages[Symbol.asyncIterator]();
         let current = await blocks.next();
+        // A block peeked at as `next` is decoded once, not again when its turn comes.
+        let last: { data: Uint8Array; block: OrderedBlock } | null = null;
+        const decode = (data: Uint8Array): OrderedBlock => {
+          if (last?.data !== data) last = { data, block: OrderedBlock.decode(data) };
+          return last.block;
+        };
         while (!current.done && !this.stopping) {
           const pending = blocks.next();
           const arrived = await Promise.race([pending, new Promise<null>((resolve) => setImmediate(() => resolve(null)))]);
-          const block = OrderedBlock.decode(current.value.data);
-          const next = arrived === null || arrived.done ? undefined : OrderedBlock.decode(arrived.value.data);
+          const block = decode(current.value.data);
+          const next = arrived === null || arrived.done ? undefined : decode(arrived.value.data);
           await this.processBlock(block, next);
           current = await pending;
         }
