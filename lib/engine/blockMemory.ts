@@ -30,13 +30,6 @@ interface PendingCredits {
   wei: bigint;
 }
 
-/** A settled account: its final value and the transaction whose result carries it. */
-export interface SettledCredit {
-  key: StateKey;
-  txIndex: number;
-  value: Buffer;
-}
-
 export class BlockMemory implements VersionedStateSource {
   private readonly latest = new Map<StateKey, MemoryEntry>();
   private readonly pending = new Map<StateKey, PendingCredits>();
@@ -87,14 +80,9 @@ export class BlockMemory implements VersionedStateSource {
     return writes;
   }
 
-  /** Folds every unfolded credit: the final value of each credited account, at its last credit. */
-  async settle(): Promise<SettledCredit[]> {
-    const settled: SettledCredit[] = [];
-    for (const key of [...this.pending.keys()]) {
-      const entry = await this.fold(key);
-      settled.push({ key, txIndex: entry.txIndex, value: entry.value! });
-    }
-    return settled;
+  /** Folds every unfolded credit: each credited account gets its final value, at its last credit's version. */
+  async settle(): Promise<void> {
+    for (const key of [...this.pending.keys()]) await this.fold(key);
   }
 
   private async fold(key: StateKey): Promise<MemoryEntry> {

@@ -97,10 +97,15 @@ describe('validateReadSet and BlockMemory', () => {
     memory.commitWrites(7, 1, [[coinbase, encodeAccount({ nonce: 2n, balance: 50n, codeHash: EMPTY_CODE_HASH })]]);
     memory.creditDelta(coinbase, 9, 0, 5n);
     memory.creditDelta(accountKey(to(3)), 9, 0, 1n);
-    const settled = await memory.settle();
-    expect(settled.map((s) => [s.key, s.txIndex, decodeAccount(s.value).balance])).toEqual([[coinbase, 9, 55n], [accountKey(to(3)), 9, 1n]]);
+    expect(() => memory.blockWrites()).toThrow(/before the credits were settled/);
+    await memory.settle();
+    expect(memory.lastWrite(coinbase)).toEqual({ txIndex: 9, incarnation: 0, value: expect.any(Buffer) });
+    const writes = new Map(memory.blockWrites());
+    expect(decodeAccount(writes.get(coinbase)!).balance).toBe(55n);
+    expect(decodeAccount(writes.get(accountKey(to(3)))!).balance).toBe(1n);
     expect(baseReads).toBe(2);
-    expect(await memory.settle()).toEqual([]);
+    await memory.settle(); // nothing left to fold
+    expect(baseReads).toBe(2);
   });
 
   it('refuses a write over credits that were never read (it would drop them)', () => {
