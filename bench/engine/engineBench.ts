@@ -149,9 +149,10 @@ function onOff(value: string, name: string): boolean {
 }
 
 /**
- * Timed txs per cell by workload: about a second of serial work each on a 2-vCPU host, so a
+ * Timed txs per cell by workload: at least a second of serial work each on a 2-vCPU host, so a
  * cheap workload is not judged on 0.2 s of timing, which a burst of host load can move by a
- * third (a plain transfer costs ≈ 100 µs, an ERC-20 transfer ≈ 400, a swap ≈ 1,000).
+ * third (a plain transfer costs ≈ 100 µs, an ERC-20 transfer ≈ 400, a router swap ≈ 2,500:
+ * 1,500 swaps are 3 blocks, the fewest a block median means something over).
  */
 export const DEFAULT_TIMED_TXS: Record<WorkloadKind, number> = { transfer: 10_000, erc20: 3_000, amm: 1_500, nft: 2_000, mixed: 2_500 };
 
