@@ -120,6 +120,38 @@ if (found.skip !== null) {
       await first.destroyAll();
     });
 
+    it('does not publish a block whose chunks a racing writer cleared as leftovers', async () => {
+      // The window a race hits now and then: writer B, committing the same height, takes A's
+      // chunks for an interrupted commit's leftovers and clears them, but has not yet claimed the
+      // pending height when A publishes. A must refuse rather than show a block missing writes.
+      const prefix = uniquePrefix('cleared');
+      const second = await open(prefix, { chunkMaxBytes: 4096 });
+      // B clears one chunk a transaction; stop it after the first, where A's publish lands.
+      const internals = second as unknown as { clearLeftovers(record: unknown): Promise<void>; run(op: string, body: unknown): Promise<unknown> };
+      const run = internals.run.bind(second);
+      let rounds = 0;
+      internals.run = async (op, body) => {
+        if (op.startsWith('clear leftovers') && ++rounds > 1) throw new Error('B paused before its next round');
+        return run(op, body);
+      };
+      const first = await open(prefix, {
+        chunkMaxBytes: 4096,
+        onChunkCommitted: async (index, count) => {
+          if (index + 1 !== count) return;
+          await expect(internals.clearLeftovers(recordOf({ height: 1n, salt: 9, writes: writesOf(300, 50) }))).rejects.toThrow(/paused/);
+          internals.run = run;
+        },
+      });
+      await first.commit(recordOf({ height: 0n }));
+      await expect(first.commit(recordOf({ height: 1n, writes: writesOf(300, 1) }))).rejects.toThrow(/superseded/);
+      await expect(first.readAt([storageKey(addr(4), word(0))], 1n)).rejects.toBeInstanceOf(HeightNotCommittedError);
+      // The height is still free: a commit of it goes through whole.
+      await second.commit(recordOf({ height: 1n, salt: 9, writes: writesOf(300, 50) }));
+      const values = await first.readAt(writesOf(300, 0).map((w) => w.key), 1n);
+      expect(values.every((v, i) => v !== null && v.equals(word(i + 50)))).toBe(true);
+      await first.destroyAll();
+    });
+
     it('says what failed when the database is unreachable', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-fdb-bad-'));
       const clusterFile = path.join(dir, 'fdb.cluster');

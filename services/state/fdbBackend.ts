@@ -380,7 +380,7 @@ export class FdbStateBackend implements StateBackend {
       attempt++;
       const landed = await this.fence(tn, record, attempt > 1);
       if (landed) return { rejectionsStored: lastStored };
-      await this.checkMarker(tn, token, height);
+      await Promise.all([this.checkMarker(tn, token, height), this.checkChunks(tn, chunks.length, height)]);
       tn.clearRange(...rangeOf(this.keys.pending));
       lastStored = await this.writeFinal(tn, record, encoded);
       return { rejectionsStored: lastStored };
@@ -390,6 +390,17 @@ export class FdbStateBackend implements StateBackend {
   private async checkMarker(tn: Tn, token: Buffer, height: bigint): Promise<void> {
     const marker = await tn.get(this.keys.marker);
     if (marker === undefined || !marker.equals(token)) throw new CommitSupersededError(height);
+  }
+
+  /**
+   * Every chunk's journal is still there. Another writer racing for the same height takes this
+   * commit's chunks for an interrupted commit's leftovers and clears them (clearLeftovers) before
+   * it claims the marker: publishing then would show a block with writes missing. Reading each
+   * chunk's first journal part also makes a concurrent clear conflict with the publish.
+   */
+  private async checkChunks(tn: Tn, chunkCount: number, height: bigint): Promise<void> {
+    const firsts = await Promise.all(Array.from({ length: chunkCount }, (_, c) => tn.get(Buffer.concat([this.keys.journalChunk(c), fdb.tuple.pack([0])]))));
+    if (firsts.some((part) => part === undefined)) throw new CommitSupersededError(height);
   }
 
   /** Clears what an interrupted chunked commit wrote: one journal chunk per transaction. */
