@@ -91,6 +91,18 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   throw new ClusterStartError(`${what} not ready after ${timeoutMs} ms`, logFile);
 }
 
+/** Attempts at starting ingress when a port picked for it was taken before it bound it. */
+const INGRESS_PORT_ATTEMPTS = 3;
+
+function logBytes(logFile: string): number {
+  return fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+}
+
+/** Whether what the log got after its first `from` bytes mentions `text`. */
+function logSays(logFile: string, text: string, from: number): boolean {
+  return fs.readFileSync(logFile).subarray(from).toString('utf8').includes(text);
+}
+
 async function healthy(port: number): Promise<boolean> {
   const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) });
   return res.status === 200;
@@ -121,8 +133,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   fs.mkdirSync(logDir, { recursive: true });
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const natsPort = options.natsPort ?? await freePort();
-  const rpcPort = options.rpcPort ?? await freePort();
-  const grpcPort = options.grpcPort ?? await freePort();
+  let rpcPort = options.rpcPort ?? 0;
+  let grpcPort = options.grpcPort ?? 0;
   const services: ServiceProcess[] = [];
   const started: Array<{ name: string; child: ChildProcess }> = [];
 
@@ -185,8 +197,25 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     } else {
       const consensus = await launch('consensus', 'consensus');
       const scheduler = await launch('scheduler', 'scheduler');
-      const ingress = await launch('ingress', 'ingress', { LANES_RPC_PORT: String(rpcPort), LANES_GRPC_PORT: String(grpcPort) });
-      for (const proc of [...executors, consensus, scheduler, ingress]) await ready(proc);
+      // Ports picked by freePort are free when picked, not when ingress binds them a moment later:
+      // another process may take one meanwhile. Pick them as late as possible, and pick again
+      // (a bounded number of times) when ingress found one taken.
+      for (let attempt = 1; ; attempt++) {
+        if (options.rpcPort === undefined) rpcPort = await freePort();
+        if (options.grpcPort === undefined) grpcPort = await freePort();
+        const logFrom = logBytes(path.join(logDir, 'ingress.log'));
+        const ingress = await launch('ingress', 'ingress', { LANES_RPC_PORT: String(rpcPort), LANES_GRPC_PORT: String(grpcPort) });
+        try {
+          await ready(ingress);
+          break;
+        } catch (err) {
+          const portsOurs = options.rpcPort === undefined && options.grpcPort === undefined;
+          if (!portsOurs || attempt >= INGRESS_PORT_ATTEMPTS || ingress.child.exitCode === null || !logSays(ingress.logFile, 'EADDRINUSE', logFrom)) throw err;
+          services.splice(services.indexOf(ingress), 1);
+          started.splice(started.findIndex((s) => s.child === ingress.child), 1);
+        }
+      }
+      for (const proc of [...executors, consensus, scheduler]) await ready(proc);
     }
   } catch (err) {
     await stopAll();
