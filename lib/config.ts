@@ -51,6 +51,10 @@ export interface LanesConfig {
     /** Choose parallel or serial for eligible blocks by their recent cost (engine modeChooser). */
     adaptiveMode: boolean;
     maxPartitions: number;
+    /** Tail partitions per executor, dispatched to whichever executor is free (engine PartitionShape). */
+    tailsPerExecutor: number;
+    /** Share of a parallel block the tail partitions take together. */
+    tailShare: number;
     /** Serial blocks run in the scheduler itself (no bus); 0 sends them to one executor. */
     serialInProcess: boolean;
   };
@@ -81,6 +85,12 @@ function int(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`config: ${name} must be a non-negative integer, got '${raw}'`);
+  return value;
+}
+
+function atMost(env: Env, name: string, fallback: number, max: number): number {
+  const value = int(env, name, fallback);
+  if (value > max) throw new Error(`config: ${name} must be at most ${max}, got ${value}`);
   return value;
 }
 
@@ -129,7 +139,9 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       maxConflictShare: int(env, 'LANES_MAX_CONFLICT_PERCENT', 25) / 100,
       maxGroupShare: int(env, 'LANES_MAX_GROUP_PERCENT', 80) / 100,
       adaptiveMode: int(env, 'LANES_ADAPTIVE_MODE', 1) === 1,
-      maxPartitions: int(env, 'LANES_MAX_PARTITIONS', 16),
+      maxPartitions: atMost(env, 'LANES_MAX_PARTITIONS', 16, 64),
+      tailsPerExecutor: int(env, 'LANES_TAILS_PER_EXECUTOR', 2),
+      tailShare: atMost(env, 'LANES_TAIL_PERCENT', 20, 90) / 100,
       serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
     },
     executor: {

@@ -95,6 +95,8 @@ interface Options {
   adaptiveMode: boolean;
   /** Hand the engine the next block, as the scheduler does when blocks queue; off = each block loads its own state. */
   lookahead: boolean;
+  /** Tail partitions per executor, handed to whichever is free (LANES_TAILS_PER_EXECUTOR); 0 = assigned up front. */
+  tailsPerExecutor: number;
 }
 
 const CHAIN_ID = 31337n;
@@ -116,6 +118,7 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string' },
       adaptive: { type: 'string', default: 'on' },
       lookahead: { type: 'string', default: 'on' },
+      tails: { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.tailsPerExecutor) },
     },
   });
   const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
@@ -140,6 +143,7 @@ function parseOptions(argv: string[]): Options {
     warmupBlocks: values.warmup === undefined ? undefined : Number(values.warmup),
     adaptiveMode: onOff(values.adaptive!, 'adaptive'),
     lookahead: onOff(values.lookahead!, 'lookahead'),
+    tailsPerExecutor: values.tails === '0' ? 0 : int(values.tails!, 'tails'),
   };
 }
 
@@ -236,12 +240,13 @@ interface CellOptions {
   warmupBlocks: number;
   adaptiveMode: boolean;
   lookahead: boolean;
+  tailsPerExecutor: number;
 }
 
 async function runCell(
   genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
 ): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch'> & { root: Buffer; serialRoot: Buffer }> {
-  const { executors, workDir, profileDir, verbose, warmupBlocks, adaptiveMode, lookahead } = cellOptions;
+  const { executors, workDir, profileDir, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor } = cellOptions;
   const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
@@ -281,7 +286,7 @@ async function runCell(
     }, 1_000_000);
     const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache, patterns: new AccessPatternLearner() };
     const silent = pino({ level: 'silent' });
-    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, adaptiveMode }, new HotKeyTracker(), silent);
+    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, adaptiveMode, tailsPerExecutor }, new HotKeyTracker(), silent);
     const genesisBlock = await request(nc, STATE_BLOCK_SUBJECT, BlockRequest, { number: 0n, hash: Buffer.alloc(0), latest: false }, BlockResponse, timeoutMs);
     const hashes: Buffer[] = [genesisBlock.header!.hash];
     const pids = cluster.services.filter((s) => s.name.startsWith('executor')).map((s) => s.child.pid!);
@@ -405,7 +410,7 @@ export async function main(argv: string[]): Promise<number> {
         const entries = genesisStateEntries(w.genesis);
         for (const executors of options.executors) {
           const { root, serialRoot, ...cell } = await runCell(w.genesis, entries, blocks, {
-            executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead,
+            executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor,
           });
           const row: EngineBenchRow = { workload, accounts, warmupBlocks, ...cell, machineCeiling: scaling?.ceiling ?? null, rootsMatch: root.equals(serialRoot) };
           rows.push(row);

@@ -45,7 +45,10 @@ describe('parallel engine equals the serial reference', () => {
       fc.integer({ min: 0, max: 3 }),
       fc.integer(),
       fc.boolean(),
-      async (kind, accounts, executorCount, sizes, failRate, maxDelayMs, seed, lookahead) => {
+      // Tail partitions (dynamic dispatch): none, a few, or most of the block in small tails.
+      fc.constantFrom(0, 0.2, 0.8),
+      fc.constantFrom(1, 2, 4),
+      async (kind, accounts, executorCount, sizes, failRate, maxDelayMs, seed, lookahead, tailShare, tailsPerExecutor) => {
         const workload = workloads.get(`${kind}/${accounts}`)!;
         const txs: Tx[] = workload.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
         const blocks: Tx[][] = [];
@@ -59,7 +62,7 @@ describe('parallel engine equals the serial reference', () => {
           s = (s * 1103515245 + 12345) >>> 0;
           return s / 2 ** 32;
         };
-        const result = await runChain({ genesis: workload.genesis, blocks, executors, executorCount, local, chaos: { failRate, maxDelayMs, random }, lookahead });
+        const result = await runChain({ genesis: workload.genesis, blocks, executors, executorCount, local, chaos: { failRate, maxDelayMs, random }, lookahead, engine: { tailShare, tailsPerExecutor } });
         for (let b = 0; b < blocks.length; b++) {
           expect(result.receipts[b], `receipts of block ${b + 1}`).toEqual(result.referenceReceipts[b]);
           expect(result.rejected[b]).toBe(result.referenceRejected[b]);

@@ -26,7 +26,7 @@ import { accountKey, bytesToBigint, keyFromBytes, type StateKey } from '../state
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import { ContractCallCounter, type HotKeyTracker } from './hotKeys.js';
-import { BlockAffinity, planPartitions, senderPartitions, type PartitionHints, type PartitionPlan } from './partition.js';
+import { BlockAffinity, planPartitions, senderPartitions, type PartitionHints, type PartitionPlan, type PartitionShape } from './partition.js';
 import { ModeChooser } from './modeChooser.js';
 import { SerialConflictCounter } from './serialConflicts.js';
 import { validateReadSet, type ReadVersionEntry } from './validate.js';
@@ -59,7 +59,16 @@ export interface EngineOptions {
   maxConflictShare: number;
   /** Share of the block in one must-stay-together group above which it runs serially. */
   maxGroupShare: number;
+  /** Partitions per block at most, tails included. */
   maxPartitions: number;
+  /**
+   * Tail partitions per executor (see PartitionShape): small partitions handed to whichever
+   * executor is free, so one slowed by its host does not hold the block. 0 = one partition per
+   * executor, assigned up front.
+   */
+  tailsPerExecutor: number;
+  /** Share of the block the tails take together. */
+  tailShare: number;
   /** Attempts per partition (or serial block) on executors before running it locally. */
   attempts: number;
   /**
@@ -77,8 +86,14 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  minParallelTxs: 32, maxConflictShare: 0.25, maxGroupShare: 0.8, maxPartitions: 16, attempts: 3, serialInProcess: true, adaptiveMode: true,
+  minParallelTxs: 32, maxConflictShare: 0.25, maxGroupShare: 0.8, maxPartitions: 16, tailsPerExecutor: 2, tailShare: 0.2,
+  attempts: 3, serialInProcess: true, adaptiveMode: true,
 };
+
+/** A tail partition smaller than this costs more in its round trip than it can even out. */
+const MIN_TAIL_TXS = 8;
+/** Executors a lookahead loads each tail partition on: any of them may take it. */
+const TAIL_LOOKAHEAD_SLOTS = 2;
 
 export interface EngineLog {
   warn(obj: object, msg: string): void;
@@ -202,10 +217,17 @@ export class ParallelEngine {
     const chooserSaysSerial = (): boolean => this.options.adaptiveMode && (guess ? this.modes.chooseNext() : this.modes.choose()) === 'serial';
     if (guess && chooserSaysSerial()) return serial('serial faster lately', true);
     const parts = Math.max(1, Math.min(pool.size(), this.options.maxPartitions));
-    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) });
-    if (plan.largestGroup > n * this.options.maxGroupShare || plan.partitions.length < 2) return serial('dependent block', false);
+    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) }, this.shapeFor(n, parts));
+    if (plan.largestGroup > n * this.options.maxGroupShare || plan.heads < 2) return serial('dependent block', false);
     if (chooserSaysSerial()) return serial('serial faster lately', true);
     return { plan, serialReason: '', chosen: true };
+  }
+
+  /** The tails of an n-tx block over `heads` executors: as many as options allow, none too small. */
+  private shapeFor(n: number, heads: number): PartitionShape {
+    const { tailsPerExecutor, tailShare, maxPartitions } = this.options;
+    const tails = Math.max(0, Math.min(tailsPerExecutor * heads, maxPartitions - heads, Math.floor((n * tailShare) / MIN_TAIL_TXS)));
+    return tails === 0 ? { tails: 0, tailShare: 0 } : { tails, tailShare };
   }
 
   /**
@@ -224,7 +246,13 @@ export class ParallelEngine {
         add(await warmAhead(next, local.cache, local.patterns));
         return totals;
       }
-      await Promise.all(plan.partitions.map(async (indexes, slot) => {
+      // One request per executor: its head, and the tails it may take. A tail goes to whichever
+      // executor is free first, so it is loaded on TAIL_LOOKAHEAD_SLOTS of them.
+      const bySlot = plan.partitions.slice(0, plan.heads).map((head) => [...head]);
+      for (let p = plan.heads; p < plan.partitions.length; p++) {
+        for (let k = 0; k < Math.min(TAIL_LOOKAHEAD_SLOTS, plan.heads); k++) bySlot[(p - plan.heads + k) % plan.heads]!.push(...plan.partitions[p]!);
+      }
+      await Promise.all(bySlot.map(async (indexes, slot) => {
         try {
           const res = await pool.lookahead({ ...next, txs: indexes.map((i) => next.txs[i]!), txIndexes: indexes, partition: true }, slot);
           if (res.error !== '') throw new Error(res.error);
@@ -327,9 +355,10 @@ export class ParallelEngine {
     let retries = 0;
     let fallbacks = 0;
     let roundTrips = 0;
-    await Promise.all(partitions.map(async (indexes, slot) => {
+    const runPartition = async (p: number, slot: number): Promise<void> => {
+      const indexes = partitions[p]!;
       const sub: ExecRequest = {
-        ...req, txs: indexes.map((i) => req.txs[i]!), txIndexes: indexes, partition: true, requestId: req.requestId * 64n + BigInt(slot),
+        ...req, txs: indexes.map((i) => req.txs[i]!), txIndexes: indexes, partition: true, requestId: req.requestId * 64n + BigInt(p),
       };
       for (let attempt = 0; attempt < this.options.attempts; attempt++) {
         try {
@@ -350,11 +379,17 @@ export class ParallelEngine {
         } catch (err) {
           if (err instanceof EngineInvariantError) throw err;
           retries++;
-          this.log.warn({ err: (err as Error).message, height: env.number.toString(), slot, attempt }, 'partition failed; re-issuing');
+          this.log.warn({ err: (err as Error).message, height: env.number.toString(), partition: p, slot, attempt }, 'partition failed; re-issuing');
         }
       }
       // Out of attempts: leave the partition's results empty; validation re-executes them locally.
       fallbacks++;
+    };
+    // Each executor slot runs its head, then takes the next tail not yet taken, until none is
+    // left: one request in flight per slot, and a slow executor takes fewer tails.
+    let nextTail = plan.heads;
+    await Promise.all(Array.from({ length: plan.heads }, async (_, slot) => {
+      for (let p = slot; p < partitions.length; p = nextTail++) await runPartition(p, slot);
     }));
     const executorsDone = performance.now();
     let reexecuteMs = 0;

@@ -58,7 +58,8 @@ describe('lookahead', () => {
     });
     expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
     expect(r.reports.map((report) => report.mode)).toEqual(['parallel', 'parallel', 'parallel']);
-    // Each of the 2 executors loads its partition's accounts: at most 2 round trips each.
+    // Each of the 2 executors loads its head partition's accounts and the tails it may take, in
+    // one request: at most 2 round trips each.
     for (const report of r.reports.slice(0, 2)) {
       expect(report.lookaheadKeys).toBeGreaterThan(0);
       expect(report.lookaheadRoundTrips).toBeLessThanOrEqual(4);

@@ -17,9 +17,28 @@ export interface PartitionHints {
   affinity?: (index: number, to: Buffer, data: Buffer) => Iterable<string>;
 }
 
+/**
+ * How a block is cut for dynamic dispatch: `heads` partitions of equal share, one per executor,
+ * then `tails` smaller ones sharing `tailShare` of the block, each handed to whichever executor
+ * finishes first. The block waits for its slowest executor; with tails, an executor slowed by its
+ * host (or a bigger share of costly txs) takes fewer of them, so the block's end waits at most
+ * one tail chunk instead of the whole difference.
+ */
+export interface PartitionShape {
+  tails: number;
+  tailShare: number;
+}
+
+const NO_TAILS: PartitionShape = { tails: 0, tailShare: 0 };
+
 export interface PartitionPlan {
-  /** Block indexes per partition, each ascending. Empty partitions are dropped. */
+  /**
+   * Block indexes per partition, each ascending: the heads first (one per executor), then the
+   * tails. Empty partitions are dropped.
+   */
   partitions: number[][];
+  /** How many of `partitions` are heads: the rest are tails, dispatched as executors free up. */
+  heads: number;
   /** Size of the largest group of txs that had to stay together. */
   largestGroup: number;
   /** The called address of each tx (hex, no 0x; null for a creation or an undecodable tx). */
@@ -75,8 +94,13 @@ export function affinityNames(tx: Tx, index: number, affinity: PartitionHints['a
   return { names, to, sender, fields };
 }
 
-export function planPartitions(txs: readonly Tx[], parts: number, hints: PartitionHints): PartitionPlan {
+/**
+ * `parts` head partitions (see PartitionShape for the tails). Groups of txs that must stay
+ * together go to their home head, or, when that one is full, to the partition with the most room.
+ */
+export function planPartitions(txs: readonly Tx[], parts: number, hints: PartitionHints, shape: PartitionShape = NO_TAILS): PartitionPlan {
   if (parts < 1) throw new Error(`planPartitions: parts must be >= 1, got ${parts}`);
+  if (shape.tails < 0 || !(shape.tailShare >= 0 && shape.tailShare < 1)) throw new Error(`planPartitions: bad shape ${JSON.stringify(shape)}`);
   const n = txs.length;
   const uf = new UnionFind(n);
   const firstBy = new Map<string, number>();
@@ -98,9 +122,9 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
     homes.push(to ?? sender);
     called.push(to);
   }
-  // Groups in order of their first tx; each goes to its address's home partition unless that
-  // would take it past its fair share, then to the least loaded one. The share is exact: the
-  // block waits for its slowest partition, and executors keep every committed write cached
+  // Groups in order of their first tx; each goes to its address's home head unless that would
+  // take it past its share, then to the partition with the most room left. The shares are exact:
+  // the block waits for its slowest partition, and executors keep every committed write cached
   // anyway, so affinity is worth less than balance.
   const groups = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
@@ -109,22 +133,26 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
     if (g === undefined) groups.set(root, (g = []));
     g.push(i);
   }
-  const load = new Array<number>(parts).fill(0);
-  const assigned: number[][] = Array.from({ length: parts }, () => []);
-  const fairShare = Math.ceil(n / parts);
+  const tails = shape.tailShare > 0 ? shape.tails : 0;
+  const total = parts + tails;
+  const room = new Array<number>(total);
+  for (let p = 0; p < parts; p++) room[p] = Math.ceil((n * (1 - (tails > 0 ? shape.tailShare : 0))) / parts);
+  for (let p = parts; p < total; p++) room[p] = Math.ceil((n * shape.tailShare) / tails);
+  const assigned: number[][] = Array.from({ length: total }, () => []);
   let largestGroup = 0;
   for (const [root, members] of groups) {
     largestGroup = Math.max(largestGroup, members.length);
     let target = addressSlot(homes[root]!, parts);
-    if (load[target]! + members.length > fairShare) {
+    if (members.length > room[target]!) {
       target = 0;
-      for (let p = 1; p < parts; p++) if (load[p]! < load[target]!) target = p;
+      for (let p = 1; p < total; p++) if (room[p]! > room[target]!) target = p;
     }
-    load[target] = load[target]! + members.length;
+    room[target] = room[target]! - members.length;
     for (const m of members) assigned[target]!.push(m);
   }
+  const heads = assigned.slice(0, parts).filter((p) => p.length > 0).length;
   const partitions = assigned.filter((p) => p.length > 0).map((p) => p.sort((a, b) => a - b));
-  return { partitions, largestGroup, called, fields };
+  return { partitions, heads, largestGroup, called, fields };
 }
 
 /**

@@ -72,6 +72,8 @@ export class Scheduler {
       maxConflictShare: config.scheduler.maxConflictShare,
       maxGroupShare: config.scheduler.maxGroupShare,
       maxPartitions: config.scheduler.maxPartitions,
+      tailsPerExecutor: config.scheduler.tailsPerExecutor,
+      tailShare: config.scheduler.tailShare,
       attempts: Math.max(1, config.scheduler.execRetries),
       serialInProcess: config.scheduler.serialInProcess,
       adaptiveMode: config.scheduler.adaptiveMode,

@@ -33,15 +33,22 @@ export interface Chaos {
   /** Max extra delay per request, ms. */
   maxDelayMs: number;
   random: () => number;
+  /** A fixed extra delay per request to an executor slot (a slow host), ms. */
+  slotDelayMs?: (slot: number) => number;
 }
 
 class SimPool implements ExecutorPool {
+  /** Execution requests each executor answered (retries included). */
+  readonly requests: number[];
+
   constructor(
     private readonly executors: SimExecutor[],
     private readonly count: number,
     private readonly committed: ReadonlyMap<StateKey, Buffer>,
     private readonly chaos: Chaos,
-  ) {}
+  ) {
+    this.requests = new Array<number>(count).fill(0);
+  }
 
   size(): number {
     return this.count;
@@ -49,9 +56,10 @@ class SimPool implements ExecutorPool {
 
   async run(req: ExecRequest, slot: number): Promise<ExecResponse> {
     const sim = this.executors[slot % this.count]!;
-    const delay = Math.floor(this.chaos.random() * this.chaos.maxDelayMs);
+    const delay = Math.floor(this.chaos.random() * this.chaos.maxDelayMs) + (this.chaos.slotDelayMs?.(slot % this.count) ?? 0);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (this.chaos.random() < this.chaos.failRate) throw new Error('simulated executor restart');
+    this.requests[slot % this.count]!++;
     // A fresh cache per request: what a restarted executor has.
     const cache = new CommittedStateCache(async (keys) => keys.map((k) => this.committed.get(k) ?? null), 100_000);
     cache.reset(req.baseHeight);
@@ -79,6 +87,8 @@ export interface ChainRunResult {
   rejected: number[];
   referenceRejected: number[];
   reports: ConflictReport[];
+  /** Execution requests each simulated executor answered over the whole chain. */
+  requestsBySlot: number[];
 }
 
 function receiptsOf(outcomes: TxOutcome[]): Array<{ success: boolean; gasUsed: bigint; logs: number; cumulativeGasUsed: bigint }> {
@@ -112,10 +122,10 @@ export async function runChain(options: {
   for (const [k, v] of committed) accumulator.update(k, null, v);
   const reference = await ReferenceExecutor.create({ chainId: genesis.chainId, genesis: genesisStateEntries(genesis) });
   const engine = new ParallelEngine({
-    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, attempts: 2, serialInProcess: false, adaptiveMode: false, ...options.engine,
+    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, tailsPerExecutor: 2, tailShare: 0.2, attempts: 2, serialInProcess: false, adaptiveMode: false, ...options.engine,
   }, new HotKeyTracker(), { warn: () => {}, error: () => {} });
   const pool = new SimPool(options.executors, options.executorCount, committed, options.chaos);
-  const out: ChainRunResult = { roots: [], referenceRoots: [], receipts: [], referenceReceipts: [], rejected: [], referenceRejected: [], reports: [] };
+  const out: ChainRunResult = { roots: [], referenceRoots: [], receipts: [], referenceReceipts: [], rejected: [], referenceRejected: [], reports: [], requestsBySlot: pool.requests };
   const hashes = new Map<bigint, Uint8Array>([[0n, Buffer.alloc(32, 0x11)]]);
   const envAt = (height: bigint) => ({
     number: height, timestamp: genesis.timestamp + height, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,

@@ -1,0 +1,84 @@
+// Dynamic dispatch: a parallel block is cut into one head partition per executor and smaller
+// tails, and each tail goes to whichever executor is free first, so an executor slowed by its
+// host does not hold the block for the whole difference. Who runs what must not change a result.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Tx } from '../../gen/lanes/v1/types.js';
+import { createSimExecutors, runChain, type SimExecutor } from '../../test/support/engineHarness.js';
+import { TxExecutor } from '../evm/index.js';
+import { deriveAccount, generateWorkload, signEip1559 } from '../workloads/index.js';
+import { planPartitions } from './partition.js';
+
+const CHAIN_ID = 31337n;
+const senders = Array.from({ length: 100 }, (_, i) => deriveAccount('dispatch', i));
+
+function transfer(sender: number, nonce: number, recipient: number): Tx {
+  const s = signEip1559({
+    chainId: CHAIN_ID, nonce: BigInt(nonce), maxPriorityFeePerGas: 1n, maxFeePerGas: 2n, gasLimit: 21_000n,
+    to: Buffer.alloc(20, recipient + 1), value: 1n, data: new Uint8Array(0),
+  }, senders[sender]!);
+  return { raw: s.raw, hash: s.hash, sender: s.sender };
+}
+
+describe('planPartitions with tails', () => {
+  // 100 txs from 100 senders to 100 distinct recipients: every tx is its own group.
+  const txs = Array.from({ length: 100 }, (_, i) => transfer(i, 0, i));
+
+  it('cuts heads of equal share first, then tails sharing the tail share', () => {
+    const plan = planPartitions(txs, 2, { hotAddresses: new Set() }, { tails: 4, tailShare: 0.2 });
+    expect(plan.heads).toBe(2);
+    expect(plan.partitions.map((p) => p.length)).toEqual([40, 40, 5, 5, 5, 5]);
+    expect(plan.partitions.flat().sort((a, b) => a - b)).toEqual(txs.map((_, i) => i));
+    for (const p of plan.partitions) expect(p).toEqual([...p].sort((a, b) => a - b));
+  });
+
+  it('plans as before without tails, and the same way each time', () => {
+    const plain = planPartitions(txs, 2, { hotAddresses: new Set() });
+    expect(plain.heads).toBe(2);
+    expect(plain.partitions.map((p) => p.length)).toEqual([50, 50]);
+    const shape = { tails: 3, tailShare: 0.3 };
+    expect(planPartitions(txs, 3, { hotAddresses: new Set() }, shape)).toEqual(planPartitions(txs, 3, { hotAddresses: new Set() }, shape));
+  });
+
+  it('puts a group too big for a tail in a head, whole', () => {
+    // 30 txs of one sender (a nonce chain) and 70 singletons.
+    const chain = [...Array.from({ length: 30 }, (_, n) => transfer(0, n, 0)), ...Array.from({ length: 70 }, (_, i) => transfer(i + 1, 0, i + 1))];
+    const plan = planPartitions(chain, 2, { hotAddresses: new Set() }, { tails: 4, tailShare: 0.2 });
+    const holder = plan.partitions.findIndex((p) => p.includes(0));
+    expect(holder).toBeLessThan(plan.heads);
+    expect(plan.partitions[holder]!.slice(0, 30)).toEqual(Array.from({ length: 30 }, (_, n) => n));
+    expect(plan.largestGroup).toBe(30);
+  });
+
+  it('refuses a shape that leaves no room for heads', () => {
+    expect(() => planPartitions(txs, 2, { hotAddresses: new Set() }, { tails: 2, tailShare: 1 })).toThrow(/bad shape/);
+  });
+});
+
+describe('dynamic dispatch', () => {
+  let executors: SimExecutor[];
+  let local: TxExecutor;
+
+  beforeAll(async () => {
+    executors = await createSimExecutors(CHAIN_ID, 2);
+    local = await TxExecutor.create({ chainId: CHAIN_ID });
+  });
+
+  it('gives the tails to the executor that is free, and the result stays the serial one', async () => {
+    const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed: 'dispatch', txCount: 3 * 120 });
+    const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+    const blocks = [0, 1, 2].map((b) => txs.slice(b * 120, (b + 1) * 120));
+    // Executor 0 answers every request 300 ms late: executor 1 runs its head and every tail
+    // (84 transfers, a few ms each at most) before executor 0 has answered its head.
+    const r = await runChain({
+      genesis: w.genesis, blocks, executors, executorCount: 2, local,
+      chaos: { failRate: 0, maxDelayMs: 0, random: () => 0.5, slotDelayMs: (slot) => (slot === 0 ? 300 : 0) },
+      engine: { adaptiveMode: false, tailsPerExecutor: 2, tailShare: 0.4 },
+    });
+    expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
+    expect(r.receipts).toEqual(r.referenceReceipts);
+    // 2 heads and 4 tails per block (4 = 2 per executor; 120 × 0.4 / 4 = 12 txs each).
+    expect(r.reports.map((report) => [report.mode, report.partitions])).toEqual([['parallel', 6], ['parallel', 6], ['parallel', 6]]);
+    // Assigned up front, each executor would run 3 partitions per block.
+    expect(r.requestsBySlot).toEqual([3, 15]);
+  }, 60_000);
+});
