@@ -334,7 +334,7 @@ async function runCell(
       if (verbose) {
         const line = calls.map((c) => `${c.executor}: ${c.txs} txs ${c.mgas.toFixed(1)} Mgas ${c.ms.toFixed(0)} ms (cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
         const phases = report.mode === 'parallel'
-          ? ` (executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
+          ? ` (plan ${report.planMs.toFixed(1)}, executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
           : '';
         process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; ${line}\n`);
       }

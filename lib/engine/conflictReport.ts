@@ -22,6 +22,8 @@ export interface ConflictReport {
   /** Bytes of read/write sets held for the block (an estimate). */
   memoryBytes: number;
   execMs: number;
+  /** Parallel blocks: planning the partitions on the block's path (0 when the lookahead's plan was reused). */
+  planMs: number;
   /** Parallel blocks: waiting for the executors' partitions (bus, executors' EVM work). */
   executorsMs: number;
   /** Parallel blocks: validating read-sets and applying write-sets in block order. */

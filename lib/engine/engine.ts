@@ -110,7 +110,7 @@ export interface BlockExecution {
 
 const NO_LOOKAHEAD = { lookaheadKeys: 0, lookaheadRoundTrips: 0, lookaheadFailures: 0 } as const;
 
-type Decision = { plan: PartitionPlan; serialReason: ''; chosen: true } | { plan: null; serialReason: string; chosen: boolean };
+type Decision = { plan: PartitionPlan; planMs: number; serialReason: ''; chosen: true } | { plan: null; serialReason: string; chosen: boolean };
 
 interface LookaheadTotals {
   keysLoaded: number;
@@ -160,6 +160,8 @@ function writersOf(reads: Iterable<{ txIndex: number }>): number[] {
 
 export class ParallelEngine {
   private readonly modes = new ModeChooser();
+  /** The last plan made and what it was made from (planFor). */
+  private lastPlan: { txs: readonly Tx[]; parts: number; hot: string; generation: number; plan: PartitionPlan } | null = null;
 
   constructor(
     private readonly options: EngineOptions,
@@ -191,6 +193,7 @@ export class ParallelEngine {
     let parallel: BlockExecution;
     try {
       parallel = await this.runParallel(req, decision.plan, pool, local, started);
+      parallel.report.planMs = decision.planMs;
     } catch (err) {
       this.log.error({ err, height: req.env?.number.toString() }, 'parallel execution broke an invariant; running the block serially');
       const serial = await this.runSerial(req, pool, local, started, 'engine fallback');
@@ -216,11 +219,28 @@ export class ParallelEngine {
     // A lookahead's block comes after the one running now: ask what the chooser will say then.
     const chooserSaysSerial = (): boolean => this.options.adaptiveMode && (guess ? this.modes.chooseNext() : this.modes.choose()) === 'serial';
     if (guess && chooserSaysSerial()) return serial('serial faster lately', true);
-    const parts = Math.max(1, Math.min(pool.size(), this.options.maxPartitions));
-    const plan = planPartitions(req.txs, parts, { hotAddresses: this.hot.addresses(), ...this.affinityHint(req, local) }, this.shapeFor(n, parts));
+    const planStarted = performance.now();
+    const { plan, reused } = this.planFor(req, Math.max(1, Math.min(pool.size(), this.options.maxPartitions)), local);
+    const planMs = reused ? 0 : performance.now() - planStarted;
     if (plan.largestGroup > n * this.options.maxGroupShare || plan.heads < 2) return serial('dependent block', false);
     if (chooserSaysSerial()) return serial('serial faster lately', true);
-    return { plan, serialReason: '', chosen: true };
+    return { plan, planMs, serialReason: '', chosen: true };
+  }
+
+  /**
+   * The block's plan, reused when the lookahead already made it and nothing it depends on has
+   * changed since (the same txs, executors, hot addresses and learned patterns): planning 500
+   * calls derives their mapping keys, a millisecond or two on the block's path otherwise.
+   */
+  private planFor(req: ExecRequest, parts: number, local: LocalExecution): { plan: PartitionPlan; reused: boolean } {
+    const hotAddresses = this.hot.addresses();
+    const hot = [...hotAddresses].sort().join(',');
+    const generation = local.patterns?.generation ?? -1;
+    const last = this.lastPlan;
+    if (last !== null && last.txs === req.txs && last.parts === parts && last.hot === hot && last.generation === generation) return { plan: last.plan, reused: true };
+    const plan = planPartitions(req.txs, parts, { hotAddresses, ...this.affinityHint(req, local) }, this.shapeFor(req.txs.length, parts));
+    this.lastPlan = { txs: req.txs, parts, hot, generation, plan };
+    return { plan, reused: false };
   }
 
   /** The tails of an n-tx block over `heads` executors: as many as options allow, none too small. */
@@ -337,7 +357,7 @@ export class ParallelEngine {
         executions: n, reexecutions: 0, topKeys: topKeys(counter.conflicts), longestChain: chain,
         idealSpeedup: chain === 0 ? 1 : n / chain, partitionRetries: retries, fallbacks,
         stateRoundTrips: roundTrips, memoryBytes: n * RESULT_BYTES + writes.length * ENTRY_BYTES,
-        execMs: performance.now() - started, executorsMs: 0, validateMs: 0, reexecuteMs: 0, ...NO_LOOKAHEAD,
+        execMs: performance.now() - started, planMs: 0, executorsMs: 0, validateMs: 0, reexecuteMs: 0, ...NO_LOOKAHEAD,
       },
     };
   }
@@ -464,7 +484,7 @@ export class ParallelEngine {
         height: env.number, txs: n, mode: 'parallel', serialReason: '', partitions: partitions.length,
         executions: n + reexecutions, reexecutions, topKeys: topKeys(conflicts), longestChain: chain,
         idealSpeedup: chain === 0 ? 1 : n / chain, partitionRetries: retries, fallbacks, stateRoundTrips: roundTrips,
-        memoryBytes, execMs: finished - started, executorsMs: executorsDone - started,
+        memoryBytes, execMs: finished - started, planMs: 0, executorsMs: executorsDone - started,
         validateMs: finished - executorsDone - reexecuteMs, reexecuteMs, ...NO_LOOKAHEAD,
       },
     };

@@ -58,6 +58,10 @@ describe('lookahead', () => {
     });
     expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
     expect(r.reports.map((report) => report.mode)).toEqual(['parallel', 'parallel', 'parallel']);
+    // Blocks 2 and 3 run on the plan their lookahead made (nothing it depends on changed): no
+    // planning on their path. Block 1 had no lookahead before it.
+    expect(r.reports[0]!.planMs).toBeGreaterThan(0);
+    expect(r.reports.slice(1).map((report) => report.planMs)).toEqual([0, 0]);
     // Each of the 2 executors loads its head partition's accounts and the tails it may take, in
     // one request: at most 2 round trips each.
     for (const report of r.reports.slice(0, 2)) {
