@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('cuts parallel blocks into a head per executor and 2 tails each, 20 % of the block, by default', () => {
+    const { scheduler } = loadConfig({});
+    expect([scheduler.maxPartitions, scheduler.tailsPerExecutor, scheduler.tailShare]).toEqual([16, 2, 0.2]);
+    expect(loadConfig({ LANES_TAILS_PER_EXECUTOR: '0', LANES_TAIL_PERCENT: '50' }).scheduler).toMatchObject({ tailsPerExecutor: 0, tailShare: 0.5 });
+  });
+
+  it('refuses settings the engine cannot honour, naming the variable', () => {
+    expect(() => loadConfig({ LANES_TAIL_PERCENT: '100' })).toThrow(/LANES_TAIL_PERCENT must be at most 90/);
+    expect(() => loadConfig({ LANES_MAX_PARTITIONS: '65' })).toThrow(/LANES_MAX_PARTITIONS must be at most 64/);
+    expect(() => loadConfig({ LANES_TAILS_PER_EXECUTOR: '1.5' })).toThrow(/LANES_TAILS_PER_EXECUTOR must be a non-negative integer/);
+  });
+});
