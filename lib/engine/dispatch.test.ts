@@ -81,4 +81,23 @@ describe('dynamic dispatch', () => {
     // Assigned up front, each executor would run 3 partitions per block.
     expect(r.requestsBySlot).toEqual([3, 15]);
   }, 60_000);
+
+  it('re-issues the partitions of an executor that fails every request, tails included, to the other', async () => {
+    const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed: 'dispatch-dead', txCount: 2 * 120 });
+    const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+    const blocks = [0, 1].map((b) => txs.slice(b * 120, (b + 1) * 120));
+    const r = await runChain({
+      genesis: w.genesis, blocks, executors, executorCount: 2, local,
+      chaos: { failRate: 0, maxDelayMs: 0, random: () => 0.5, slotFails: (slot) => slot === 0 },
+      engine: { adaptiveMode: false, tailsPerExecutor: 2, tailShare: 0.4, attempts: 2 },
+    });
+    expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
+    expect(r.receipts).toEqual(r.referenceReceipts);
+    // Every partition ran on executor 1, none fell back to the scheduler.
+    expect(r.requestsBySlot).toEqual([0, 12]);
+    for (const report of r.reports) {
+      expect([report.mode, report.partitions, report.fallbacks]).toEqual(['parallel', 6, 0]);
+      expect(report.partitionRetries).toBeGreaterThanOrEqual(1);
+    }
+  }, 60_000);
 });

@@ -375,7 +375,13 @@ export class ParallelEngine {
     let retries = 0;
     let fallbacks = 0;
     let roundTrips = 0;
-    const runPartition = async (p: number, slot: number): Promise<void> => {
+    /** Runs partition p from `slot` on; `onAnswer` is called once, when it has an answer (before decoding it) or gave up. */
+    const runPartition = async (p: number, slot: number, onAnswer: () => void): Promise<void> => {
+      let told = false;
+      const answered = (): void => {
+        if (!told) onAnswer();
+        told = true;
+      };
       const indexes = partitions[p]!;
       const sub: ExecRequest = {
         ...req, txs: indexes.map((i) => req.txs[i]!), txIndexes: indexes, partition: true, requestId: req.requestId * 64n + BigInt(p),
@@ -388,6 +394,7 @@ export class ParallelEngine {
           res.results.forEach((r, k) => {
             if (r.txIndex !== indexes[k]) throw new EngineInvariantError(`partition result ${k} is for tx ${r.txIndex}, expected ${indexes[k]}`);
           });
+          answered();
           // Decoded as each partition arrives: while the others still run, this costs no wall time.
           for (const r of res.results) {
             optimistic[r.txIndex] = r;
@@ -404,12 +411,26 @@ export class ParallelEngine {
       }
       // Out of attempts: leave the partition's results empty; validation re-executes them locally.
       fallbacks++;
+      answered();
     };
     // Each executor slot runs its head, then takes the next tail not yet taken, until none is
-    // left: one request in flight per slot, and a slow executor takes fewer tails.
+    // left: one request in flight per slot, and a slow executor takes fewer tails. The next tail
+    // leaves as soon as an answer arrives, before that answer is decoded, so the executor does
+    // not wait for the decoding.
     let nextTail = plan.heads;
     await Promise.all(Array.from({ length: plan.heads }, async (_, slot) => {
-      for (let p = slot; p < partitions.length; p = nextTail++) await runPartition(p, slot);
+      const started: Array<Promise<void>> = [];
+      const start = (p: number): void => {
+        const run = runPartition(p, slot, () => {
+          if (nextTail < partitions.length) start(nextTail++);
+        });
+        // Handled here too: when an earlier run of this slot throws, later ones are not awaited.
+        run.catch(() => {});
+        started.push(run);
+      };
+      start(slot);
+      // `started` grows while it is awaited: each answer starts the slot's next tail first.
+      for (let i = 0; i < started.length; i++) await started[i];
     }));
     const executorsDone = performance.now();
     let reexecuteMs = 0;

@@ -35,6 +35,8 @@ export interface Chaos {
   random: () => number;
   /** A fixed extra delay per request to an executor slot (a slow host), ms. */
   slotDelayMs?: (slot: number) => number;
+  /** Whether every request to an executor slot fails (one that died but is still announced). */
+  slotFails?: (slot: number) => boolean;
 }
 
 class SimPool implements ExecutorPool {
@@ -59,6 +61,7 @@ class SimPool implements ExecutorPool {
     const delay = Math.floor(this.chaos.random() * this.chaos.maxDelayMs) + (this.chaos.slotDelayMs?.(slot % this.count) ?? 0);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (this.chaos.random() < this.chaos.failRate) throw new Error('simulated executor restart');
+    if (this.chaos.slotFails?.(slot % this.count) === true) throw new Error('simulated dead executor');
     this.requests[slot % this.count]!++;
     // A fresh cache per request: what a restarted executor has.
     const cache = new CommittedStateCache(async (keys) => keys.map((k) => this.committed.get(k) ?? null), 100_000);
