@@ -290,7 +290,7 @@ export async function runBlockSerially(
   let yielded = performance.now();
   for (let i = 0; i < req.txs.length; i++) {
     next = i;
-    if (performance.now() - yielded >= yieldEveryMs) {
+    if (yieldEveryMs !== Infinity && performance.now() - yielded >= yieldEveryMs) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       yielded = performance.now();
     }
