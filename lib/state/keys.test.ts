@@ -1,5 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { accountHasCode, accountKey, EMPTY_CODE_HASH, encodeAccount, keyFromBytes, keyToBytes, StateKeyBytes, storageKey } from './keys.js';
+import { randomBytes } from 'node:crypto';
+import { accountHasCode, accountKey, codeKey, EMPTY_CODE_HASH, encodeAccount, keyFromBytes, keyToBytes, StateKeyBytes, storageKey } from './keys.js';
+
+describe('key spelling', () => {
+  it('gives lowercase hex with the kind byte first, for any bytes, and keyFromBytes of any length', () => {
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+    for (let i = 0; i < 500; i++) {
+      const address = randomBytes(20);
+      const slot = randomBytes(32);
+      expect(accountKey(address)).toBe('01' + hex(address));
+      expect(storageKey(address, slot)).toBe('02' + hex(address) + hex(slot));
+      expect(codeKey(slot)).toBe('03' + hex(slot));
+      const raw = randomBytes(i % 70); // past 53 bytes, the longest key, too
+      expect(keyFromBytes(raw)).toBe(hex(raw));
+    }
+    // A key made right after another is not a view of the same scratch bytes.
+    const a = accountKey(Buffer.alloc(20, 0xab));
+    accountKey(Buffer.alloc(20, 0xcd));
+    expect(a).toBe('01' + 'ab'.repeat(20));
+    expect(() => accountKey(Buffer.alloc(19))).toThrow(/20 bytes/);
+  });
+});
 
 describe('StateKeyBytes', () => {
   it('gives the bytes keyToBytes gives, the same Buffer for a key seen before, and starts over past its bound', () => {
