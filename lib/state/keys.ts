@@ -31,7 +31,7 @@ export interface AccountValue {
 // Keys are spelled into one scratch buffer and made a string by a single latin1 decode: about
 // half the cost of Buffer#toString('hex') on a fresh view plus concatenation, and the EVM's state
 // view makes dozens of keys per transaction (≈ 4 % of an executor's busy time before).
-/** The two lowercase hex digits of each byte value, as latin1 codes: low byte first digit. */
+/** The two lowercase hex digits of each byte value as latin1 codes, the first digit in the low byte. */
 const HEX_PAIRS = (() => {
   const digits = '0123456789abcdef';
   const pairs = new Uint16Array(256);
