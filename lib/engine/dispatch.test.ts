@@ -67,11 +67,12 @@ describe('dynamic dispatch', () => {
     const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed: 'dispatch', txCount: 3 * 120 });
     const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
     const blocks = [0, 1, 2].map((b) => txs.slice(b * 120, (b + 1) * 120));
-    // Executor 0 answers every request 300 ms late: executor 1 runs its head and every tail
-    // (84 transfers, a few ms each at most) before executor 0 has answered its head.
+    // Executor 0 answers every request a second late: executor 1 runs its head and every tail
+    // (84 transfers, a few ms each even on a cold, loaded machine) before executor 0 has
+    // answered its head.
     const r = await runChain({
       genesis: w.genesis, blocks, executors, executorCount: 2, local,
-      chaos: { failRate: 0, maxDelayMs: 0, random: () => 0.5, slotDelayMs: (slot) => (slot === 0 ? 300 : 0) },
+      chaos: { failRate: 0, maxDelayMs: 0, random: () => 0.5, slotDelayMs: (slot) => (slot === 0 ? 1000 : 0) },
       engine: { adaptiveMode: false, tailsPerExecutor: 2, tailShare: 0.4 },
     });
     expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
