@@ -8,11 +8,11 @@ import { RLP } from '@ethereumjs/rlp';
 
 export interface TxCallFields {
   /** 20 bytes, a view into the raw tx; null for a contract creation or an undecodable tx. */
-  to: Buffer | null;
+  readonly to: Buffer | null;
   /** Calldata, a view into the raw tx (empty when there is none). */
-  data: Buffer;
+  readonly data: Buffer;
   /** The access list's RLP (header included), a view; null when the type has none or it is empty. */
-  accessList: Buffer | null;
+  readonly accessList: Buffer | null;
 }
 
 const NO_FIELDS: TxCallFields = Object.freeze({ to: null, data: Buffer.alloc(0), accessList: null }) as TxCallFields;
@@ -71,8 +71,26 @@ function toFieldIndex(raw: Uint8Array): number {
   return raw[0] === 1 ? 4 : 5; // 2930: chainId first; 1559 and later: two fee fields
 }
 
-/** `to`, calldata and access list of a signed tx (legacy or typed), without decoding the rest. */
+/**
+ * Fields already read, by raw tx. A tx's raw bytes are never written after decoding, and an entry
+ * lives as long as its tx: bounded by the txs the process holds.
+ */
+const fieldsByRaw = new WeakMap<Uint8Array, TxCallFields>();
+
+/**
+ * `to`, calldata and access list of a signed tx (legacy or typed), without decoding the rest.
+ * The result is shared by every caller for the same raw bytes: read it, never write it.
+ */
 export function txCallFields(raw: Uint8Array): TxCallFields {
+  let fields = fieldsByRaw.get(raw);
+  if (fields === undefined) {
+    fields = readCallFields(raw);
+    fieldsByRaw.set(raw, fields);
+  }
+  return fields;
+}
+
+function readCallFields(raw: Uint8Array): TxCallFields {
   const typed = raw.length > 0 && raw[0]! < 0x7f;
   const offset = typed ? 1 : 0;
   const list = itemAt(raw, offset, raw.length);
