@@ -31,16 +31,16 @@ import { request } from '../../lib/bus/nats.js';
 import { STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
 import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
 import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
-import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
-import { StateRootAccumulator } from '../../lib/state/root.js';
+import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { bigintToBytes, keyToBytes } from '../../lib/state/keys.js';
+import { keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
 import { assembleCommit } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { procCpuSeconds } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
+import { blockEnv, SerialBaseline } from './serialBaseline.js';
 import { lineChart } from '../svg.js';
 import { median } from '../stats.js';
 
@@ -167,69 +167,6 @@ const MIN_WARMUP_BLOCKS = DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks + 4;
 /** Warm-up by accounts: about two touches per account (2 per tx), between MIN_WARMUP_BLOCKS and 20 blocks. */
 export function defaultWarmupBlocks(accounts: number, blockTxs: number): number {
   return Math.max(MIN_WARMUP_BLOCKS, Math.min(20, Math.ceil(accounts / blockTxs)));
-}
-
-function blockEnv(genesis: Genesis, height: bigint): BlockEnv {
-  return {
-    number: height, timestamp: genesis.timestamp + height, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
-    baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, Number(height % 256n)), chainId: genesis.chainId,
-  };
-}
-
-/**
- * The serial baseline: one TxExecutor (same EVM, same journaled state view) over the whole state
- * in a Map, each tx's writes applied before the next; no bus, no root per write (the root is
- * computed once at the end, for the equality check, untimed). It runs block by block, interleaved
- * with the engine's run of the same block, so both see the same machine at the same moment: on
- * a shared 2-vCPU host, throughput drifts by ±20 % over a minute, which would otherwise land on
- * whichever side ran during the slow stretch.
- */
-class SerialBaseline {
-  private readonly state: Map<string, Buffer>;
-  private readonly source: MapStateSource;
-  seconds = 0;
-  cpuMicros = 0;
-  txs = 0;
-
-  private constructor(private readonly genesis: Genesis, private readonly executor: TxExecutor, entries: Map<string, Buffer>) {
-    this.state = new Map(entries);
-    this.source = new MapStateSource(this.state);
-  }
-
-  static async create(genesis: Genesis, entries: Map<string, Buffer>): Promise<SerialBaseline> {
-    return new SerialBaseline(genesis, await TxExecutor.create({ chainId: CHAIN_ID }), entries);
-  }
-
-  /** Runs one block; returns its wall seconds. */
-  async runBlock(height: bigint, block: Tx[], timed: boolean): Promise<number> {
-    const env = blockEnv(this.genesis, height);
-    const evmEnv = {
-      chainId: env.chainId, number: env.number, timestampSec: env.timestamp, coinbase: env.coinbase, gasLimit: env.gasLimit,
-      baseFeePerGas: this.genesis.baseFeePerGas, prevRandao: env.prevRandao,
-    };
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (const tx of block) {
-      const outcome = await this.executor.execute(tx, evmEnv, this.source);
-      for (const [key, value] of outcome.writes) {
-        if (value === null) this.state.delete(key);
-        else this.state.set(key, value);
-      }
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    if (!timed) return seconds;
-    this.seconds += seconds;
-    const used = process.cpuUsage(cpu0);
-    this.cpuMicros += used.user + used.system;
-    this.txs += block.length;
-    return seconds;
-  }
-
-  root(): Buffer {
-    const root = new StateRootAccumulator();
-    for (const [key, value] of this.state) root.update(key, null, value);
-    return root.root();
-  }
 }
 
 interface CellOptions {
