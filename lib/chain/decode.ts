@@ -351,14 +351,7 @@ class DecodedTransaction implements DecodedTx {
  * admission rejects it. The input must be canonical, since the hash is keccak256 of these bytes.
  */
 export function decodeTransaction(raw: Uint8Array, common: Common): DecodedTx {
-  const { layout, payload } = splitEnvelope(raw);
-  const fields = decodeFields(payload, layout);
-  const { v, chainId, recovery } = chainAndRecovery(fields, layout);
-  if (chainId !== null && chainId !== common.chainId()) {
-    throw new TxRejectedError('invalid-chain-id', `have ${chainId} want ${common.chainId()}`);
-  }
-  const { r, s, signature } = compactSignature(fields, layout);
-  const body = parseBody(fields, layout);
+  const { layout, fields, chainId, v, recovery, r, s, signature, body } = checkFields(raw, common);
   const publicKey = recoverPublicKey(signingHash(fields, layout, chainId), signature, recovery);
   const rawBuffer = Buffer.from(raw);
   const init: Omit<DecodedTx, 'tx'> = {
@@ -374,6 +367,54 @@ export function decodeTransaction(raw: Uint8Array, common: Common): DecodedTx {
     s,
   };
   return new DecodedTransaction(init, { fields, layout, common, publicKey });
+}
+
+/** Everything decodeTransaction checks, up to the sender's recovery. */
+function checkFields(raw: Uint8Array, common: Common) {
+  const { layout, payload } = splitEnvelope(raw);
+  const fields = decodeFields(payload, layout);
+  const { v, chainId, recovery } = chainAndRecovery(fields, layout);
+  if (chainId !== null && chainId !== common.chainId()) {
+    throw new TxRejectedError('invalid-chain-id', `have ${chainId} want ${common.chainId()}`);
+  }
+  const { r, s, signature } = compactSignature(fields, layout);
+  const body = parseBody(fields, layout);
+  return { layout, fields, chainId, v, recovery, r, s, signature, body };
+}
+
+/**
+ * A transaction's fields after every check decodeTransaction makes except the sender's recovery
+ * (its signature is only range-checked): for a caller that knows the sender already (an executor:
+ * ingress recovered it) and builds the library's object from these (lib/evm/txBuild.ts). Since
+ * the checks are a superset of @ethereumjs/tx's, a transaction that passes them also builds there.
+ */
+export interface CheckedFields {
+  type: number;
+  chainId: bigint | null;
+  nonce: bigint;
+  gasLimit: bigint;
+  /** Legacy and EIP-2930: the gas price; EIP-1559: maxFeePerGas. */
+  gasPrice: bigint;
+  maxPriorityFeePerGas: bigint;
+  value: bigint;
+  /** The raw 20 bytes, or null for a creation. */
+  to: Buffer | null;
+  data: Buffer;
+  /** The access list as decoded RLP: [address, [storage key…]]…, each checked. */
+  accessListRlp: unknown[];
+  v: bigint;
+  r: bigint;
+  s: bigint;
+}
+
+/** checkFields for callers outside this module; throws TxRejectedError like decodeTransaction. */
+export function checkTransactionFields(raw: Uint8Array, common: Common): CheckedFields {
+  const { layout, fields, chainId, v, r, s, body } = checkFields(raw, common);
+  const accessListRlp = layout.accessList === NONE ? [] : (fields[layout.accessList] as unknown[]);
+  return {
+    type: layout.type, chainId, nonce: body.nonce, gasLimit: body.gasLimit, gasPrice: body.gasPrice,
+    maxPriorityFeePerGas: body.maxPriorityFeePerGas, value: body.value, to: body.to, data: body.data, accessListRlp, v, r, s,
+  };
 }
 
 /** Like decodeTransaction, for input given as a 0x-prefixed hex string (eth_sendRawTransaction). */

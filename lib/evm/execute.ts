@@ -8,7 +8,7 @@
 // parallelism.
 import { createBlock, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
-import { Capability, createLegacyTx, createTxFromRLP, paramsTx, type TypedTransaction } from '@ethereumjs/tx';
+import { Capability, createLegacyTx, createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
 import { Address, EthereumJSError, createContractAddress } from '@ethereumjs/util';
 import { createVM, runTx, type RunTxResult, type VM } from '@ethereumjs/vm';
 import type { Log } from '../../gen/lanes/v1/types.js';
@@ -16,6 +16,7 @@ import { chainCommon } from '../chain/common.js';
 import { accountKey, type StateKey } from '../state/keys.js';
 import { JournaledStateView, type VersionedRead, type VersionedStateSource } from './stateView.js';
 import { tuneVm } from './tuning.js';
+import { sharedTxCommon, TxBuilder } from './txBuild.js';
 
 /** The block a transaction executes in. */
 export interface BlockEnv {
@@ -188,28 +189,6 @@ function pinSender(tx: TypedTransaction, sender: Address): void {
   Object.freeze(tx);
 }
 
-/**
- * A Common for parsing transactions that the tx library cannot copy. Every transaction
- * constructor calls `common.copy()` and then `updateParams(paramsTx)`, which deep-copies the
- * parameter tables through JSON: measured at about as much CPU as executing an ERC-20 transfer.
- * Here the parameters are merged once, `copy` returns the same instance and `updateParams`
- * is a no-op, so all transactions share one Common. That is safe because a transaction only
- * reads its Common (parameters, activated EIPs, chain id); the one writer, runTx's
- * `tx.common.setHardfork`, is skipped (skipHardForkValidation: the VM has the same hardfork).
- */
-function sharedTxCommon(base: Common): Common {
-  const common = base.copy();
-  common.updateParams(paramsTx);
-  Object.defineProperty(common, 'copy', { value: () => common });
-  Object.defineProperty(common, 'updateParams', { value: () => undefined });
-  Object.defineProperty(common, 'setHardfork', {
-    value: () => {
-      throw new ExecutorInvariantError('the shared transaction Common is read-only');
-    },
-  });
-  return common;
-}
-
 /** The minimal blockchain the EVM needs: BLOCKHASH asks it for a block's hash by number. */
 class RecentBlockHashes {
   env: BlockEnv | null = null;
@@ -238,8 +217,9 @@ export interface TxExecutorOptions {
    */
   coinbaseDeltas?: boolean;
   /**
-   * Cache jump-destination analysis per code and look EIPs up in a Set (tuning.ts). On by
-   * default; off gives the stock interpreter, which tests compare against.
+   * Cache jump-destination analysis per code, look EIPs up in a Set (tuning.ts) and build
+   * EIP-1559 transactions without the library's constructor (txBuild.ts). On by default; off
+   * gives the stock interpreter and transaction constructors, which tests compare against.
    */
   tuned?: boolean;
 }
@@ -256,6 +236,8 @@ export class TxExecutor {
     readonly chainId: bigint,
     private readonly common: Common,
     private readonly txCommon: Common,
+    /** Builds checked EIP-1559 transactions without the library's constructor; null = stock. */
+    private readonly txBuilder: TxBuilder | null,
     private readonly vm: VM,
     private readonly view: JournaledStateView,
     private readonly blockchain: RecentBlockHashes,
@@ -282,7 +264,9 @@ export class TxExecutor {
         return result;
       };
     }
-    return new TxExecutor(opts.chainId, common, sharedTxCommon(chainCommon(opts.chainId)), vm, view, blockchain, opts.coinbaseDeltas === true);
+    const txCommon = sharedTxCommon(chainCommon(opts.chainId));
+    const txBuilder = opts.tuned === false ? null : new TxBuilder(txCommon);
+    return new TxExecutor(opts.chainId, common, txCommon, txBuilder, vm, view, blockchain, opts.coinbaseDeltas === true);
   }
 
   /** Execute one transaction reading `source`; nothing is written anywhere but the outcome. */
@@ -378,7 +362,7 @@ export class TxExecutor {
 
     let tx: TypedTransaction;
     try {
-      tx = createTxFromRLP(input.raw, { common: this.txCommon, freeze: false });
+      tx = this.txBuilder?.build(input.raw) ?? createTxFromRLP(input.raw, { common: this.txCommon, freeze: false });
     } catch (e) {
       const reason = { error: `undecodable transaction: ${(e as Error).message}`, errorCode: UNDECODABLE_TX_ERROR_CODE };
       const first = input.raw.length > 0 ? input.raw[0]! : 0;
