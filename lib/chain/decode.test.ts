@@ -2,6 +2,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { Transaction, Wallet, type TransactionRequest } from 'ethers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { assertOnMutations } from '../../test/support/txMutations.js';
 import { chainCommon } from './common.js';
 import { createTxFromRLP } from '@ethereumjs/tx';
 import { decodeTransaction, decodeTransactionHex, MAX_INITCODE_BYTES, SENDER_RECOVERY_NATIVE, type DecodedTx } from './decode.js';
@@ -354,19 +355,6 @@ describe('decodeTransaction: properties', () => {
 
   it('mutations of valid transactions never throw anything but TxRejectedError', async () => {
     const valid = [await legacy(), await eip2930(), await eip1559({ to: null, data: '0x6000' })];
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...valid),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
-        fc.nat(),
-        (raw, edits, cut) => {
-          const mutated = Buffer.from(raw);
-          for (const [at, byte] of edits) mutated[at % mutated.length] = byte;
-          onlyRejections(mutated);
-          onlyRejections(mutated.subarray(0, cut % (mutated.length + 1)));
-        },
-      ),
-      { numRuns: 2000 },
-    );
+    assertOnMutations(valid, onlyRejections, 2000);
   });
 });

@@ -4,6 +4,7 @@ import { Address } from '@ethereumjs/util';
 import { Wallet, type TransactionRequest } from 'ethers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { assertOnMutations } from '../../test/support/txMutations.js';
 import { chainCommon } from '../chain/common.js';
 import { sharedTxCommon, TxBuilder } from './txBuild.js';
 
@@ -135,19 +136,6 @@ describe('TxBuilder', () => {
 
   it('mutations of valid transactions: never built unless the library builds the same', async () => {
     const valid = [await eip1559(), await eip1559({ to: null, data: '0x6000' }), await eip1559({ accessList: [{ address: RECIPIENT, storageKeys: [] }] })];
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...valid),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
-        fc.nat(),
-        (raw, edits, cut) => {
-          const mutated = Buffer.from(raw);
-          for (const [at, byte] of edits) mutated[at % mutated.length] = byte;
-          agrees(mutated);
-          agrees(mutated.subarray(0, cut % (mutated.length + 1)));
-        },
-      ),
-      { numRuns: 1500 },
-    );
+    assertOnMutations(valid, agrees, 1500);
   });
 });
