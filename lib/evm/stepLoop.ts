@@ -67,8 +67,22 @@ interface InterpreterLike {
 }
 
 interface RunResult {
-  runState: RunStateLike;
+  runState: RunStateLike | RunStateSummary;
   exceptionError: unknown;
+}
+
+/**
+ * What the EVM reads of a frame's run state once the frame is done: `runInterpreter` takes the
+ * gas left, the refund and the spilled state gas, and spreads the whole object into
+ * `execResult.runState`, which neither the VM nor Lanes reads. Spreading the live run state (≈ 45
+ * fields, the stack and memory among them) into a fresh literal built new hidden classes on every
+ * call frame: ≈ 18 % of an ERC-20 transfer's instructions under callgrind. So the loop hands back
+ * these three fields only.
+ */
+interface RunStateSummary {
+  gasLeft: bigint;
+  gasRefund: bigint;
+  stateGasSpilled: bigint;
 }
 
 interface InterpreterProto {
@@ -345,6 +359,7 @@ export async function installStepLoop(accepts: (evm: object) => boolean): Promis
       rs.gasLeft = 0n;
       err = new EVMError(EVMError.errorMessages.OUT_OF_GAS);
     }
-    return { runState: rs, exceptionError: err };
+    const { gasLeft, gasRefund, stateGasSpilled } = rs as RunStateLike & RunStateSummary;
+    return { runState: { gasLeft, gasRefund, stateGasSpilled }, exceptionError: err };
   };
 }
