@@ -2,7 +2,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { Transaction, Wallet, type TransactionRequest } from 'ethers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertOnMutations } from '../../test/support/txMutations.js';
+import { assertOnMutations, bigBytes, txFieldArbitraries } from '../../test/support/txFuzz.js';
 import { chainCommon } from './common.js';
 import { createTxFromRLP } from '@ethereumjs/tx';
 import { decodeTransaction, decodeTransactionHex, MAX_INITCODE_BYTES, SENDER_RECOVERY_NATIVE, type DecodedTx } from './decode.js';
@@ -59,11 +59,6 @@ function withFields(raw: Buffer, edit: (fields: (Uint8Array | Uint8Array[])[]) =
   return typed ? Buffer.concat([raw.subarray(0, 1), body]) : body;
 }
 
-const bigBytes = (value: bigint): Uint8Array => {
-  if (value === 0n) return new Uint8Array(0);
-  const hex = value.toString(16);
-  return Buffer.from(hex.length % 2 ? '0' + hex : hex, 'hex');
-};
 
 describe('decodeTransaction: valid transactions signed by ethers', () => {
   it('uses the native secp256k1 addon', () => {
@@ -306,13 +301,7 @@ describe('decodeTransaction: properties', () => {
   });
 
   it('structurally valid transactions with random fields and signatures: accepted ones build identically', () => {
-    const integer = (maxBytes: number) => fc.uint8Array({ maxLength: maxBytes }).map((b) => bigBytes(BigInt('0x0' + Buffer.from(b).toString('hex'))));
-    const to = fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 20, maxLength: 20 }));
-    const accessList = fc.array(
-      fc.tuple(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 2 })),
-      { maxLength: 2 },
-    );
-    const signature = fc.tuple(fc.bigInt({ min: 1n, max: N - 1n }), fc.bigInt({ min: 1n, max: N >> 1n }), fc.nat(1));
+    const { integer, to, accessList, signature } = txFieldArbitraries;
     const chainIdBytes = bigBytes(CHAIN_ID);
     let accepted = 0;
     fc.assert(

@@ -4,12 +4,11 @@ import { Address } from '@ethereumjs/util';
 import { Wallet, type TransactionRequest } from 'ethers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertOnMutations } from '../../test/support/txMutations.js';
+import { assertOnMutations, bigBytes, txFieldArbitraries } from '../../test/support/txFuzz.js';
 import { chainCommon } from '../chain/common.js';
 import { sharedTxCommon, TxBuilder } from './txBuild.js';
 
 const CHAIN_ID = 31337n;
-const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const common = sharedTxCommon(chainCommon(CHAIN_ID));
 const builder = new TxBuilder(common);
 const wallet = new Wallet('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
@@ -22,11 +21,6 @@ async function sign(request: TransactionRequest): Promise<Buffer> {
 const eip1559 = (extra: TransactionRequest = {}): Promise<Buffer> =>
   sign({ type: 2, maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n, to: RECIPIENT, ...extra });
 
-const bigBytes = (value: bigint): Uint8Array => {
-  if (value === 0n) return new Uint8Array(0);
-  const hex = value.toString(16);
-  return Buffer.from(hex.length % 2 ? '0' + hex : hex, 'hex');
-};
 
 function library(raw: Uint8Array): TypedTransaction | null {
   try {
@@ -111,13 +105,7 @@ describe('TxBuilder', () => {
   });
 
   it('random EIP-1559 fields and signatures: what it builds, the library builds identically', () => {
-    const integer = (maxBytes: number) => fc.uint8Array({ maxLength: maxBytes }).map((b) => bigBytes(BigInt('0x0' + Buffer.from(b).toString('hex'))));
-    const to = fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 20, maxLength: 20 }));
-    const accessList = fc.array(
-      fc.tuple(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 2 })),
-      { maxLength: 2 },
-    );
-    const signature = fc.tuple(fc.bigInt({ min: 1n, max: N - 1n }), fc.bigInt({ min: 1n, max: N >> 1n }), fc.nat(1));
+    const { integer, to, accessList, signature } = txFieldArbitraries;
     let built = 0;
     fc.assert(
       fc.property(
