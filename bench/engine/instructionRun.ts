@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
   const blocks: Tx[][] = [];
   for (let i = 0; i < txs.length; i += blockTxs) blocks.push(txs.slice(i, i + blockTxs));
   if (side === 'baseline') {
-    const serial = await SerialBaseline.create(workload.genesis, new Map(genesisStateEntries(workload.genesis)));
+    const serial = await SerialBaseline.create(workload.genesis, genesisStateEntries(workload.genesis));
     for (let b = 0; b < blocks.length; b++) await serial.runBlock(BigInt(b + 1), blocks[b]!, false);
     return;
   }
