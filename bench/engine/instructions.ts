@@ -11,8 +11,8 @@
 // two runs over the txs they differ by is the cost per tx: start-up, module loading and the
 // workload file cancel out. Compiling and parsing are left out (V8 optimizes when its counters
 // say so, not per tx); `--single-threaded` keeps V8's work on the main thread, so the garbage
-// collector's share is counted in full on both sides, and `--predictable-gc-schedule` makes it
-// collect at the same points every run. Instructions are not time (cache misses and
+// collector's share is counted in full on both sides, and a young generation of fixed size makes
+// it collect at the same points every run (HEAP_FLAGS). Instructions are not time (cache misses and
 // memory stalls are not in them), so this is the tool for "did the engine's path get cheaper",
 // and `bench:engine` stays the tool for speed-ups.
 import { execFile } from 'node:child_process';
@@ -22,6 +22,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
+import { serviceNodeFlags } from '../../lib/nodeFlags.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
 import { parseAnnotate, perTxCost, PerfMap, topFunctions, type FunctionCounts, type PerTxCost } from './callgrind.js';
 import type { InstructionSide, InstructionWorkload } from './instructionRun.js';
@@ -91,10 +92,8 @@ async function countRun(
   const runner = path.join(path.dirname(new URL(import.meta.url).pathname), 'instructionRun.js');
   const { stderr } = await run('valgrind', [
     '--tool=callgrind', `--callgrind-out-file=${out}`,
-    // --predictable-gc-schedule: heap limits that do not follow measured GC speed, so two runs of
-    // the same side count the same to a few parts in ten thousand (compiling left out).
     // --perf-basic-prof names JIT code, but V8 then reports every object the GC moves: only with --top.
-    process.execPath, '--single-threaded', '--predictable-gc-schedule', ...(nameJit ? ['--perf-basic-prof'] : []), '--max-semi-space-size=64', runner, side, workloadFile, String(txs), String(blockTxs),
+    process.execPath, '--single-threaded', ...HEAP_FLAGS, ...(nameJit ? ['--perf-basic-prof'] : []), runner, side, workloadFile, String(txs), String(blockTxs),
   ], { maxBuffer: 64 << 20, cwd: dir }); // V8's logs land in the run's directory, deleted with it
   const notSerial = /not-serial-blocks (\d+)/.exec(stderr);
   if (notSerial !== null) throw new Error(`the engine ran ${notSerial[1]} blocks in parallel or fell back: they are not its serial path`);
@@ -105,6 +104,19 @@ async function countRun(
   const { stdout } = await run('callgrind_annotate', ['--threshold=100', out], { maxBuffer: 256 << 20 });
   return parseAnnotate(stdout, perfMap, REPO_ROOT);
 }
+
+/**
+ * The scheduler's heap flags (lib/nodeFlags.ts), with the young generation fixed at its largest
+ * from the start: scavenges then come at the same allocation points in every run (two runs of
+ * one side agree to about 0.1 %), at the size the services run with. Not
+ * `--predictable-gc-schedule`, which is as repeatable but forces 4 MB semi-spaces whatever else
+ * is asked: that made the engine's path, whose block results outlive many 4 MB scavenges, look
+ * ≈ 60k instructions per transfer dearer in GC than it is in a service.
+ */
+const HEAP_FLAGS = [
+  ...serviceNodeFlags('scheduler'),
+  ...serviceNodeFlags('scheduler').filter((f) => f.startsWith('--max-semi-space-size=')).map((f) => f.replace('--max-', '--min-')),
+];
 
 function k(n: number): string {
   return `${(n / 1000).toFixed(1)}k`;
