@@ -16,6 +16,7 @@ import {
   type TypedTransaction,
 } from '@ethereumjs/tx';
 import { keccak256 } from '../crypto/keccak.js';
+import { bytesToBigint } from '../state/keys.js';
 import { TxRejectedError } from './errors.js';
 
 /** A decoded transaction with its sender recovered: what ingress admits and executors run. */
@@ -120,8 +121,6 @@ type Fields = (Uint8Array | unknown[])[];
 
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-const toBigint = (bytes: Uint8Array): bigint => (bytes.length === 0 ? 0n : BigInt('0x' + asBuffer(bytes).toString('hex')));
-
 function describe(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.length > MAX_DETAIL_CHARS ? text.slice(0, MAX_DETAIL_CHARS) + '…' : text;
@@ -136,7 +135,7 @@ function integer(fields: Fields, index: number, name: string, maxBytes: number):
   const bytes = fields[index] as Uint8Array;
   if (bytes.length > maxBytes) throw new TxRejectedError('invalid-encoding', `${name} longer than ${maxBytes} bytes`);
   if (bytes.length > 0 && bytes[0] === 0) throw new TxRejectedError('invalid-encoding', `${name} has leading zeros`);
-  return toBigint(bytes);
+  return bytesToBigint(bytes);
 }
 
 /** Envelope layout and RLP payload; rejects unsupported types before touching the payload. */
@@ -200,8 +199,8 @@ function chainAndRecovery(fields: Fields, layout: Layout): { v: bigint; chainId:
   throw invalidSignature(`legacy v = ${v}`);
 }
 
-/** 64-byte r ‖ s for the addon, after the range checks geth applies (EIP-2: low s). */
-function compactSignature(fields: Fields, layout: Layout): { r: bigint; s: bigint; signature: Uint8Array } {
+/** r and s, after the range checks geth applies (EIP-2: low s). */
+function signatureValues(fields: Fields, layout: Layout): { r: bigint; s: bigint } {
   const rBytes = fields[layout.v + 1] as Uint8Array;
   const sBytes = fields[layout.v + 2] as Uint8Array;
   if (rBytes.length > 32 || sBytes.length > 32) throw invalidSignature('r or s longer than 32 bytes');
@@ -210,10 +209,17 @@ function compactSignature(fields: Fields, layout: Layout): { r: bigint; s: bigin
   if (r === 0n || r >= SECP256K1_N) throw invalidSignature('r out of range');
   if (s === 0n) throw invalidSignature('s is zero');
   if (s > SECP256K1_N_HALF) throw invalidSignature('s above secp256k1n/2 (EIP-2)');
+  return { r, s };
+}
+
+/** 64-byte r ‖ s for the addon (fields checked by signatureValues): only the sender's recovery needs it. */
+function compactSignature(fields: Fields, layout: Layout): Uint8Array {
+  const rBytes = fields[layout.v + 1] as Uint8Array;
+  const sBytes = fields[layout.v + 2] as Uint8Array;
   const signature = new Uint8Array(64);
   signature.set(rBytes, 32 - rBytes.length);
   signature.set(sBytes, 64 - sBytes.length);
-  return { r, s, signature };
+  return signature;
 }
 
 /** The hash the sender signed: the unsigned fields (legacy EIP-155: plus chainId, 0, 0). */
@@ -351,8 +357,8 @@ class DecodedTransaction implements DecodedTx {
  * admission rejects it. The input must be canonical, since the hash is keccak256 of these bytes.
  */
 export function decodeTransaction(raw: Uint8Array, common: Common): DecodedTx {
-  const { layout, fields, chainId, v, recovery, r, s, signature, body } = checkFields(raw, common);
-  const publicKey = recoverPublicKey(signingHash(fields, layout, chainId), signature, recovery);
+  const { layout, fields, chainId, v, recovery, r, s, body } = checkFields(raw, common);
+  const publicKey = recoverPublicKey(signingHash(fields, layout, chainId), compactSignature(fields, layout), recovery);
   const rawBuffer = Buffer.from(raw);
   const init: Omit<DecodedTx, 'tx'> = {
     raw: rawBuffer,
@@ -377,9 +383,9 @@ function checkFields(raw: Uint8Array, common: Common) {
   if (chainId !== null && chainId !== common.chainId()) {
     throw new TxRejectedError('invalid-chain-id', `have ${chainId} want ${common.chainId()}`);
   }
-  const { r, s, signature } = compactSignature(fields, layout);
+  const { r, s } = signatureValues(fields, layout);
   const body = parseBody(fields, layout);
-  return { layout, fields, chainId, v, recovery, r, s, signature, body };
+  return { layout, fields, chainId, v, recovery, r, s, body };
 }
 
 /**

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { accountHasCode, accountKey, codeKey, EMPTY_CODE_HASH, encodeAccount, keyFromBytes, keyToBytes, StateKeyBytes, storageKey } from './keys.js';
+import fc from 'fast-check';
+import {
+  accountHasCode, accountKey, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, encodeAccount, keyFromBytes, keyToBytes, readUintBE,
+  StateKeyBytes, storageKey, writeUintBE,
+} from './keys.js';
 
 describe('key spelling', () => {
   it('gives lowercase hex with the kind byte first, for any bytes, and keyFromBytes of any length', () => {
@@ -45,5 +49,61 @@ describe('accountHasCode', () => {
     expect(accountHasCode(encodeAccount({ nonce: 3n, balance: 10n ** 20n, codeHash: EMPTY_CODE_HASH }))).toBe(false);
     expect(accountHasCode(encodeAccount({ nonce: 1n, balance: 0n, codeHash: Buffer.alloc(32, 0x5a) }))).toBe(true);
     expect(() => accountHasCode(Buffer.alloc(10))).toThrow(/72 bytes/);
+  });
+});
+
+describe('big-endian integers', () => {
+  const hex = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex')));
+
+  it('readUintBE and bytesToBigint read any length at any offset as the hex route does', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(40), fc.nat(40), (bytes, a, b) => {
+      const offset = Math.min(a, bytes.length);
+      const length = Math.min(b, bytes.length - offset);
+      const view = bytes.subarray(offset, offset + length);
+      expect(readUintBE(bytes, offset, length)).toBe(hex(view));
+      // A view into a larger buffer, as RLP's fields are.
+      expect(bytesToBigint(view)).toBe(hex(view));
+    }), { numRuns: 2000 });
+    // Every length up to 40, with its top bits set (fast-check favours short arrays).
+    for (let length = 0; length <= 40; length++) {
+      for (let k = 0; k < 20; k++) {
+        const bytes = randomBytes(length + 3);
+        bytes[1] = 0xff;
+        expect(readUintBE(bytes, 1, length)).toBe(hex(bytes.subarray(1, 1 + length)));
+      }
+    }
+  });
+
+  it('writeUintBE fills the whole width, zeros in front, and refuses what does not fit', () => {
+    const widths = [1, 5, 6, 7, 8, 12, 13, 20, 32];
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }), fc.constantFrom(...widths), fc.nat(3), (value, width, offset) => {
+      const out = new Uint8Array(offset + width + 2).fill(0xee);
+      const fits = value < 1n << BigInt(8 * width);
+      if (!fits) {
+        expect(() => writeUintBE(value, out, offset, width)).toThrow(/does not fit/);
+        return;
+      }
+      writeUintBE(value, out, offset, width);
+      expect(readUintBE(out, offset, width)).toBe(value);
+      expect(Buffer.from(out.subarray(offset, offset + width)).toString('hex')).toBe(value.toString(16).padStart(2 * width, '0'));
+      // Nothing outside the field is touched.
+      expect([...out.subarray(0, offset), ...out.subarray(offset + width)].every((x) => x === 0xee)).toBe(true);
+    }), { numRuns: 3000 });
+    for (const value of [0n, 255n, 256n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n, 2n ** 64n, 2n ** 256n - 1n]) {
+      const out = Buffer.alloc(32);
+      writeUintBE(value, out, 0, 32);
+      expect(bytesToBigint(out)).toBe(value);
+    }
+    expect(() => writeUintBE(-1n, Buffer.alloc(8), 0, 8)).toThrow(/negative/);
+    expect(() => writeUintBE(2n ** 64n, Buffer.alloc(8), 0, 8)).toThrow(/does not fit/);
+    expect(() => writeUintBE(256n, Buffer.alloc(1), 0, 1)).toThrow(/does not fit/);
+  });
+
+  it('encodeAccount and decodeAccount round-trip nonces and balances of every size', () => {
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }), (nonce, balance) => {
+      const decoded = decodeAccount(encodeAccount({ nonce, balance, codeHash: EMPTY_CODE_HASH }));
+      expect(decoded.nonce).toBe(nonce);
+      expect(decoded.balance).toBe(balance);
+    }), { numRuns: 1000 });
   });
 });
