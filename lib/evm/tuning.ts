@@ -20,6 +20,7 @@
 // never silently at execution.
 import type { Common } from '@ethereumjs/common';
 import type { VM } from '@ethereumjs/vm';
+import { tuneJournal, type JournalInternals } from './journalTuning.js';
 import { installStepLoop } from './stepLoop.js';
 
 interface JumpAnalysis {
@@ -106,12 +107,71 @@ export function fastEipLookup(common: Common): void {
   });
 }
 
-/** Applies both to a VM: the process-wide analysis cache and fast EIP lookups on its Commons. */
+/** Hardfork names a memo keeps, per name (a chain has a few dozen). */
+const MAX_HARDFORK_NAMES = 64;
+
+interface HardforkInternals {
+  _hardfork: string;
+  _chainParams: { hardforks: ReadonlyArray<{ name: string }>; customHardforks?: unknown };
+}
+
+/**
+ * Gives one Common a memoised hardforkGteHardfork (an own property). The library finds both
+ * names' positions by walking the chain's hardfork list on every call, and the VM asks
+ * `gteHardfork` a dozen times per tx. The answer depends only on the two names and that list,
+ * so it is kept per list (a chain change brings a new one and starts a new memo). Chains with
+ * custom hardforks, whose list is rebuilt on every call, keep the stock walk.
+ */
+export function fastHardforkOrder(common: Common): void {
+  const internals = common as unknown as HardforkInternals;
+  const stock = (common as unknown as { hardforkGteHardfork?: unknown }).hardforkGteHardfork;
+  if (typeof stock !== 'function' || !Array.isArray(internals._chainParams?.hardforks) || typeof internals._hardfork !== 'string') {
+    throw new EvmTuningError('@ethereumjs/common layout changed: hardforkGteHardfork, _chainParams.hardforks or _hardfork not found');
+  }
+  const compare = stock as (this: Common, first: string, second: string) => boolean;
+  let list: ReadonlyArray<{ name: string }> = internals._chainParams.hardforks;
+  let memo = new Map<string, Map<string, boolean>>();
+  Object.defineProperty(common, 'hardforkGteHardfork', {
+    value: (first: string | null, second: string): boolean => {
+      const name = first ?? internals._hardfork;
+      const params = internals._chainParams;
+      if (params.customHardforks !== undefined) return compare.call(common, name, second);
+      if (params.hardforks !== list) {
+        list = params.hardforks;
+        memo = new Map();
+      }
+      let bySecond = memo.get(name);
+      const known = bySecond?.get(second);
+      if (known !== undefined) return known;
+      const answer = compare.call(common, name, second);
+      // Hardfork names are a small closed set per chain: a memo past that size is not growing
+      // on names but on garbage, and is not worth keeping.
+      if (bySecond === undefined && memo.size < MAX_HARDFORK_NAMES) {
+        bySecond = new Map();
+        memo.set(name, bySecond);
+      }
+      if (bySecond !== undefined && bySecond.size < MAX_HARDFORK_NAMES) bySecond.set(second, answer);
+      return answer;
+    },
+    configurable: true,
+    writable: true,
+  });
+}
+
+/**
+ * Applies all of it to a VM: the process-wide analysis cache, fast EIP and hardfork lookups on
+ * its Commons, and the journal's cheaper keys (journalTuning.ts).
+ */
 export async function tuneVm(vm: VM): Promise<void> {
   await installEvmTuning();
   tunedEvms.add(vm.evm);
   const commons = new Set<Common>([vm.common, vm.evm.common as Common]);
-  const journal = (vm.evm as unknown as { journal?: { common?: Common } }).journal;
-  if (journal?.common !== undefined) commons.add(journal.common);
-  for (const c of commons) fastEipLookup(c);
+  const journal = (vm.evm as unknown as { journal?: JournalInternals }).journal;
+  if (journal === undefined) throw new EvmTuningError('@ethereumjs/evm layout changed: EVM.journal not found');
+  if ((journal.common as Common | undefined) !== undefined) commons.add(journal.common as unknown as Common);
+  for (const c of commons) {
+    fastEipLookup(c);
+    fastHardforkOrder(c);
+  }
+  tuneJournal(journal);
 }
