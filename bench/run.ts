@@ -40,6 +40,8 @@ export interface BenchOptions {
   /** Extra environment for a local cluster's services (LANES_BLOCK_INTERVAL_MS, …). */
   clusterEnv: Record<string, string>;
   keepData: boolean;
+  /** Write each local service's CPU profile (node --cpu-prof) into this directory. */
+  profileDir?: string;
 }
 
 export interface PointResult {
@@ -115,7 +117,10 @@ async function runPoint(options: BenchOptions, point: { label: string; executors
     if (options.url === undefined) {
       fs.rmSync(dataDir, { recursive: true, force: true });
       hooks.progress(`starting a local cluster with ${point.executors} executor(s)…`);
-      cluster = await startCluster({ dataDir, executors: point.executors, genesisPath: genesisFile, env: options.clusterEnv });
+      cluster = await startCluster({
+        dataDir, executors: point.executors, genesisPath: genesisFile, env: options.clusterEnv,
+        ...(options.profileDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(options.profileDir, slug)}`] } : {}),
+      });
       hooks.progressDone();
       client = new ClusterClient(cluster.grpcAddress, cluster.rpcUrl);
       const pids = readClusterPids(dataDir);

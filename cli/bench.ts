@@ -29,7 +29,8 @@ export const BENCH_USAGE = `usage: lanes bench [options]            (or: npm run
   --print-genesis F   write the genesis this workload needs to F and exit
   --block-interval-ms local cluster's LANES_BLOCK_INTERVAL_MS
   --drain-timeout S   wait at most S s for acknowledged txs to commit (default 60)
-  --keep-data         keep the local cluster's data directory`;
+  --keep-data         keep the local cluster's data directory
+  --profile DIR       write a CPU profile of each local service into DIR/<point>/ (node --cpu-prof)`;
 
 function positive(name: string, raw: string | undefined, fallback: number, integer = true): number {
   if (raw === undefined) return fallback;
@@ -47,7 +48,7 @@ export function parseBenchArgs(args: string[]): { options: BenchOptions; printGe
       'p99-max-ms': { type: 'string' }, 'search-rounds': { type: 'string' }, sweep: { type: 'string' }, target: { type: 'string' },
       seed: { type: 'string', default: '1' }, out: { type: 'string' }, url: { type: 'string' }, grpc: { type: 'string' }, health: { type: 'string' },
       'print-genesis': { type: 'string' }, 'block-interval-ms': { type: 'string' }, 'drain-timeout': { type: 'string' }, 'keep-data': { type: 'boolean', default: false },
-      'chain-id': { type: 'string' },
+      profile: { type: 'string' }, 'chain-id': { type: 'string' },
     },
   });
   const workload = values.workload!;
@@ -83,6 +84,7 @@ export function parseBenchArgs(args: string[]): { options: BenchOptions; printGe
     drainTimeoutS: positive('drain-timeout', values['drain-timeout'], 60, false),
     clusterEnv,
     keepData: values['keep-data']!,
+    ...(values.profile !== undefined ? { profileDir: path.resolve(values.profile) } : {}),
   };
   return { options, ...(values['print-genesis'] !== undefined ? { printGenesis: values['print-genesis'] } : {}) };
 }
