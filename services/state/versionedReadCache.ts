@@ -54,7 +54,8 @@ export class VersionedReadCache {
     }
     for (const w of writes) {
       this.entries.delete(w.key);
-      if (this.maxEntries > 0) this.entries.set(w.key, { value: w.value, version: height });
+      // Copied: a decoded commit's values are views into its whole message, which a cached view would keep alive.
+      if (this.maxEntries > 0) this.entries.set(w.key, { value: w.value === null ? null : Buffer.from(w.value), version: height });
     }
     this.heightValue = height;
     this.evict();
