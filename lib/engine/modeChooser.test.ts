@@ -5,7 +5,7 @@ const GAS = 10_000_000n;
 
 describe('ModeChooser', () => {
   it('tries parallel, then serial, then keeps the cheaper one and probes the other, less often once both are known', () => {
-    const modes = new ModeChooser({ smoothing: 1, probeEveryBlocks: 8, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 1, probeEveryBlocks: 8, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     expect(modes.choose()).toBe('parallel');
     modes.record('parallel', 150, GAS, true); // cheap txs: parallel costs more than serial
     expect(modes.choose()).toBe('serial');
@@ -21,8 +21,8 @@ describe('ModeChooser', () => {
     expect(modes.costs()).toEqual({ parallel: 15, serial: 10 });
   });
 
-  it('replaces a cold first figure with the probe\'s', () => {
-    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+  it('drops a cold first figure as soon as a warm one exists', () => {
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 300, GAS, true); // first parallel block: cold caches, nothing learned
     modes.record('serial', 100, GAS, true);
     modes.record(modes.choose(), 100, GAS, true);
@@ -32,8 +32,37 @@ describe('ModeChooser', () => {
     expect(modes.choose()).toBe('parallel');
   });
 
+  it('keeps the mode whose recent blocks were cheaper when one block of it runs slow', () => {
+    // A cluster run's blocks 11-17 (1,000 ERC-20 txs each, ms): an average still carrying the
+    // warm-up's 484 ms lost to the 355 ms serial probe after parallel blocks of 368 and 283 ms,
+    // and the next blocks ran serially at 381-451 ms.
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 1 });
+    const history: Array<['parallel' | 'serial', number]> = [
+      ['parallel', 484], ['serial', 1125], ['parallel', 472], ['serial', 537], ['parallel', 368], ['parallel', 283], ['serial', 355],
+    ];
+    for (const [mode, ms] of history) modes.record(mode, ms, GAS, true);
+    expect(modes.choose()).toBe('parallel');
+    modes.record('parallel', 520, GAS, true); // one slow block: the host was busy
+    expect(modes.choose()).toBe('parallel');
+  });
+
+  it('leaves a mode that really got dearer within its window of blocks', () => {
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    modes.record('parallel', 100, GAS, true);
+    modes.record('serial', 150, GAS, true);
+    const ran: string[] = [];
+    for (let b = 0; b < 6; b++) {
+      const mode = modes.choose();
+      ran.push(mode[0]!);
+      modes.record(mode, mode === 'parallel' ? 200 : 150, GAS, true); // parallel now costs 200
+    }
+    // Parallel until its window of 3 holds only dear blocks (a probe of serial comes in between), then serial.
+    expect(ran.join('')).toBe('psppss');
+    expect(modes.costs()).toEqual({ parallel: 20, serial: 15 });
+  });
+
   it('switches to parallel once it is clearly cheaper, and not for a tie', () => {
-    const modes = new ModeChooser({ smoothing: 1, probeEveryBlocks: 100, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 1, probeEveryBlocks: 100, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 98, GAS, true);
     modes.record('serial', 100, GAS, true);
     expect(modes.choose()).toBe('serial'); // within the 5 % hysteresis
@@ -42,7 +71,7 @@ describe('ModeChooser', () => {
   });
 
   it('runs the first eligible blocks in parallel while executors warm up, then compares with the warmest figure', () => {
-    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
     modes.record('serial', 100, GAS, false); // a small block, serial for its size: its cost is known
     const warming = [400, 250, 80]; // executors JIT-compile over their first blocks
     for (const ms of warming) {
@@ -54,7 +83,7 @@ describe('ModeChooser', () => {
   });
 
   it('leaves parallel after its warm-up when serial is cheaper', () => {
-    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 2 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 2 });
     modes.record('parallel', 150, GAS, true);
     modes.record('parallel', 150, GAS, true);
     expect(modes.choose()).toBe('serial'); // serial untried: tried now
@@ -63,7 +92,7 @@ describe('ModeChooser', () => {
   });
 
   it('learns serial cost from blocks that were serial for other reasons, without counting them as probes', () => {
-    const modes = new ModeChooser({ smoothing: 0.5, probeEveryBlocks: 2, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 2, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 50, GAS, true);
     modes.record('serial', 100, GAS, false);
     modes.record('serial', 100, 0n, false); // an empty block teaches nothing
@@ -72,7 +101,7 @@ describe('ModeChooser', () => {
   });
 
   it('foresees the next block\'s mode, probes included, unless that block changes which mode is cheaper', () => {
-    const modes = new ModeChooser({ smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
     const cheaper = (): string | null => {
       const { parallel, serial } = modes.costs();
       return parallel === null || serial === null ? null : parallel < serial * 0.95 ? 'parallel' : 'serial';

@@ -2,21 +2,28 @@
 // gains nothing from parallelism: a block of cheap txs (plain transfers, ≈ 100 µs of EVM each)
 // spends as long on the bus hops, encoding and validation around its partitions as on the EVM,
 // and a host whose cores do not scale gives the executors less than it promises. So the engine
-// keeps, per mode, a moving average of wall time per unit of gas of the blocks it ran that way,
-// runs eligible blocks in the cheaper mode, and now and then runs one in the other mode to keep
-// that mode's figure current. The first `warmupParallelBlocks` eligible blocks all run in
-// parallel, each figure replacing the last: executors JIT-compile the EVM over their first few
-// thousand txs (a partition's CPU drops by 3-4× over its first 8 blocks), while the scheduler's
-// own serial path warms on every block, so a comparison made earlier judges cold executors and
-// keeps them cold by not using them. A probe's figure replaces the old one (the old one may be
-// from a cold start); probes come every 2 blocks until each mode has
-// EARLY_SAMPLES figures (executors warm up over their first blocks, and an early probe may judge
-// a cold executor), then after 4, 8, up to probeEveryBlocks blocks while they confirm the
-// choice, and again after 2 when the choice changes. The
-// choice moves only time: any mode gives the same result.
+// keeps, per mode, the wall time per unit of gas of the last `window` blocks it ran that way,
+// runs eligible blocks in the mode whose best recent block was cheaper, and now and then runs one
+// in the other mode to keep that mode's figure current.
+//
+// Why the best of the last few and not an average: a block's cost here moves by a third from one
+// block to the next, and only one way (a busy host, a garbage collection, a cold JIT slow a block
+// down; nothing speeds one up beyond what the mode allows). An average carried one slow block for
+// several blocks: in a cluster run, a parallel figure still at 342 ms after a 283 ms block lost to
+// a serial probe of 355 ms, and three 1,000-tx blocks ran serially at 381–451 ms between parallel
+// ones at 226–283. The minimum ignores one slow block, takes a faster one at once, and follows a
+// mode that really got dearer within `window` of its own blocks (it runs, so they come quickly).
+//
+// The first `warmupParallelBlocks` eligible blocks all run in parallel: executors JIT-compile the
+// EVM over their first few thousand txs (a partition's CPU drops by 3-4× over its first 8
+// blocks), while the scheduler's own serial path warms on every block, so a comparison made
+// earlier judges cold executors and keeps them cold by not using them. Probes come every 2 blocks
+// until each mode has EARLY_SAMPLES figures, then after 4, 8, up to probeEveryBlocks blocks while
+// they confirm the choice, and again after 2 when the choice changes. The choice moves only time:
+// any mode gives the same result.
 export interface ModeChooserOptions {
-  /** Weight of the newest sample in the moving averages (0..1]. */
-  smoothing: number;
+  /** Samples kept per mode; a mode's figure is the cheapest of them. */
+  window: number;
   /** At most this many blocks in one mode before one block runs in the other to refresh its figure. */
   probeEveryBlocks: number;
   /** Parallel must be at least this much cheaper per gas to be chosen (hysteresis against noise). */
@@ -25,7 +32,7 @@ export interface ModeChooserOptions {
   warmupParallelBlocks: number;
 }
 
-export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = { smoothing: 0.3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 8 };
+export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = { window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 8 };
 
 export type ExecutionMode = 'parallel' | 'serial';
 
@@ -33,6 +40,8 @@ export type ExecutionMode = 'parallel' | 'serial';
 const EARLY_SAMPLES = 4;
 
 export class ModeChooser {
+  /** Per mode, wall ms per gas of its last `window` blocks, oldest first. */
+  private readonly recent: Record<ExecutionMode, number[]> = { parallel: [], serial: [] };
   private readonly cost: Record<ExecutionMode, number | null> = { parallel: null, serial: null };
   private readonly samples: Record<ExecutionMode, number> = { parallel: 0, serial: 0 };
   private sinceProbe = 0;
@@ -41,7 +50,7 @@ export class ModeChooser {
   private warmupLeft: number;
 
   constructor(private readonly options: ModeChooserOptions = DEFAULT_MODE_CHOOSER_OPTIONS) {
-    if (!(options.smoothing > 0 && options.smoothing <= 1)) throw new Error(`ModeChooser: smoothing must be in (0, 1], got ${options.smoothing}`);
+    if (!(Number.isInteger(options.window) && options.window >= 1)) throw new Error(`ModeChooser: window must be an integer >= 1, got ${options.window}`);
     if (options.probeEveryBlocks < 1) throw new Error('ModeChooser: probeEveryBlocks must be >= 1');
     if (!(options.warmupParallelBlocks >= 0)) throw new Error('ModeChooser: warmupParallelBlocks must be >= 0');
     this.warmupLeft = options.warmupParallelBlocks;
@@ -66,6 +75,8 @@ export class ModeChooser {
     const now = this.choose();
     const twin = new ModeChooser(this.options);
     Object.assign(twin.cost, this.cost);
+    twin.recent.parallel = [...this.recent.parallel];
+    twin.recent.serial = [...this.recent.serial];
     Object.assign(twin.samples, this.samples);
     twin.sinceProbe = this.sinceProbe;
     twin.probeInterval = this.probeInterval;
@@ -86,21 +97,29 @@ export class ModeChooser {
     const sample = wallMs / Number(gas);
     if (mode === 'parallel' && chosen && this.warmupLeft > 0) {
       this.warmupLeft--;
-      this.cost.parallel = sample;
+      this.add(mode, sample);
       return;
     }
     const bestBefore = this.best();
     const probe = chosen && bestBefore !== null && mode !== bestBefore;
-    const before = this.cost[mode];
-    this.cost[mode] = before === null || probe ? sample : before + this.options.smoothing * (sample - before);
+    this.add(mode, sample);
     this.samples[mode]++;
     if (!chosen) return;
     const best = this.best();
+    const changed = best !== null && this.lastBest !== null && best !== this.lastBest;
     const early = this.samples.parallel < EARLY_SAMPLES || this.samples.serial < EARLY_SAMPLES;
     if (early || (best !== null && best !== this.lastBest)) this.probeInterval = 2;
     else if (probe) this.probeInterval = Math.min(this.probeInterval * 2, this.options.probeEveryBlocks);
     this.lastBest = best;
-    this.sinceProbe = probe || best === null ? 0 : this.sinceProbe + 1;
+    // A change of choice starts its count afresh: the next block runs the new choice, not a probe of the old one.
+    this.sinceProbe = probe || best === null || changed ? 0 : this.sinceProbe + 1;
+  }
+
+  private add(mode: ExecutionMode, sample: number): void {
+    const recent = this.recent[mode];
+    recent.push(sample);
+    if (recent.length > this.options.window) recent.shift();
+    this.cost[mode] = Math.min(...recent);
   }
 
   private best(): ExecutionMode | null {
