@@ -2,7 +2,7 @@
 // them (ExecRequest over the `executors` queue group), assembles receipts and the write set,
 // commits through the state service (fenced by height) and then trims the streams. On restart
 // it resumes after the state's committed height, so a block is never applied twice.
-import type { JetStreamManager, NatsConnection } from 'nats';
+import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import {
   BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
   OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest,
@@ -42,6 +42,20 @@ export interface SchedulerStats {
 
 /** Conflict reports kept for `lanes report` and gRPC (the most recent blocks). */
 const REPORTS_KEPT = 256;
+
+/**
+ * Decodes ordered-block messages, answering the last one again without decoding it: a block
+ * peeked at as `next` is decoded once, not again when its turn comes, and the same txs array is
+ * what lets the engine reuse the plan its lookahead made. Keyed by the message, not its data: a
+ * message with headers (JetStream's) gives a new view of its data at each access.
+ */
+export function lastBlockDecoder(): (msg: Pick<JsMsg, 'data'>) => OrderedBlock {
+  let last: { msg: Pick<JsMsg, 'data'>; block: OrderedBlock } | null = null;
+  return (msg) => {
+    if (last?.msg !== msg) last = { msg, block: OrderedBlock.decode(msg.data) };
+    return last.block;
+  };
+}
 
 export class Scheduler {
   private readonly recent = new RecentHashes();
@@ -116,17 +130,12 @@ export class Scheduler {
         // while this one runs (lookahead). The consumer's own buffer bounds how far ahead blocks wait.
         const blocks = messages[Symbol.asyncIterator]();
         let current = await blocks.next();
-        // A block peeked at as `next` is decoded once, not again when its turn comes.
-        let last: { data: Uint8Array; block: OrderedBlock } | null = null;
-        const decode = (data: Uint8Array): OrderedBlock => {
-          if (last?.data !== data) last = { data, block: OrderedBlock.decode(data) };
-          return last.block;
-        };
+        const decode = lastBlockDecoder();
         while (!current.done && !this.stopping) {
           const pending = blocks.next();
           const arrived = await Promise.race([pending, new Promise<null>((resolve) => setImmediate(() => resolve(null)))]);
-          const block = decode(current.value.data);
-          const next = arrived === null || arrived.done ? undefined : decode(arrived.value.data);
+          const block = decode(current.value);
+          const next = arrived === null || arrived.done ? undefined : decode(arrived.value);
           await this.processBlock(block, next);
           current = await pending;
         }
