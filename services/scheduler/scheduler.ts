@@ -199,20 +199,24 @@ export class Scheduler {
     const { results, writes } = block.txs.length === 0 ? { results: [], writes: [] } : await this.execute(req, ahead);
     const execMs = performance.now() - started;
     const commit = assembleCommit(block, env, results, writes);
+    const assembled = performance.now();
     const res = await this.commitWithRetries(commit);
+    const committed = performance.now();
     const header = res.header!;
     this.local?.cache.applyCommitted(header.number, writes);
     this.recent.record(header.number, header.hash);
     this.committedHeight = header.number;
     await this.trimStreams(block).catch((err) => this.log.warn({ err, height: block.height }, 'stream trim failed; will retry next block'));
-    const totalMs = performance.now() - started;
+    const finished = performance.now();
+    const totalMs = finished - started;
     this.counters.blocks++;
     this.counters.txs += commit.txs.length;
     this.counters.rejected += commit.rejections.length;
     this.counters.lastBlockMs = totalMs;
     this.log[block.txs.length === 0 ? 'debug' : 'info']({
       height: header.number, txs: commit.txs.length, rejected: commit.rejections.length,
-      gasUsed: header.gasUsed.toString(), execMs: Math.round(execMs), totalMs: Math.round(totalMs),
+      gasUsed: header.gasUsed.toString(), execMs: Math.round(execMs), assembleMs: Math.round(assembled - started - execMs),
+      commitMs: Math.round(committed - assembled), trimMs: Math.round(finished - committed), totalMs: Math.round(totalMs),
       alreadyCommitted: res.alreadyCommitted,
     }, 'block committed');
   }
