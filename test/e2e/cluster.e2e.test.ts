@@ -4,8 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Contract, ContractFactory, JsonRpcProvider, Wallet, WebSocketProvider, parseEther } from 'ethers';
+import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type RunningCluster } from '../../cli/cluster.js';
+import { BLOCK_STREAM, TX_STREAM } from '../../lib/bus/subjects.js';
 import { DEV_ACCOUNTS } from '../../lib/chain/genesis.js';
 import { erc20Artifact } from '../../lib/contracts.js';
 import { replayThroughReference } from '../support/reference.js';
@@ -102,6 +104,22 @@ describe('local cluster end to end', () => {
       expect(heads.length).toBeGreaterThan(0);
     } finally {
       await ws.destroy();
+    }
+  });
+
+  it('trims both streams behind the committed blocks (after each commit, off the next block\'s path)', async () => {
+    const nc = await connect({ servers: cluster.natsUrl, name: 'e2e-streams' });
+    try {
+      const jsm = await nc.jetstreamManager();
+      // The tests above committed several txs; every tx batch before the last block's is purged.
+      await expect.poll(async () => (await jsm.streams.info(TX_STREAM)).state.first_seq, { timeout: 10_000, interval: 100 }).toBeGreaterThan(1);
+      const txs = await jsm.streams.info(TX_STREAM);
+      expect(txs.state.messages).toBeLessThanOrEqual(2);
+      // Empty blocks keep coming every 50 ms: the block stream keeps only the last few.
+      await expect.poll(async () => (await jsm.streams.info(BLOCK_STREAM)).state.messages, { timeout: 10_000, interval: 100 }).toBeLessThanOrEqual(3);
+      expect((await jsm.streams.info(BLOCK_STREAM)).state.first_seq).toBeGreaterThan(1);
+    } finally {
+      await nc.close();
     }
   });
 });
