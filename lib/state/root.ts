@@ -10,8 +10,8 @@
 //   size of the state, and the order of updates does not matter (parallel-friendly);
 // - it gives no inclusion proofs; light clients are not a goal of this layer.
 //
-// Every committed write costs two entry hashes (the old value out, the new one in), and the
-// state service does nothing else as costly per tx. So the SHAKE256 output is used in place as
+// Every committed write costs two entry hashes (the old value out, the new one in): with the
+// durable write, the largest part of a commit in the state service. So the SHAKE256 output is used in place as
 // little-endian lanes (no per-lane byte assembly, which cost a third as much as the hash), the
 // input is spelled into one scratch buffer, and the two entries of a write are folded into the
 // lattice in one pass.
