@@ -1,7 +1,9 @@
 // State commit and read cost per transaction on each backend, in the same run: the embedded lmdb
 // store, and FoundationDB when a cluster is reachable (FDB_CLUSTER_FILE, or ../shared/fdb started
 // here; libfdb_c through LD_LIBRARY_PATH). The StateService drives the backend exactly as in the
-// cluster: the commit includes the before-image read for the root and the LtHash update.
+// cluster: the commit includes the before-image read for the root and the LtHash update. Each tx
+// of a block is shaped like an ERC-20 transfer's: its signed bytes, a receipt with one Transfer
+// log and its bloom, and four state writes, so the stored block weighs what a cluster's does.
 //
 // Usage: npm run bench:state [-- --blocks 10 --txs 500 --out results/state.json]
 // The FDB figures from ../shared/fdb are those of an UNOPTIMISED (-O0) one-process server on
@@ -15,7 +17,10 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { freePort } from '../cli/cluster.js';
 import type { CommitRequest } from '../gen/lanes/v1/bus.js';
+import type { Receipt, Tx } from '../gen/lanes/v1/types.js';
+import { BLOOM_BYTES, bloomAdd } from '../lib/chain/block.js';
 import { devGenesis } from '../lib/chain/genesis.js';
+import { keccak256 } from '../lib/crypto/keccak.js';
 import { EMPTY_CODE_HASH, accountKey, encodeAccount, storageKey, type StateKey } from '../lib/state/keys.js';
 import type { StateBackend } from '../services/state/backend.js';
 import { LmdbStateBackend } from '../services/state/lmdbBackend.js';
@@ -61,20 +66,53 @@ function txKeys(height: number, i: number, txsPerBlock: number): StateKey[] {
   return [accountKey(addressOf(1000 + n)), storageKey(token, word(2 * n)), storageKey(token, word(2 * n + 1)), accountKey(addressOf(500_000 + n))];
 }
 
+/** keccak256("Transfer(address,address,uint256)"): the topic every ERC-20 transfer logs. */
+const TRANSFER_TOPIC = Buffer.from(keccak256(Buffer.from('Transfer(address,address,uint256)')));
+/** A signed EIP-1559 ERC-20 transfer is ≈ 180 bytes. */
+const RAW_TX_BYTES = 180;
+const GAS_PER_TX = 34_000n;
+
+/** Tx `i` of block `height` with its receipt: an ERC-20 transfer from one account to another. */
+function txWithReceipt(height: number, i: number, txsPerBlock: number): { tx: Tx; receipt: Receipt } {
+  const n = height * txsPerBlock + i;
+  const raw = Buffer.alloc(RAW_TX_BYTES, n & 0xff);
+  raw.writeUInt32BE(n, 0);
+  const hash = Buffer.from(keccak256(raw));
+  const from = addressOf(1000 + n);
+  const to = addressOf(500_000 + n);
+  const token = addressOf(1);
+  const topics = [TRANSFER_TOPIC, Buffer.concat([Buffer.alloc(12), from]), Buffer.concat([Buffer.alloc(12), to])];
+  const logsBloom = Buffer.alloc(BLOOM_BYTES);
+  for (const item of [token, ...topics]) bloomAdd(logsBloom, item);
+  return {
+    tx: { raw, hash, sender: from },
+    receipt: {
+      txHash: hash, txIndex: i, from, to: token, contractAddress: Buffer.alloc(0), gasUsed: GAS_PER_TX,
+      cumulativeGasUsed: GAS_PER_TX * BigInt(i + 1), effectiveGasPrice: Buffer.from([7]), success: true,
+      logs: [{ address: token, topics, data: word(n + 1) }], logsBloom, txType: 2, firstLogIndex: i,
+    },
+  };
+}
+
 function requestOf(height: number, txsPerBlock: number): CommitRequest {
   const writes = [];
+  const txs: Tx[] = [];
+  const receipts: Receipt[] = [];
   for (let i = 0; i < txsPerBlock; i++) {
     for (const key of txKeys(height, i, txsPerBlock)) {
       const value = key.startsWith('01') ? encodeAccount({ nonce: 1n, balance: BigInt(height * 1000 + i + 1), codeHash: EMPTY_CODE_HASH }) : word(height + i + 1);
       writes.push({ key: Buffer.from(key, 'hex'), value, absent: false });
     }
+    const { tx, receipt } = txWithReceipt(height, i, txsPerBlock);
+    txs.push(tx);
+    receipts.push(receipt);
   }
   return {
     env: {
       number: BigInt(height), timestamp: genesis.timestamp + BigInt(height), coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
       baseFeePerGas: Buffer.from([7]), prevRandao: Buffer.alloc(32, height % 256), chainId: genesis.chainId,
     },
-    orderedDigest: Buffer.alloc(32, height % 256), txs: [], receipts: [], rejections: [], writes, lastTxStreamSeq: BigInt(height),
+    orderedDigest: Buffer.alloc(32, height % 256), txs, receipts, rejections: [], writes, lastTxStreamSeq: BigInt(height),
   };
 }
 
