@@ -42,7 +42,6 @@ const EARLY_SAMPLES = 4;
 export class ModeChooser {
   /** Per mode, wall ms per gas of its last `window` blocks, oldest first. */
   private readonly recent: Record<ExecutionMode, number[]> = { parallel: [], serial: [] };
-  private readonly cost: Record<ExecutionMode, number | null> = { parallel: null, serial: null };
   private readonly samples: Record<ExecutionMode, number> = { parallel: 0, serial: 0 };
   private sinceProbe = 0;
   private probeInterval = 2;
@@ -60,7 +59,7 @@ export class ModeChooser {
   choose(): ExecutionMode {
     if (this.warmupLeft > 0) return 'parallel';
     const best = this.best();
-    if (best === null) return this.cost.parallel === null ? 'parallel' : 'serial';
+    if (best === null) return this.cost('parallel') === null ? 'parallel' : 'serial';
     if (this.sinceProbe >= Math.min(this.probeInterval, this.options.probeEveryBlocks)) return best === 'parallel' ? 'serial' : 'parallel';
     return best;
   }
@@ -74,7 +73,6 @@ export class ModeChooser {
   chooseNext(): ExecutionMode {
     const now = this.choose();
     const twin = new ModeChooser(this.options);
-    Object.assign(twin.cost, this.cost);
     twin.recent.parallel = [...this.recent.parallel];
     twin.recent.serial = [...this.recent.serial];
     Object.assign(twin.samples, this.samples);
@@ -82,7 +80,7 @@ export class ModeChooser {
     twin.probeInterval = this.probeInterval;
     twin.lastBest = this.lastBest;
     twin.warmupLeft = this.warmupLeft;
-    const usual = this.cost[now] ?? this.cost[now === 'parallel' ? 'serial' : 'parallel'] ?? 1;
+    const usual = this.cost(now) ?? this.cost(now === 'parallel' ? 'serial' : 'parallel') ?? 1;
     twin.record(now, usual * 1e6, 1_000_000n, true);
     return twin.choose();
   }
@@ -119,11 +117,17 @@ export class ModeChooser {
     const recent = this.recent[mode];
     recent.push(sample);
     if (recent.length > this.options.window) recent.shift();
-    this.cost[mode] = Math.min(...recent);
+  }
+
+  /** A mode's figure: the cheapest of its recent blocks (null = none yet). */
+  private cost(mode: ExecutionMode): number | null {
+    const recent = this.recent[mode];
+    return recent.length === 0 ? null : Math.min(...recent);
   }
 
   private best(): ExecutionMode | null {
-    const { parallel, serial } = this.cost;
+    const parallel = this.cost('parallel');
+    const serial = this.cost('serial');
     if (parallel === null || serial === null) return null;
     return parallel < serial * this.options.parallelAdvantage ? 'parallel' : 'serial';
   }
@@ -131,6 +135,6 @@ export class ModeChooser {
   /** Milliseconds per million gas, per mode (null = not measured yet): for reports and metrics. */
   costs(): Record<ExecutionMode, number | null> {
     const per = (v: number | null): number | null => (v === null ? null : v * 1e6);
-    return { parallel: per(this.cost.parallel), serial: per(this.cost.serial) };
+    return { parallel: per(this.cost('parallel')), serial: per(this.cost('serial')) };
   }
 }
