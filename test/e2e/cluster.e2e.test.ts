@@ -111,7 +111,7 @@ describe('local cluster end to end', () => {
     const nc = await connect({ servers: cluster.natsUrl, name: 'e2e-streams' });
     try {
       const jsm = await nc.jetstreamManager();
-      // The tests above committed several txs; every tx batch before the last block's is purged.
+      // The tests above committed several txs: every tx batch a committed block included is purged.
       await expect.poll(async () => (await jsm.streams.info(TX_STREAM)).state.first_seq, { timeout: 10_000, interval: 100 }).toBeGreaterThan(1);
       const txs = await jsm.streams.info(TX_STREAM);
       expect(txs.state.messages).toBeLessThanOrEqual(2);
