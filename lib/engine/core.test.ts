@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { deriveAccount, signEip1559 } from '../workloads/index.js';
@@ -159,11 +160,31 @@ describe('SerialConflictCounter', () => {
     counter.beginTx(1); counter.read(a, 0); expect(counter.endTx()).toBe(true);   // written in partition 0
     counter.beginTx(2); counter.read(a, 0); counter.read(coinbase, 1); expect(counter.endTx()).toBe(false);
     counter.beginTx(3); counter.read(b, -1); expect(counter.endTx()).toBe(false);
-    expect(counter.deps).toEqual([[], [0], [0], []]);
+    expect(counter.longestChain).toBe(2);
     expect(counter.conflicts).toEqual(new Map([[a, 1]]));
     expect(counter.unexplained).toEqual(new Map([[a, 1]]));
     expect(counter.conflictingTxs).toBe(1);
     expect(() => counter.beginTx(7)).toThrow(/out of order/);
+  });
+
+  it('finds the longest dependency chain as reads arrive, as longestChain does over the whole block', () => {
+    const key = (k: number): string => accountKey(to(k));
+    // Per tx, its reads: (key, writer), the writer an earlier tx or -1 (committed state).
+    const blocks = fc.integer({ min: 1, max: 40 }).chain((n) => fc.tuple(
+      ...Array.from({ length: n }, (_, i) => fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: -1, max: i - 1 })), { maxLength: 4 })),
+    ));
+    fc.assert(fc.property(blocks, fc.integer({ min: 1, max: 4 }), (reads, parts) => {
+      const partOf = Int32Array.from(reads, (_, i) => i % parts);
+      const counter = new SerialConflictCounter(partOf, key(99));
+      reads.forEach((txReads, i) => {
+        counter.beginTx(i);
+        counter.readAll(new Map(txReads.map(([k, writer]) => [key(k), { value: null, txIndex: writer, incarnation: 0 }])));
+        counter.endTx();
+      });
+      // A read-set holds one entry per key: the first read of it, so the map above keeps the last pair per key.
+      const deps = reads.map((txReads) => [...new Map(txReads.map(([k, writer]) => [k, writer])).values()]);
+      expect(counter.longestChain).toBe(longestChain(deps));
+    }), { numRuns: 300 });
   });
 
   it('reports a conflict affinity explains but keeps it from hot-key learning', () => {

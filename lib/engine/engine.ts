@@ -329,9 +329,7 @@ export class ParallelEngine {
         wire: false,
         onReads: (i, reads, call) => {
           counter.beginTx(i);
-          reads.forEach((v, key) => {
-            if (v.txIndex >= 0) counter.read(key, v.txIndex);
-          });
+          counter.readAll(reads);
           contracts.add(calledContract(call), counter.endTx());
         },
       });
@@ -348,7 +346,7 @@ export class ParallelEngine {
     }
     const n = results.length;
     this.hot.observe({ height: req.env?.number ?? 0n, txs: n, conflictingTxs: counter.conflictingTxs, conflicts: counter.unexplained, contracts: contracts.contracts });
-    const chain = longestChain(counter.deps);
+    const chain = counter.longestChain;
     return {
       results,
       writes,
