@@ -15,7 +15,9 @@ export interface TxCallFields {
   readonly accessList: Buffer | null;
 }
 
-const NO_FIELDS: TxCallFields = Object.freeze({ to: null, data: Buffer.alloc(0), accessList: null }) as TxCallFields;
+/** Calldata of every tx without any (plain payments): one shared empty Buffer, not a view per tx. */
+const NO_DATA = Buffer.alloc(0);
+const NO_FIELDS: TxCallFields = Object.freeze({ to: null, data: NO_DATA, accessList: null }) as TxCallFields;
 
 /** A Buffer over the same memory (no copy). */
 function view(bytes: Uint8Array, start: number, end: number): Buffer {
@@ -111,7 +113,7 @@ function readCallFields(raw: Uint8Array): TxCallFields {
   if (dataItem === null || dataItem.isList) return NO_FIELDS;
   const toLength = toItem.payloadEnd - toItem.payloadStart;
   const to = toLength === 20 ? view(raw, toItem.payloadStart, toItem.payloadEnd) : null;
-  const data = view(raw, dataItem.payloadStart, dataItem.payloadEnd);
+  const data = dataItem.payloadEnd === dataItem.payloadStart ? NO_DATA : view(raw, dataItem.payloadStart, dataItem.payloadEnd);
   let accessList: Buffer | null = null;
   if (typed) {
     const listStart = dataItem.payloadEnd;

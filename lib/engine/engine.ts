@@ -141,10 +141,11 @@ function calledContract(fields: TxCallFields): string | null {
   return fields.to === null || fields.data.length === 0 ? null : fields.to.toString('hex');
 }
 
+/** A block's gas, summed as a number (a block's gas is far below 2^53): a bigint sum allocates per tx. */
 function gasOf(results: readonly TxResult[]): bigint {
-  let gas = 0n;
-  for (const r of results) gas += r.gasUsed;
-  return gas;
+  let gas = 0;
+  for (const r of results) gas += Number(r.gasUsed);
+  return BigInt(gas);
 }
 
 /** Estimated bytes per result and per read or write entry (a storage key is 53 bytes, a value at most 72): the report's memory figure. */
