@@ -5,7 +5,7 @@ const GAS = 10_000_000n;
 
 describe('ModeChooser', () => {
   it('tries parallel, then serial, then keeps the cheaper one and probes the other, less often once both are known', () => {
-    const modes = new ModeChooser({ window: 1, probeEveryBlocks: 8, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 1, probeEveryBlocks: 8, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     expect(modes.choose()).toBe('parallel');
     modes.record('parallel', 150, GAS, true); // cheap txs: parallel costs more than serial
     expect(modes.choose()).toBe('serial');
@@ -21,8 +21,27 @@ describe('ModeChooser', () => {
     expect(modes.costs()).toEqual({ parallel: 15, serial: 10 });
   });
 
+  it('probes a mode that costs far more than the chosen one less often, so probes stay a small share of the time', () => {
+    const gaps = (parallelMs: number): number[] => {
+      const modes = new ModeChooser({ window: 3, probeEveryBlocks: 8, probeShare: 0.05, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+      const probes: number[] = [];
+      for (let b = 0; b < 400; b++) {
+        const mode = modes.choose();
+        if (mode === 'parallel') probes.push(b);
+        modes.record(mode, mode === 'serial' ? 100 : parallelMs, GAS, true);
+      }
+      return probes.slice(1).map((p, i) => p - probes[i]!);
+    };
+    // Parallel at 1.1× serial: probes every 8 blocks (+1 for the probe itself) once backed off.
+    expect(gaps(110).slice(-5)).toEqual([9, 9, 9, 9, 9]);
+    // At 2.2×, each probe wastes 1.2 blocks: 1.2 / 0.05 = 24 blocks apart.
+    expect(gaps(220).slice(-5)).toEqual([25, 25, 25, 25, 25]);
+    // At 5×: capped at 4 × probeEveryBlocks.
+    expect(gaps(500).slice(-5)).toEqual([33, 33, 33, 33, 33]);
+  });
+
   it('drops a cold first figure as soon as a warm one exists', () => {
-    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 300, GAS, true); // first parallel block: cold caches, nothing learned
     modes.record('serial', 100, GAS, true);
     modes.record(modes.choose(), 100, GAS, true);
@@ -36,7 +55,7 @@ describe('ModeChooser', () => {
     // A cluster run's blocks 11-17 (1,000 ERC-20 txs each, ms): an average still carrying the
     // warm-up's 484 ms lost to the 355 ms serial probe after parallel blocks of 368 and 283 ms,
     // and the next blocks ran serially at 381-451 ms.
-    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 1 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 1 });
     const history: Array<['parallel' | 'serial', number]> = [
       ['parallel', 484], ['serial', 1125], ['parallel', 472], ['serial', 537], ['parallel', 368], ['parallel', 283], ['serial', 355],
     ];
@@ -47,7 +66,7 @@ describe('ModeChooser', () => {
   });
 
   it('leaves a mode that really got dearer within its window of blocks', () => {
-    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 100, GAS, true);
     modes.record('serial', 150, GAS, true);
     const ran: string[] = [];
@@ -62,7 +81,7 @@ describe('ModeChooser', () => {
   });
 
   it('switches to parallel once it is clearly cheaper, and not for a tie', () => {
-    const modes = new ModeChooser({ window: 1, probeEveryBlocks: 100, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 1, probeEveryBlocks: 100, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 98, GAS, true);
     modes.record('serial', 100, GAS, true);
     expect(modes.choose()).toBe('serial'); // within the 5 % hysteresis
@@ -71,7 +90,7 @@ describe('ModeChooser', () => {
   });
 
   it('runs the first eligible blocks in parallel while executors warm up, then compares with the warmest figure', () => {
-    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
     modes.record('serial', 100, GAS, false); // a small block, serial for its size: its cost is known
     const warming = [400, 250, 80]; // executors JIT-compile over their first blocks
     for (const ms of warming) {
@@ -83,7 +102,7 @@ describe('ModeChooser', () => {
   });
 
   it('leaves parallel after its warm-up when serial is cheaper', () => {
-    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 2 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 2 });
     modes.record('parallel', 150, GAS, true);
     modes.record('parallel', 150, GAS, true);
     expect(modes.choose()).toBe('serial'); // serial untried: tried now
@@ -92,7 +111,7 @@ describe('ModeChooser', () => {
   });
 
   it('learns serial cost from blocks that were serial for other reasons, without counting them as probes', () => {
-    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 2, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 2, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 50, GAS, true);
     modes.record('serial', 100, GAS, false);
     modes.record('serial', 100, 0n, false); // an empty block teaches nothing
@@ -101,7 +120,7 @@ describe('ModeChooser', () => {
   });
 
   it('foresees the next block\'s mode, probes included, unless that block changes which mode is cheaper', () => {
-    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
+    const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
     const cheaper = (): string | null => {
       const { parallel, serial } = modes.costs();
       return parallel === null || serial === null ? null : parallel < serial * 0.95 ? 'parallel' : 'serial';

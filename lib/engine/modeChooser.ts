@@ -19,25 +19,41 @@
 // blocks), while the scheduler's own serial path warms on every block, so a comparison made
 // earlier judges cold executors and keeps them cold by not using them. Probes come every 2 blocks
 // until each mode has EARLY_SAMPLES figures, then after 4, 8, up to probeEveryBlocks blocks while
-// they confirm the choice, and again after 2 when the choice changes. The choice moves only time:
-// any mode gives the same result.
+// they confirm the choice, and again after 2 when the choice changes. A probe of a mode that costs
+// far more than the chosen one wastes most of a block each time (parallel transfers at 10,000
+// accounts took ≈ 2× a serial block here), so such probes back off further, until they take at
+// most probeShare of the time, up to FAR_PROBE_FACTOR × probeEveryBlocks apart. The choice moves
+// only time: any mode gives the same result.
 export interface ModeChooserOptions {
   /** Samples kept per mode; a mode's figure is the cheapest of them. */
   window: number;
-  /** At most this many blocks in one mode before one block runs in the other to refresh its figure. */
+  /**
+   * At most this many blocks in one mode before one block runs in the other to refresh its
+   * figure, while the two modes cost about the same.
+   */
   probeEveryBlocks: number;
+  /**
+   * When the other mode costs far more, probes of it come less often, so that what they cost
+   * beyond the chosen mode stays within this share of the time (at most FAR_PROBE_FACTOR ×
+   * probeEveryBlocks blocks apart).
+   */
+  probeShare: number;
   /** Parallel must be at least this much cheaper per gas to be chosen (hysteresis against noise). */
   parallelAdvantage: number;
   /** Eligible blocks run in parallel before any comparison, while executors warm up. */
   warmupParallelBlocks: number;
 }
 
-export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = { window: 3, probeEveryBlocks: 16, parallelAdvantage: 0.95, warmupParallelBlocks: 8 };
+export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = {
+  window: 3, probeEveryBlocks: 16, probeShare: 0.03, parallelAdvantage: 0.95, warmupParallelBlocks: 8,
+};
 
 export type ExecutionMode = 'parallel' | 'serial';
 
 /** Figures per mode before probes back off. */
 const EARLY_SAMPLES = 4;
+/** Probes of a far dearer mode come at most this many times probeEveryBlocks apart. */
+const FAR_PROBE_FACTOR = 4;
 
 export class ModeChooser {
   /** Per mode, wall ms per gas of its last `window` blocks, oldest first. */
@@ -51,6 +67,7 @@ export class ModeChooser {
   constructor(private readonly options: ModeChooserOptions = DEFAULT_MODE_CHOOSER_OPTIONS) {
     if (!(Number.isInteger(options.window) && options.window >= 1)) throw new Error(`ModeChooser: window must be an integer >= 1, got ${options.window}`);
     if (options.probeEveryBlocks < 1) throw new Error('ModeChooser: probeEveryBlocks must be >= 1');
+    if (!(options.probeShare > 0 && options.probeShare <= 1)) throw new Error(`ModeChooser: probeShare must be in (0, 1], got ${options.probeShare}`);
     if (!(options.warmupParallelBlocks >= 0)) throw new Error('ModeChooser: warmupParallelBlocks must be >= 0');
     this.warmupLeft = options.warmupParallelBlocks;
   }
@@ -60,7 +77,7 @@ export class ModeChooser {
     if (this.warmupLeft > 0) return 'parallel';
     const best = this.best();
     if (best === null) return this.cost('parallel') === null ? 'parallel' : 'serial';
-    if (this.sinceProbe >= Math.min(this.probeInterval, this.options.probeEveryBlocks)) return best === 'parallel' ? 'serial' : 'parallel';
+    if (this.sinceProbe >= this.probeInterval) return best === 'parallel' ? 'serial' : 'parallel';
     return best;
   }
 
@@ -107,10 +124,21 @@ export class ModeChooser {
     const changed = best !== null && this.lastBest !== null && best !== this.lastBest;
     const early = this.samples.parallel < EARLY_SAMPLES || this.samples.serial < EARLY_SAMPLES;
     if (early || (best !== null && best !== this.lastBest)) this.probeInterval = 2;
-    else if (probe) this.probeInterval = Math.min(this.probeInterval * 2, this.options.probeEveryBlocks);
+    else if (probe && best !== null) this.probeInterval = Math.min(this.probeInterval * 2, this.probeCap(mode, best));
     this.lastBest = best;
     // A change of choice starts its count afresh: the next block runs the new choice, not a probe of the old one.
     this.sinceProbe = probe || best === null || changed ? 0 : this.sinceProbe + 1;
+  }
+
+  /**
+   * How far apart probes of `probed` may come while `best` is chosen: probeEveryBlocks, or more
+   * when each probe costs much more than a block of `best` (its excess over probeShare blocks).
+   */
+  private probeCap(probed: ExecutionMode, best: ExecutionMode): number {
+    const { probeEveryBlocks, probeShare } = this.options;
+    const excess = this.cost(probed)! / this.cost(best)! - 1;
+    if (!(excess > 0)) return probeEveryBlocks;
+    return Math.min(FAR_PROBE_FACTOR * probeEveryBlocks, Math.max(probeEveryBlocks, Math.ceil(excess / probeShare)));
   }
 
   private add(mode: ExecutionMode, sample: number): void {
