@@ -57,6 +57,13 @@ describe('planPartitions', () => {
     expect([...senderPartitions(txs, 2)]).toEqual([0, 1, 0, 0]);
   });
 
+  it('tells apart senders whose first bytes are the same', () => {
+    const sender = (last: number): Buffer => Buffer.concat([Buffer.from([7, 7, 7, 7]), Buffer.alloc(15), Buffer.from([last])]);
+    const txs = [1, 2, 1, 3, 2, 3].map((last) => ({ raw: new Uint8Array(0), hash: Buffer.alloc(32), sender: sender(last) }) as Tx);
+    expect([...senderPartitions(txs, 4)]).toEqual([0, 1, 0, 2, 1, 2]);
+    expect([...senderPartitions(txs, 2)]).toEqual([0, 1, 0, 0, 1, 0]);
+  });
+
   it('is deterministic and reads `to` from the RLP', () => {
     const txs = [0, 1, 2, 3, 4, 5].map((s) => tx(s, 0, to(s + 1)));
     expect(planPartitions(txs, 3, { hotAddresses: new Set() })).toEqual(planPartitions(txs, 3, { hotAddresses: new Set() }));

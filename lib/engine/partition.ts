@@ -163,14 +163,39 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
  */
 export function senderPartitions(txs: readonly Tx[], parts: number): Int32Array {
   const out = new Int32Array(txs.length);
-  const bySender = new Map<string, number>();
+  // Keyed by the sender's first four bytes, read as a number, so no string is made per tx (it
+  // runs on every serial block). A sender whose first bytes another sender already holds is
+  // keyed by its whole address instead: exact either way.
+  const byPrefix = new Map<number, { sender: Buffer; part: number }>();
+  const byAddress = new Map<string, number>();
+  let senders = 0;
   for (let i = 0; i < txs.length; i++) {
-    const sender = txs[i]!.sender.toString('latin1');
-    let p = bySender.get(sender);
-    if (p === undefined) bySender.set(sender, (p = bySender.size % parts));
+    const sender = txs[i]!.sender;
+    const prefix = sender.length >= 4 ? sender.readUInt32LE(0) : -1;
+    const first = byPrefix.get(prefix);
+    let p: number;
+    if (first === undefined) {
+      p = senders++ % parts;
+      byPrefix.set(prefix, { sender, part: p });
+    } else if (sameBytes(first.sender, sender)) {
+      p = first.part;
+    } else {
+      const address = sender.toString('latin1');
+      const known = byAddress.get(address);
+      p = known ?? senders++ % parts;
+      if (known === undefined) byAddress.set(address, p);
+    }
     out[i] = p;
   }
   return out;
+}
+
+/** Byte equality of two short buffers, in JS: cheaper than Buffer#equals's native call for 20 bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /**
