@@ -1,7 +1,7 @@
 import { createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx } from '@ethereumjs/tx';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accessListKeys, txCallFields } from './txFields.js';
+import { accessListKeys, blockCallFields, txCallFields } from './txFields.js';
 
 const KEY = Buffer.alloc(32, 7);
 const TO = Buffer.alloc(20, 0xab);
@@ -30,6 +30,22 @@ describe('txCallFields', () => {
     expect(hex(txCallFields(create).data)).toBe(DATA.toString('hex'));
     const transfer = createFeeMarket1559Tx({ chainId: 1n, maxFeePerGas: 10n, gasLimit: 21_000n, to: TO, value: 5n }).sign(KEY).serialize();
     expect(txCallFields(transfer).data.length).toBe(0);
+  });
+
+  it('reads a block\'s txs once per txs array, each as txCallFields does', () => {
+    const raws = [
+      createFeeMarket1559Tx({ chainId: 1n, maxFeePerGas: 10n, gasLimit: 60_000n, to: TO, data: DATA }).sign(KEY).serialize(),
+      createFeeMarket1559Tx({ chainId: 1n, nonce: 1n, maxFeePerGas: 10n, gasLimit: 100_000n, data: DATA }).sign(KEY).serialize(),
+      createLegacyTx({ nonce: 2n, gasPrice: 10n, gasLimit: 21_000n, to: TO, value: 1n }).sign(KEY).serialize(),
+    ];
+    const txs = raws.map((raw) => ({ raw }));
+    const fields = blockCallFields(txs);
+    expect(fields.map((f) => [hex(f.to), hex(f.data), hex(f.accessList)])).toEqual(raws.map((raw) => {
+      const f = txCallFields(raw);
+      return [hex(f.to), hex(f.data), hex(f.accessList)];
+    }));
+    expect(blockCallFields(txs)).toBe(fields); // the same array: read once
+    expect(blockCallFields([...txs])).not.toBe(fields);
   });
 
   it('never throws on malformed bytes, and reads nothing from truncated transactions', () => {

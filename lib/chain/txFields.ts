@@ -74,20 +74,31 @@ function toFieldIndex(raw: Uint8Array): number {
 }
 
 /**
- * Fields already read, by raw tx. A tx's raw bytes are never written after decoding, and an entry
- * lives as long as its tx: bounded by the txs the process holds.
+ * Fields already read, by block: the txs array of a block is what planning, learning, the
+ * lookahead and the run all hold, so one entry serves a block's every reader. An entry per raw
+ * tx cost a WeakMap insertion per tx and ephemeron work in every collection (≈ 0.5k
+ * instructions per tx). A block's txs are never changed after decoding; an entry lives as long
+ * as its array.
  */
-const fieldsByRaw = new WeakMap<Uint8Array, TxCallFields>();
+const fieldsByBlock = new WeakMap<readonly { raw: Uint8Array }[], readonly TxCallFields[]>();
 
 /**
  * `to`, calldata and access list of a signed tx (legacy or typed), without decoding the rest.
- * The result is shared by every caller for the same raw bytes: read it, never write it.
+ * Read it, never write it.
  */
 export function txCallFields(raw: Uint8Array): TxCallFields {
-  let fields = fieldsByRaw.get(raw);
-  if (fields === undefined) {
-    fields = readCallFields(raw);
-    fieldsByRaw.set(raw, fields);
+  return readCallFields(raw);
+}
+
+/**
+ * txCallFields of each tx of a block, read once per txs array and shared by every caller that
+ * holds the same array: read them, never write them.
+ */
+export function blockCallFields(txs: readonly { raw: Uint8Array }[]): readonly TxCallFields[] {
+  let fields = fieldsByBlock.get(txs);
+  if (fields === undefined || fields.length !== txs.length) {
+    fields = txs.map((tx) => readCallFields(tx.raw));
+    fieldsByBlock.set(txs, fields);
   }
   return fields;
 }

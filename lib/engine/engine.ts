@@ -17,7 +17,7 @@
 // invariant in the parallel path falls back to serial for that block.
 import { TxStatus, type ExecRequest, type ExecResponse, type LookaheadResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
-import { txCallFields, type TxCallFields } from '../chain/txFields.js';
+import { blockCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { TxExecutor } from '../evm/index.js';
 import { blockWritesOf, runBlockSerially, toEvmEnv, toTxResult, warmAhead, type BlockWrites } from '../exec/blockRun.js';
 import type { AccessPatternLearner } from '../exec/accessPatterns.js';
@@ -339,10 +339,11 @@ export class ParallelEngine {
       writes = run.writes;
       roundTrips += run.roundTrips;
     } else {
+      const calls = blockCallFields(req.txs);
       for (let i = 0; i < results.length; i++) {
         counter.beginTx(i);
         for (const e of results[i]!.reads) if (e.txIndex >= 0) counter.read(keyFromBytes(e.key), e.txIndex);
-        contracts.add(calledContract(txCallFields(req.txs[i]!.raw)), counter.endTx());
+        contracts.add(calledContract(calls[i]!), counter.endTx());
       }
       writes = blockWritesOf(results);
     }

@@ -5,7 +5,7 @@
 // a preference for the same partition per address across blocks so executor caches stay warm.
 // Hints only steer; validation keeps the result exact whatever the plan.
 import type { Tx } from '../../gen/lanes/v1/types.js';
-import { accessListKeys, txCallFields, type TxCallFields } from '../chain/txFields.js';
+import { accessListKeys, blockCallFields, type TxCallFields } from '../chain/txFields.js';
 
 export interface PartitionHints {
   /** Lowercase hex addresses (no 0x) whose txs should run in one partition. */
@@ -44,7 +44,7 @@ export interface PartitionPlan {
   /** The called address of each tx (hex, no 0x; null for a creation or an undecodable tx). */
   called: Array<string | null>;
   /** Each tx's `to`, calldata and access list, as read for the plan (so nothing decodes them twice). */
-  fields: TxCallFields[];
+  fields: readonly TxCallFields[];
 }
 
 class UnionFind {
@@ -83,15 +83,16 @@ function addressSlot(address: string, parts: number): number {
  * name belong in one partition; a conflict between two txs that share none is one only a
  * coarser rule (a hot address) can prevent.
  */
-export function affinityNames(tx: Tx, index: number, affinity: PartitionHints['affinity']): { names: string[]; to: string | null; sender: string; fields: TxCallFields } {
+export function affinityNames(
+  tx: Tx, fields: TxCallFields, index: number, affinity: PartitionHints['affinity'],
+): { names: string[]; to: string | null; sender: string } {
   const sender = tx.sender.toString('hex');
   const names = ['a' + sender];
-  const fields = txCallFields(tx.raw);
   const to = fields.to === null ? null : fields.to.toString('hex');
   if (to !== null && fields.data.length === 0) names.push('a' + to);
   if (fields.accessList !== null) for (const k of accessListKeys(fields.accessList)) names.push('k' + k);
   if (fields.to !== null && affinity !== undefined) for (const k of affinity(index, fields.to, fields.data)) names.push('m' + k);
-  return { names, to, sender, fields };
+  return { names, to, sender };
 }
 
 /**
@@ -111,11 +112,9 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
   };
   const homes: string[] = [];
   const called: Array<string | null> = [];
-  const fields: TxCallFields[] = [];
+  const fields = blockCallFields(txs);
   for (let i = 0; i < n; i++) {
-    const named = affinityNames(txs[i]!, i, hints.affinity);
-    const { names, to, sender } = named;
-    fields.push(named.fields);
+    const { names, to, sender } = affinityNames(txs[i]!, fields[i]!, i, hints.affinity);
     for (const name of names) join(name, i);
     if (to !== null && hints.hotAddresses.has(to)) join('h' + to, i);
     if (hints.hotAddresses.has(sender)) join('h' + sender, i);
@@ -218,7 +217,7 @@ export class BlockAffinity {
 
   private of(i: number): Set<string> {
     let names = this.names[i];
-    if (names === undefined) this.names[i] = names = new Set(affinityNames(this.txs[i]!, i, this.affinity).names);
+    if (names === undefined) this.names[i] = names = new Set(affinityNames(this.txs[i]!, blockCallFields(this.txs)[i]!, i, this.affinity).names);
     return names;
   }
 }

@@ -6,7 +6,8 @@ import { devGenesis, genesisStateEntries, DEV_ACCOUNTS } from '../chain/genesis.
 import { erc20Artifact } from '../contracts.js';
 import { ReferenceExecutor, TxExecutor } from '../evm/index.js';
 import { bigintToBytes, keyFromBytes, type StateKey } from '../state/keys.js';
-import { blockWritesOf, recipientOf, runBlockSerially } from './blockRun.js';
+import { txCallFields } from '../chain/txFields.js';
+import { blockWritesOf, runBlockSerially } from './blockRun.js';
 import { CommittedStateCache } from './committedState.js';
 
 const genesis = devGenesis();
@@ -45,8 +46,8 @@ describe('runBlockSerially', () => {
       await signed(b, 5, b.address, '0x', 1n, 21_000n), // nonce too high: invalid
       await signed(b, 1, a.address, '0x', parseEther('1'), 21_000n),
     ];
-    expect(recipientOf(txs[1]!.raw)?.toString('hex')).toBe(token.slice(2).toLowerCase());
-    expect(recipientOf(txs[0]!.raw)).toBeNull();
+    expect(txCallFields(txs[1]!.raw).to?.toString('hex')).toBe(token.slice(2).toLowerCase());
+    expect(txCallFields(txs[0]!.raw).to).toBeNull();
 
     const req: ExecRequest = { env, baseHeight: 0n, txs, txIndexes: txs.map((_, i) => i), recentHashes: [Buffer.alloc(32, 1)], prefetched: [], requestId: 1n, partition: false };
     const executor = await TxExecutor.create({ chainId: genesis.chainId });

@@ -3,7 +3,7 @@
 // batches; and loads a coming block's state ahead of it (warmAhead). Shared by the executor
 // service and the scheduler's own runs, so both produce identical results.
 import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResult } from '../../gen/lanes/v1/bus.js';
-import { txCallFields, type TxCallFields } from '../chain/txFields.js';
+import { blockCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
 import type { VersionedRead } from '../evm/stateView.js';
 import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, keyFromBytes, StateKeyBytes, type StateKey } from '../state/keys.js';
@@ -107,11 +107,6 @@ export function blockWritesOf(results: readonly TxResult[]): BlockWrites {
   return [...writes];
 }
 
-/** The `to` address of a signed tx (null = create). */
-export function recipientOf(raw: Uint8Array): Buffer | null {
-  return txCallFields(raw).to;
-}
-
 const WARM_SAMPLE_STRIDE = 8;
 
 /** What a block will likely read: the coinbase, senders and called accounts, and the keys learned patterns predict. */
@@ -202,7 +197,7 @@ export async function warmAhead(
   const height = committed.height;
   const result = { keysLoaded: 0, roundTrips: 0 };
   if (height < 0n) return result;
-  const calls = req.txs.map((tx) => txCallFields(tx.raw));
+  const calls = blockCallFields(req.txs);
   // A cache that holds the block's accounts (few accounts, or all of them seen) needs no lookahead.
   if (looksWarm(req, calls, committed, height)) return result;
   const { keys, callees, predicted } = likelyKeys(req, calls, patterns);
@@ -274,7 +269,7 @@ export async function runBlockSerially(
   if (req.env === undefined) throw new Error('ExecRequest without env');
   const env = toEvmEnv(req.env, req.recentHashes);
   const source = new BlockOverlaySource(committed, req.baseHeight);
-  const calls = req.txs.map((tx) => txCallFields(tx.raw));
+  const calls = blockCallFields(req.txs);
   const started = performance.now();
   await prefetchBlock(req, calls, source, committed, patterns);
   const prefetched = performance.now();
