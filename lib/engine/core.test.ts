@@ -188,7 +188,7 @@ describe('SerialConflictCounter', () => {
         counter.readAll(new Map(txReads.map(([k, writer]) => [key(k), { value: null, txIndex: writer, incarnation: 0 }])));
         counter.endTx();
       });
-      // A read-set holds one entry per key: the first read of it, so the map above keeps the last pair per key.
+      // A read-set has one entry per key; both sides keep the last pair generated for a key.
       const deps = reads.map((txReads) => [...new Map(txReads.map(([k, writer]) => [k, writer])).values()]);
       expect(counter.longestChain).toBe(longestChain(deps));
     }), { numRuns: 300 });
