@@ -67,13 +67,16 @@ export async function runRound(ctx: RoundContext, round: number, txs: WorkloadTx
   const cpu0 = process.cpuUsage();
   const startHeight = ctx.watcher.height;
   const label = `round ${round} @ ${rateTps} tx/s`;
+  const hexes = txs.map((t) => t.hash.toString('hex'));
+  const committedSoFar = new CommittedCount(ctx.watcher, hexes);
   const send = await sendOpenLoop(ctx.client, txs, {
     rateTps,
-    onProgress: (sent, accepted, refused) => ctx.onProgress(`${label}: sent ${sent}/${txs.length}, accepted ${accepted}, refused ${refused}, committed ${countCommitted(ctx, txs)}, head ${ctx.watcher.height}`),
+    onProgress: (sent, accepted, refused) => ctx.onProgress(`${label}: sent ${sent}/${txs.length}, accepted ${accepted}, refused ${refused}, committed ${committedSoFar.count()}, head ${ctx.watcher.height}`),
   });
-  for (const tx of txs) ctx.records.set(tx.hash.toString('hex'), { tx, submit: send.outcomes.get(tx.hash.toString('hex'))! });
-  const acked = txs.filter((t) => send.outcomes.get(t.hash.toString('hex'))?.accepted === true);
-  const missing = await drain(ctx, acked, label);
+  txs.forEach((tx, i) => ctx.records.set(hexes[i]!, { tx, submit: send.outcomes.get(hexes[i]!)! }));
+  const ackedIndexes = hexes.flatMap((hex, i) => (send.outcomes.get(hex)?.accepted === true ? [i] : []));
+  const acked = ackedIndexes.map((i) => txs[i]!);
+  const missing = await drain(ctx, ackedIndexes.map((i) => ({ tx: txs[i]!, hex: hexes[i]! })), label);
   const after = await sampleResources(ctx.endpoints);
   const cpu1 = process.cpuUsage(cpu0);
   await ctx.watcher.settle();
@@ -137,30 +140,51 @@ export async function runRound(ctx: RoundContext, round: number, txs: WorkloadTx
   };
 }
 
-function countCommitted(ctx: RoundContext, txs: readonly WorkloadTx[]): number {
-  let n = 0;
-  for (const t of txs) if (ctx.watcher.txBlock.has(t.hash.toString('hex'))) n++;
-  return n;
+/**
+ * How many of a round's txs the watcher has seen in blocks. The progress line asks every tick of
+ * the send loop, so each call scans only the blocks recorded since the last one: a scan of every
+ * tx per tick cost the bench process half its CPU while sending, CPU the cluster under test
+ * shares on one machine.
+ */
+export class CommittedCount {
+  private readonly unseen: Set<string>;
+  private scannedHeight: bigint;
+  private seen = 0;
+
+  constructor(private readonly watcher: Pick<BlockWatcher, 'blocks' | 'height'>, hexes: readonly string[]) {
+    this.unseen = new Set(hexes);
+    this.scannedHeight = watcher.height;
+  }
+
+  count(): number {
+    for (let h = this.scannedHeight + 1n; h <= this.watcher.height; h++) {
+      const block = this.watcher.blocks.get(h);
+      if (block === undefined) break; // the watcher records blocks in height order; not yet here
+      for (const x of block.txHashes) if (this.unseen.delete(x.toString('hex'))) this.seen++;
+      this.scannedHeight = h;
+    }
+    return this.seen;
+  }
 }
 
 /** Waits until every acknowledged tx is in a block or rejected; returns those that are neither. */
-async function drain(ctx: RoundContext, acked: readonly WorkloadTx[], label: string): Promise<WorkloadTx[]> {
+async function drain(ctx: RoundContext, acked: ReadonlyArray<{ tx: WorkloadTx; hex: string }>, label: string): Promise<WorkloadTx[]> {
   const deadline = performance.now() + ctx.drainTimeoutS * 1000;
-  let pending = acked.filter((t) => !ctx.watcher.txBlock.has(t.hash.toString('hex')));
+  let pending = acked.filter((t) => !ctx.watcher.txBlock.has(t.hex));
   let lastReceiptCheck = performance.now();
   while (pending.length > 0 && performance.now() < deadline) {
     if (ctx.watcher.error !== undefined) throw ctx.watcher.error;
     await new Promise((r) => setTimeout(r, 100));
-    pending = pending.filter((t) => !ctx.watcher.txBlock.has(t.hash.toString('hex')));
+    pending = pending.filter((t) => !ctx.watcher.txBlock.has(t.hex));
     ctx.onProgress(`${label}: draining, ${acked.length - pending.length}/${acked.length} committed, head ${ctx.watcher.height}`);
     if (pending.length > 0 && performance.now() - lastReceiptCheck > 2_000) {
       // Txs rejected at execution are in no block's list: ask for their rejections.
       lastReceiptCheck = performance.now();
-      const res = await ctx.client.receipts(pending.map((t) => t.hash));
+      const res = await ctx.client.receipts(pending.map((t) => t.tx.hash));
       pending = pending.filter((_, i) => !(res[i]!.found && res[i]!.rejection !== undefined));
     }
   }
-  return pending;
+  return pending.map((t) => t.tx);
 }
 
 export async function replayBaseline(ctx: RoundContext, upTo: bigint): Promise<Awaited<ReturnType<SerialBaseline['replay']>>> {
