@@ -74,6 +74,8 @@ export interface LanesConfig {
     maxReadKeys: number;
     maxLogsRange: number;
     maxLogs: number;
+    /** Committed heights whose state stays readable; older versions are pruned (0 = keep all). */
+    retainBlocks: number;
   };
   requestTimeoutMs: number;
 }
@@ -157,6 +159,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       maxReadKeys: int(env, 'LANES_STATE_MAX_READ_KEYS', 20_000),
       maxLogsRange: int(env, 'LANES_MAX_LOGS_RANGE', 10_000),
       maxLogs: int(env, 'LANES_MAX_LOGS', 10_000),
+      retainBlocks: int(env, 'LANES_STATE_RETAIN_BLOCKS', 10_000),
     },
     requestTimeoutMs: int(env, 'LANES_REQUEST_TIMEOUT_MS', 10_000),
   };

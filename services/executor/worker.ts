@@ -35,6 +35,11 @@ export interface ExecutorStats {
   roundTrips: number;
 }
 
+/** The state service refused a read below its history window (LANES_STATE_RETAIN_BLOCKS). */
+class StatePrunedReadError extends Error {
+  override readonly name = 'StatePrunedReadError';
+}
+
 export class ExecutorWorker {
   private readonly cache: CommittedStateCache;
   private readonly subs: Subscription[] = [];
@@ -173,6 +178,16 @@ export class ExecutorWorker {
   }
 
   private async call(req: CallRequest): Promise<CallResponse> {
+    try {
+      return await this.callAt(req);
+    } catch (err) {
+      // A height below the state's history window is the caller's mistake: a server error that names the window.
+      if (err instanceof StatePrunedReadError) return { success: false, returnData: Buffer.alloc(0), gasUsed: 0n, error: err.message, errorCode: -32000 };
+      throw err;
+    }
+  }
+
+  private async callAt(req: CallRequest): Promise<CallResponse> {
     this.counters.calls++;
     const head = await this.latestHead();
     const height = req.latest || req.height > head.number ? head.number : req.height;
@@ -214,6 +229,7 @@ export class ExecutorWorker {
 
   private async readState(keys: StateKey[], height: bigint): Promise<(Buffer | null)[]> {
     const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, { height, keys: keys.map(keyToBytes), latest: false }, StateReadResponse, this.config.requestTimeoutMs);
+    if (res.error !== '' && res.oldestReadable > 0n) throw new StatePrunedReadError(res.error);
     if (res.error !== '') throw new Error(`state read at ${height}: ${res.error}`);
     return res.entries.map((e) => (e.absent ? null : e.value));
   }

@@ -39,6 +39,14 @@ export class BackendError extends Error {
   }
 }
 
+/** State at the height asked is outside the state service's history window: the caller's answer, not an outage. */
+export class StatePrunedError extends BackendError {
+  constructor(message: string, readonly oldestReadable: bigint) {
+    super(message, STATE_READ_SUBJECT);
+    this.name = 'StatePrunedError';
+  }
+}
+
 export interface NatsBackendOptions {
   requestTimeoutMs: number;
   /** Keys per lanes.state.read request; larger reads are split (the state service caps them). */
@@ -86,6 +94,7 @@ export class NatsBackend implements IngressBackend {
   private async readChunk(keys: Buffer[], height: bigint | 'latest'): Promise<StateReadResponse> {
     const req: StateReadRequest = height === 'latest' ? { height: 0n, keys, latest: true } : { height, keys, latest: false };
     const res = await request(this.nc, STATE_READ_SUBJECT, StateReadRequest, req, StateReadResponse, this.options.requestTimeoutMs);
+    if (res.error !== '' && res.oldestReadable > 0n) throw new StatePrunedError(res.error, res.oldestReadable);
     if (res.error !== '') throw new BackendError(`state read failed: ${res.error}`, STATE_READ_SUBJECT);
     if (res.entries.length !== keys.length) {
       throw new BackendError(`state read returned ${res.entries.length} entries for ${keys.length} keys`, STATE_READ_SUBJECT);

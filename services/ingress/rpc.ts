@@ -9,7 +9,7 @@ import { BusError } from '../../lib/bus/nats.js';
 import { RpcError, RpcErrorCode, invalidParams, invalidRequest, limitExceeded, methodNotFound, parseError } from '../../lib/chain/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { BlockHeader } from '../../gen/lanes/v1/types.js';
-import { BackendError } from './backend.js';
+import { BackendError, StatePrunedError } from './backend.js';
 import { formatHeader } from './format.js';
 import { METHODS, type MethodContext, type MethodHandler } from './methods.js';
 
@@ -58,6 +58,7 @@ function isValidId(id: unknown): id is JsonRpcId {
 /** Maps a handler failure to the error a client sees; unexpected ones are logged once, here. */
 function toRpcError(err: unknown, method: string, log: Logger): RpcError {
   if (err instanceof RpcError) return err;
+  if (err instanceof StatePrunedError) return new RpcError(RpcErrorCode.Server, err.message);
   if (err instanceof BusError || err instanceof BackendError) {
     log.warn({ err, method }, 'cluster request failed');
     return new RpcError(RpcErrorCode.Server, `cluster unavailable: ${err.message}`);

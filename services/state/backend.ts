@@ -73,14 +73,31 @@ export interface LogMatch {
   logIndex: number;
 }
 
+export interface PruneResult {
+  /** Reads at this height and above answer as before any pruning; reads below fail with HeightPrunedError. */
+  oldestReadable: bigint;
+  /** Blocks whose superseded versions this call removed. */
+  blocks: number;
+}
+
 export interface StateBackend {
   /** Null when the store is empty (genesis not yet written). */
   meta(): Promise<StateMeta | null>;
   /**
-   * Values of `keys` as of the end of block `height` (null = absent). `height` must be committed:
-   * versions at or below the committed height never change, so reads need no snapshot.
+   * Values of `keys` as of the end of block `height` (null = absent). `height` must be committed
+   * and not pruned: versions in that window never change, so reads need no snapshot.
    */
   readAt(keys: StateKey[], height: bigint): Promise<(Buffer | null)[]>;
+  /** The lowest height reads are served at (0 until something is pruned). */
+  oldestReadable(): Promise<bigint>;
+  /**
+   * The history window. Raises the oldest readable height towards `target` (never past the
+   * committed height) by at most `maxBlocks` blocks, removing every version that no read at or
+   * above it can see: for each key a block at or below it wrote, the key's older versions, and
+   * the block's own version when that is a deletion. Reads at or above the new oldest height are
+   * unchanged. Interrupted, it leaves a store that reads the same and resumes on the next call.
+   */
+  prune(target: bigint, maxBlocks: number): Promise<PruneResult>;
   /**
    * Applies the whole block in one transaction. Throws HeightFenceError unless the stored height
    * is `record.height - 1` (or the store is empty and `record.height` is 0); nothing is written then.
@@ -108,6 +125,14 @@ export class StateCorruptionError extends Error {
   constructor(message: string, readonly where: string, options?: { cause?: unknown }) {
     super(`state store corrupt (${where}): ${message}`, options);
     this.name = 'StateCorruptionError';
+  }
+}
+
+/** A read below the oldest height the store keeps (its history window, LANES_STATE_RETAIN_BLOCKS). */
+export class HeightPrunedError extends Error {
+  constructor(readonly requestedHeight: bigint, readonly oldestReadable: bigint) {
+    super(`height ${requestedHeight} is pruned: state is kept from height ${oldestReadable} on`);
+    this.name = 'HeightPrunedError';
   }
 }
 

@@ -10,7 +10,9 @@ import { buildBlockHeader, buildReceipts } from '../../lib/chain/block.js';
 import { devGenesis } from '../../lib/chain/genesis.js';
 import { EMPTY_CODE_HASH, accountKey, codeKey, encodeAccount, storageKey, type StateKey } from '../../lib/state/keys.js';
 import { LATTICE_BYTES } from '../../lib/state/root.js';
-import { HeightFenceError, HeightNotCommittedError, type CommitRecord, type StateBackend, type StateWrite } from './backend.js';
+import {
+  HeightFenceError, HeightNotCommittedError, HeightPrunedError, type CommitRecord, type StateBackend, type StateWrite,
+} from './backend.js';
 import { StateService } from './stateService.js';
 
 export interface BackendHarness {
@@ -22,6 +24,8 @@ export interface BackendHarness {
   sharedStore: boolean;
   /** Removes the store of the last `create()`; handles are closed by the suite. */
   destroy(): Promise<void>;
+  /** State versions stored, every key and height (to see that pruning frees them). */
+  stateVersions(backend: StateBackend): Promise<number>;
 }
 
 const genesis = devGenesis();
@@ -123,6 +127,54 @@ export function describeBackendConformance(name: string, harness: BackendHarness
       await expect(backend.readAt([a], 4n)).rejects.toBeInstanceOf(HeightNotCommittedError);
       // A neighbouring key (same prefix bytes, other slot) is not confused with the one asked.
       expect(await backend.readAt([storageKey(addr(2), word(0)), storageKey(addr(2), word(2))], 3n)).toEqual([null, null]);
+    });
+
+    it('prunes what no read at or above the oldest readable height can see, and refuses reads below it', async () => {
+      const a = accountKey(addr(1));
+      const s = storageKey(addr(2), word(1));
+      const t = storageKey(addr(2), word(2));
+      const c = codeKey(Buffer.alloc(32, 5));
+      const blocks: StateWrite[][] = [
+        [{ key: a, value: account(1n) }, { key: s, value: word(1) }, { key: c, value: Buffer.alloc(100, 0x60) }],
+        [{ key: s, value: word(2) }, { key: t, value: word(7) }],
+        [{ key: a, value: null }],
+        [{ key: a, value: account(3n) }, { key: s, value: word(3) }],
+        [{ key: t, value: null }],
+        [{ key: s, value: word(5) }],
+        [],
+      ];
+      for (const [h, writes] of blocks.entries()) await backend.commit(recordOf({ height: BigInt(h), writes }));
+      const keys = [a, s, t, c];
+      const before = await Promise.all(blocks.map((_, h) => backend.readAt(keys, BigInt(h))));
+      const reader = harness.sharedStore ? await other() : null; // a replica that learns of the prune from the store
+      expect(await backend.oldestReadable()).toBe(0n);
+      const stored = await harness.stateVersions(backend);
+      expect(stored).toBe(10);
+
+      expect(await backend.prune(3n, 100)).toEqual({ oldestReadable: 3n, blocks: 3 });
+      expect(await backend.oldestReadable()).toBe(3n);
+      for (const h of [3, 4, 5, 6]) expect(await backend.readAt(keys, BigInt(h))).toEqual(before[h]);
+      for (const h of [0n, 1n, 2n]) await expect(backend.readAt([s], h)).rejects.toBeInstanceOf(HeightPrunedError);
+      if (reader !== null) await expect(reader.readAt([t], 2n)).rejects.toThrow(/height 2 is pruned/);
+      // Gone: a@0 and s@0 (superseded at 1–3), s@1, the tombstone a@2 (nothing older left).
+      expect(await harness.stateVersions(backend)).toBe(stored - 4);
+
+      // Bounded by maxBlocks and by the committed height; nothing to do is not an error.
+      expect(await backend.prune(100n, 1)).toEqual({ oldestReadable: 4n, blocks: 1 });
+      expect(await backend.prune(100n, 100)).toEqual({ oldestReadable: 6n, blocks: 2 });
+      expect(await backend.prune(100n, 100)).toEqual({ oldestReadable: 6n, blocks: 0 });
+      expect(await backend.prune(2n, 100)).toEqual({ oldestReadable: 6n, blocks: 0 });
+      expect(await backend.readAt(keys, 6n)).toEqual(before[6]);
+      // Left: a@3, s@5, c@0 (t's tombstone at 4 went with t@1).
+      expect(await harness.stateVersions(backend)).toBe(3);
+
+      await backend.commit(recordOf({ height: 7n, writes: [{ key: a, value: account(8n) }] }));
+      await backend.close();
+      backend = await harness.reopen();
+      expect(await backend.oldestReadable()).toBe(6n);
+      await expect(backend.readAt([a], 5n)).rejects.toBeInstanceOf(HeightPrunedError);
+      expect(await backend.readAt(keys, 6n)).toEqual(before[6]);
+      expect(await backend.readAt(keys, 7n)).toEqual([account(8n), word(5), null, Buffer.alloc(100, 0x60)]);
     });
 
     it('keeps what was committed, not the buffers the commit was given', async () => {
@@ -237,6 +289,28 @@ export function describeBackendConformance(name: string, harness: BackendHarness
       const winner = results[0]!.status === 'fulfilled' ? 4n : 5n;
       expect(await reader.readAt([a], 3n)).toEqual([account(winner)]);
       expect(await backend.readAt([a], 3n)).toEqual([account(winner)]);
+    });
+
+    it('keeps the state service\'s history window: the last retainBlocks heights, pruned as it commits', async () => {
+      const log = pino({ level: 'silent' });
+      const limits = { maxReadKeys: 1000, maxLogsRange: 100, maxLogs: 100 };
+      const service = await StateService.open({ backend, genesis, limits, log, retainBlocks: 2 });
+      const key = storageKey(addr(3), word(1));
+      for (let h = 1n; h <= 6n; h++) {
+        const res = await service.commitBlock({
+          env: envOf(h), orderedDigest: Buffer.from(keccak_256(Buffer.from(`w${h}`))), txs: [], receipts: [], rejections: [],
+          writes: [{ key: Buffer.from(key, 'hex'), value: word(Number(h)), absent: false }], lastTxStreamSeq: h,
+        });
+        expect(res.error).toBe('');
+      }
+      await service.commitBlock({ env: envOf(6n), orderedDigest: Buffer.from(keccak_256(Buffer.from('w6'))), txs: [], receipts: [], rejections: [], writes: [], lastTxStreamSeq: 6n }); // waits for the prune queued after block 6
+      const read = (height: bigint) => service.read({ height, keys: [Buffer.from(key, 'hex')], latest: false });
+      expect(await backend.oldestReadable()).toBe(4n);
+      expect((await read(4n)).entries[0]!.value).toEqual(word(4));
+      expect((await read(6n)).entries[0]!.value).toEqual(word(6));
+      expect((await read(3n)).error).toMatch(/height 3 is pruned: state is kept from height 4 on \(the last 2 blocks are kept, LANES_STATE_RETAIN_BLOCKS\)/);
+      await service.close();
+      backend = { close: async () => undefined } as StateBackend; // closed through the service
     });
 
     it('runs the state service: genesis, commits, retries, reopen with the same roots', async () => {

@@ -12,7 +12,7 @@ import { CommitRequest } from '../../gen/lanes/v1/bus.js';
 import { devGenesis } from '../../lib/chain/genesis.js';
 import { storageKey, type StateKey } from '../../lib/state/keys.js';
 import { REPO_ROOT, testFdb, uniquePrefix } from '../../test/support/fdb.js';
-import { HeightNotCommittedError } from './backend.js';
+import { HeightNotCommittedError, HeightPrunedError } from './backend.js';
 import { addr, describeBackendConformance, recordOf, txOf, word } from './backendConformance.js';
 import type { FdbBackendOptions, FdbStateBackend } from './fdbBackend.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
@@ -45,8 +45,28 @@ if (found.skip !== null) {
       create: async () => { prefix = uniquePrefix('conf'); return open(prefix, { chunkMaxBytes }); },
       reopen: async () => open(prefix, { chunkMaxBytes }),
       destroy: async () => { const b = await open(prefix); await b.destroyAll(); await b.close(); },
+      stateVersions: (backend) => (backend as FdbStateBackend).stateVersionCount(),
     });
   }
+
+  describe('FoundationDB pruning', () => {
+    it('resumes a prune interrupted between raising the oldest height and clearing below it', async () => {
+      const prefix = uniquePrefix('prune');
+      const crashing = await open(prefix, { onOldestRaised: async (h) => { if (h === 2n) throw new Error('crash after the move'); } });
+      const s = storageKey(addr(5), word(1));
+      for (let h = 0n; h <= 4n; h++) await crashing.commit(recordOf({ height: h, writes: [{ key: s, value: word(Number(h) + 1) }] }));
+      await expect(crashing.prune(3n, 10)).rejects.toThrow(/crash after the move/);
+      expect(await crashing.oldestReadable()).toBe(2n);
+      expect(await crashing.stateVersionCount()).toBe(4); // s@0 went with block 1; s@1 is still there
+      const fresh = await open(prefix);
+      expect(await fresh.readAt([s], 2n)).toEqual([word(3)]);
+      await expect(fresh.readAt([s], 1n)).rejects.toBeInstanceOf(HeightPrunedError);
+      expect(await fresh.prune(3n, 10)).toEqual({ oldestReadable: 3n, blocks: 1 });
+      expect(await fresh.stateVersionCount()).toBe(2); // s@3 and s@4
+      expect(await fresh.readAt([s], 3n)).toEqual([word(4)]);
+      await fresh.destroyAll();
+    });
+  });
 
   describe('FoundationDB chunked commits', () => {
     const writesOf = (n: number, salt: number) => Array.from({ length: n }, (_, i) => ({ key: storageKey(addr(4), word(i)), value: word(i + salt) }));

@@ -14,7 +14,9 @@
 //   txs         (txHash, part) → slice of TxLookup              written in chunks; hidden above the committed height
 //   logBlooms   (height) → bloom                                written in chunks; hidden above the committed height
 //   logs        (height, part) → slice of framed LogEntry list  written in chunks
-//   meta        ('head') → height ‖ lastTxStreamSeq ‖ root ‖ head hash ‖ lattice; ('format') → u32
+//   changes     (height, part) → the keys the block wrote (records.ts encodeChanges)   written in chunks; dropped when pruned
+//   meta        ('head') → height ‖ lastTxStreamSeq ‖ root ‖ head hash ‖ lattice; ('format') → u32;
+//               ('oldest') → u64 oldest readable height (absent = 0)
 //   pending     ('marker') → height ‖ writer token; ('journal', chunk, part) → keys a chunk wrote
 // Values over FDB's 100 kB limit are cut into parts of VALUE_PART_BYTES.
 //
@@ -26,6 +28,11 @@
 // conflict range) and, from (3) on, the marker: a second writer fails the fence or finds its token
 // replaced. Nothing written before (4) is visible: readers read state at or below the committed
 // height, and the chunked records are either reached through the header or filtered by height.
+//
+// Prune. The oldest readable height moves first, in its own transaction, and only then are the
+// versions below it cleared, a slice of keys per transaction: every state read checks the oldest
+// height in its own transaction, so a read either runs before the move and sees every version, or
+// after it and is refused. A block's change list goes last, so an interrupted prune resumes there.
 import { randomBytes } from 'node:crypto';
 import * as fdb from 'foundationdb';
 import { LogEntry, TxLookup } from '../../gen/lanes/v1/bus.js';
@@ -34,11 +41,13 @@ import { BLOOM_BYTES, HASH_BYTES, bloomMerge } from '../../lib/chain/block.js';
 import { keyToBytes, type StateKey } from '../../lib/state/keys.js';
 import { LATTICE_BYTES } from '../../lib/state/root.js';
 import {
-  HeightFenceError, HeightNotCommittedError, StateCorruptionError,
-  type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type StateBackend, type StateMeta,
+  HeightFenceError, HeightNotCommittedError, HeightPrunedError, StateCorruptionError,
+  type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type PruneResult, type StateBackend, type StateMeta,
   type StoredBlock, type TxRecord,
 } from './backend.js';
-import { collectLogs, decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
+import {
+  STATE_KEY_BYTES, collectLogs, decodeChanges, decodeFramed, decodeMeta, encodeChanges, encodeFramed, encodeMeta,
+} from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 import { VersionedReadCache } from './versionedReadCache.js';
 
@@ -47,7 +56,6 @@ const FORMAT_VERSION = 1;
 const MAX_U64 = (1n << 64n) - 1n;
 const TAG_ABSENT = 0x00;
 const TAG_PRESENT = 0x01;
-const STATE_KEY_BYTES: Record<number, number> = { 1: 21, 2: 53, 3: 33 };
 /** FDB refuses values over 100,000 bytes. */
 const VALUE_PART_BYTES = 90_000;
 /** State keys read per transaction; the batches of one request run concurrently. */
@@ -58,6 +66,8 @@ const LOGS_BATCH_BLOCKS = 64;
 /** Bound on the chunks of one commit and on leftover journal chunks cleared before it. */
 const MAX_CHUNKS = 100_000;
 const WRITER_TOKEN_BYTES = 16;
+/** Keys whose old versions one prune transaction clears (two range ends each, well under FDB's advised 1 MB). */
+const PRUNE_KEYS_PER_TRANSACTION = 2_000;
 
 export interface FdbBackendOptions {
   /** Path of the cluster file; empty = the client's default (FDB_CLUSTER_FILE or /etc/foundationdb). */
@@ -75,6 +85,8 @@ export interface FdbBackendOptions {
   maxRetryDelayMs?: number;
   /** Test hook: awaited after chunk `index` (0-based) of `count` is durably written. */
   onChunkCommitted?: (index: number, count: number) => Promise<void>;
+  /** Test hook: awaited after a prune moved the oldest readable height to `height`, before it clears below it. */
+  onOldestRaised?: (height: bigint) => Promise<void>;
 }
 
 export const FDB_DEFAULTS = {
@@ -136,8 +148,10 @@ class Keys {
   private readonly txs: Buffer;
   private readonly logBlooms: Buffer;
   private readonly logs: Buffer;
+  private readonly changes: Buffer;
   readonly metaHead: Buffer;
   readonly metaFormat: Buffer;
+  readonly metaOldest: Buffer;
   readonly pending: Buffer;
   readonly marker: Buffer;
   readonly journal: Buffer;
@@ -154,9 +168,11 @@ class Keys {
     this.txs = sub('txs');
     this.logBlooms = sub('logBlooms');
     this.logs = sub('logs');
+    this.changes = sub('changes');
     const meta = sub('meta');
     this.metaHead = Buffer.concat([meta, fdb.tuple.pack(['head'])]);
     this.metaFormat = Buffer.concat([meta, fdb.tuple.pack(['format'])]);
+    this.metaOldest = Buffer.concat([meta, fdb.tuple.pack(['oldest'])]);
     this.pending = sub('pending');
     this.marker = Buffer.concat([this.pending, fdb.tuple.pack(['marker'])]);
     this.journal = Buffer.concat([this.pending, fdb.tuple.pack(['journal'])]);
@@ -177,6 +193,7 @@ class Keys {
   logBloomRange(from: bigint, to: bigint): [Buffer, Buffer] { return [this.logBloom(from), fdb.util.strInc(this.logBloom(to))]; }
   heightOfLogBloom(key: Buffer): bigint { return BigInt(fdb.tuple.unpack(key.subarray(this.logBlooms.length))[0] as number | bigint); }
   logsOf(height: bigint): Buffer { return Buffer.concat([this.logs, fdb.tuple.pack([height])]); }
+  changesOf(height: bigint): Buffer { return Buffer.concat([this.changes, fdb.tuple.pack([height])]); }
   journalChunk(chunk: number): Buffer { return Buffer.concat([this.journal, fdb.tuple.pack([chunk])]); }
 }
 
@@ -200,6 +217,8 @@ export class FdbStateBackend implements StateBackend {
   private readonly keys: Keys;
   private readonly cache: VersionedReadCache;
   private readonly chunkMaxBytes: number;
+  /** The highest oldest-readable height this process has seen (another replica may have moved it further). */
+  private oldestSeen = 0n;
   private closed = false;
 
   private constructor(private readonly db: Db, private readonly options: FdbBackendOptions) {
@@ -269,6 +288,7 @@ export class FdbStateBackend implements StateBackend {
       const committed = await this.committedHeight();
       if (committed === null || height > committed) throw new HeightNotCommittedError(height, committed ?? -1n);
     }
+    if (height < this.oldestSeen) throw new HeightPrunedError(height, this.oldestSeen);
     const out: (Buffer | null)[] = new Array(keys.length);
     const missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
@@ -299,8 +319,13 @@ export class FdbStateBackend implements StateBackend {
       if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${key}`);
       return [this.keys.stateVersion(keyBytes, height), this.keys.stateEnd(keyBytes)] as const;
     });
-    const results = await this.run(`read ${keys.length} state keys at height ${height}`, (tn) =>
-      Promise.all(ranges.map(([start, end]) => tn.getRangeAll(start, end, { limit: 1 }))));
+    const [oldest, results] = await this.run(`read ${keys.length} state keys at height ${height}`, (tn) => Promise.all([
+      tn.get(this.keys.metaOldest),
+      Promise.all(ranges.map(([start, end]) => tn.getRangeAll(start, end, { limit: 1 }))),
+    ]));
+    // Read in the same transaction as the values: a prune that moved past `height` first is seen here.
+    this.noteOldest(oldest);
+    if (height < this.oldestSeen) throw new HeightPrunedError(height, this.oldestSeen);
     return results.map((rows, i) => {
       const row = rows[0];
       if (row === undefined) return { value: null, version: -1n };
@@ -497,6 +522,8 @@ export class FdbStateBackend implements StateBackend {
       bulk.push([this.keys.logBloom(height), bloom]);
       bulk.push(...parted(this.keys.logsOf(height), encodeFramed(logEntries)));
     }
+    // Genesis's versions are the oldest of every key: no prune step ever starts from them.
+    if (height > 0n && record.writes.length > 0) bulk.push(...parted(this.keys.changesOf(height), encodeChanges(record.writes)));
     const final: KV[] = [
       [this.keys.header(height), Buffer.from(BlockHeader.encode(header).finish())],
       [this.keys.blockHash(header.hash), u64(height)],
@@ -505,6 +532,73 @@ export class FdbStateBackend implements StateBackend {
       height, stateRoot: header.stateRoot, headHash: header.hash, lattice: record.lattice, lastTxStreamSeq: record.lastTxStreamSeq,
     });
     return { bulk, final, meta };
+  }
+
+  private noteOldest(stored: Buffer | undefined): bigint {
+    const oldest = stored === undefined ? 0n : stored.readBigUInt64BE(0);
+    if (oldest > this.oldestSeen) this.oldestSeen = oldest;
+    return oldest;
+  }
+
+  async oldestReadable(): Promise<bigint> {
+    return this.noteOldest(await this.run('read oldest readable height', (tn) => tn.get(this.keys.metaOldest)));
+  }
+
+  async prune(target: bigint, maxBlocks: number): Promise<PruneResult> {
+    if (!(Number.isInteger(maxBlocks) && maxBlocks >= 1)) throw new Error(`prune: maxBlocks must be a positive integer, got ${maxBlocks}`);
+    const committed = (await this.committedHeight()) ?? -1n;
+    const goal = target < committed ? target : committed;
+    let oldest = await this.oldestReadable();
+    // A change list still there below the oldest height is a prune interrupted after the move.
+    if (oldest > 0n) await this.clearBelow(oldest);
+    let blocks = 0;
+    while (oldest < goal && blocks < maxBlocks) {
+      const from = oldest;
+      const to = from + 1n;
+      await this.run(`raise the oldest readable height to ${to}`, async (tn) => {
+        const stored = await tn.get(this.keys.metaOldest);
+        const now = stored === undefined ? 0n : stored.readBigUInt64BE(0);
+        if (now !== from) throw new Error(`prune: oldest readable height moved to ${now} under this prune (another pruner?)`);
+        tn.set(this.keys.metaOldest, u64(to));
+      });
+      oldest = to;
+      this.noteOldest(u64(to));
+      await this.options.onOldestRaised?.(to);
+      await this.clearBelow(to);
+      blocks++;
+    }
+    return { oldestReadable: oldest, blocks };
+  }
+
+  /** Clears what block `height`'s change list makes unreadable from `height` on, then the list. */
+  private async clearBelow(height: bigint): Promise<void> {
+    const list = this.keys.changesOf(height);
+    const parts = await this.run(`read the change list of block ${height}`, (tn) => tn.getRangeAll(...rangeOf(list)));
+    if (parts.length === 0) return;
+    const changes = decodeChanges(joinParts(parts));
+    for (let i = 0; i < changes.length; i += PRUNE_KEYS_PER_TRANSACTION) {
+      const slice = changes.slice(i, i + PRUNE_KEYS_PER_TRANSACTION);
+      await this.run(`prune ${slice.length} keys below block ${height}`, async (tn) => {
+        for (const { keyBytes, deleted } of slice) {
+          tn.clearRange(this.keys.stateVersion(keyBytes, height - 1n), this.keys.stateEnd(keyBytes));
+          if (deleted) tn.clear(this.keys.stateVersion(keyBytes, height));
+        }
+      });
+    }
+    await this.run(`drop the change list of block ${height}`, async (tn) => tn.clearRange(...rangeOf(list)));
+  }
+
+  /** Stored state versions, every key and height: a scan of the whole state, for tests and diagnostics. */
+  async stateVersionCount(): Promise<number> {
+    let count = 0;
+    let start = this.keys.state;
+    const end = fdb.util.strInc(this.keys.state);
+    for (;;) {
+      const rows = await this.run('count state versions', (tn) => tn.getRangeAll(start, end, { limit: 10_000 }));
+      count += rows.length;
+      if (rows.length < 10_000) return count;
+      start = Buffer.concat([rows[rows.length - 1]![0], Buffer.from([0])]); // the next key after the last
+    }
   }
 
   async getBlock(number: bigint): Promise<StoredBlock | null> {

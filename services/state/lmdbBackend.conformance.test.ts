@@ -14,4 +14,5 @@ describeBackendConformance('lmdb', {
   },
   reopen: async () => new LmdbStateBackend({ path: dir, noSync: true }),
   destroy: async () => rmSync(dir, { recursive: true, force: true }),
+  stateVersions: async (backend) => (backend as LmdbStateBackend).stateVersionCount(),
 });

@@ -8,7 +8,8 @@
 //               A read at height h is a range read from key ‖ (MAX - h), limit 1, same key prefix:
 //               the first hit is the newest version at or below h. Every committed height stays
 //               readable (eth_call at a block tag; executors reading at their base height while
-//               the next block commits). Old versions are never pruned yet (see report).
+//               the next block commits), down to the oldest readable height (see prune()).
+//   changes     height u64 BE → the keys the block wrote (records.ts encodeChanges), until pruned
 //   headers     height u64 BE → BlockHeader (proto)
 //   blockTxs    height u64 BE → framed list of Tx (proto)
 //   blockHashes blockHash(32) → height u64 BE
@@ -18,6 +19,7 @@
 //               so getLogs skips empty blocks for free and tests the bloom before decoding
 //   meta        "head" → height u64 ‖ lastTxStreamSeq u64 ‖ stateRoot(32) ‖ headHash(32) ‖ lattice
 //               "format" → u32 layout version
+//               "oldest" → u64 BE oldest readable height (absent = 0, nothing pruned)
 //
 // A block is written in ONE synchronous, abortable LMDB write transaction (transactionSync), with
 // the height fence read inside it. lmdb-js' asynchronous `transaction()` cannot be aborted (a throw
@@ -31,11 +33,13 @@ import { BLOOM_BYTES, HASH_BYTES, bloomMerge } from '../../lib/chain/block.js';
 import { keyToBytes, type StateKey } from '../../lib/state/keys.js';
 import { LATTICE_BYTES } from '../../lib/state/root.js';
 import {
-  HeightFenceError, HeightNotCommittedError, StateCorruptionError,
-  type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type StateBackend, type StateMeta,
+  HeightFenceError, HeightNotCommittedError, HeightPrunedError, StateCorruptionError,
+  type CommitRecord, type CommitResult, type LogMatch, type LogQuery, type PruneResult, type StateBackend, type StateMeta,
   type StoredBlock, type TxRecord,
 } from './backend.js';
-import { collectLogs, decodeFramed, decodeMeta, encodeFramed, encodeMeta } from './records.js';
+import {
+  STATE_KEY_BYTES, collectLogs, decodeChanges, decodeFramed, decodeMeta, encodeChanges, encodeFramed, encodeMeta,
+} from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 
 const FORMAT_VERSION = 1;
@@ -44,8 +48,7 @@ const TAG_ABSENT = 0x00;
 const TAG_PRESENT = 0x01;
 const META_HEAD = 'head';
 const META_FORMAT = 'format';
-/** State keys are 21 (account), 53 (storage) or 33 (code) bytes; none is a prefix of another. */
-const STATE_KEY_BYTES: Record<number, number> = { 1: 21, 2: 53, 3: 33 };
+const META_OLDEST = 'oldest';
 
 export interface LmdbBackendOptions {
   /** Directory of the LMDB environment; created when missing. */
@@ -85,6 +88,7 @@ interface EncodedBlock {
   txs: Buffer;
   txLookups: [Buffer, Buffer][];
   logs: Buffer | null;
+  changes: Buffer | null;
   meta: Buffer;
 }
 
@@ -97,9 +101,11 @@ export class LmdbStateBackend implements StateBackend {
   private readonly txs: Database<Buffer, Buffer>;
   private readonly rejections: Database<Buffer, Buffer>;
   private readonly logs: Database<Buffer, Buffer>;
+  private readonly changes: Database<Buffer, Buffer>;
   private readonly metaDb: Database<Buffer, string>;
   /** Highest committed height as seen by this process; null = empty store. */
   private committedHeight: bigint | null;
+  private oldest: bigint;
   private closed = false;
 
   constructor(options: LmdbBackendOptions) {
@@ -112,6 +118,7 @@ export class LmdbStateBackend implements StateBackend {
     this.txs = this.root.openDB({ name: 'txs', ...binary });
     this.rejections = this.root.openDB({ name: 'rejections', ...binary });
     this.logs = this.root.openDB({ name: 'logs', ...binary });
+    this.changes = this.root.openDB({ name: 'changes', ...binary });
     this.metaDb = this.root.openDB({ name: 'meta', keyEncoding: 'ordered-binary', encoding: 'binary' });
     const format = this.metaDb.get(META_FORMAT);
     if (format !== undefined && format.readUInt32BE(0) !== FORMAT_VERSION) {
@@ -119,6 +126,7 @@ export class LmdbStateBackend implements StateBackend {
     }
     const head = this.metaDb.get(META_HEAD);
     this.committedHeight = head === undefined ? null : decodeMeta(head).height;
+    this.oldest = this.metaDb.get(META_OLDEST)?.readBigUInt64BE(0) ?? 0n;
   }
 
   async meta(): Promise<StateMeta | null> {
@@ -132,6 +140,7 @@ export class LmdbStateBackend implements StateBackend {
     if (this.committedHeight === null || height > this.committedHeight) {
       throw new HeightNotCommittedError(height, this.committedHeight ?? -1n);
     }
+    if (height < this.oldest) throw new HeightPrunedError(height, this.oldest);
     const out: (Buffer | null)[] = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) out[i] = this.readOne(keys[i]!, height);
     return out;
@@ -168,6 +177,7 @@ export class LmdbStateBackend implements StateBackend {
       this.blockHashes.putSync(record.header.hash, hKey);
       for (const [k, v] of encoded.txLookups) this.txs.putSync(k, v);
       if (encoded.logs !== null) this.logs.putSync(hKey, encoded.logs);
+      if (encoded.changes !== null) this.changes.putSync(hKey, encoded.changes);
       const storedRejections: Rejection[] = [];
       const includedHere = new Set(record.txs.map((tx) => tx.hash.toString('hex')));
       for (const rejection of record.rejections) {
@@ -221,10 +231,57 @@ export class LmdbStateBackend implements StateBackend {
       txs: encodeFramed(record.txs.map((tx) => Tx.encode(tx).finish())),
       txLookups,
       logs: logEntries.length === 0 ? null : encodeFramed(logEntries, bloom),
+      // Genesis's versions are the oldest of every key: no prune step ever starts from them.
+      changes: height === 0n || record.writes.length === 0 ? null : encodeChanges(record.writes),
       meta: encodeMeta({
         height, stateRoot: header.stateRoot, headHash: header.hash, lattice: record.lattice, lastTxStreamSeq: record.lastTxStreamSeq,
       }),
     };
+  }
+
+  async oldestReadable(): Promise<bigint> {
+    this.assertOpen();
+    return this.oldest;
+  }
+
+  /**
+   * One write transaction for up to `maxBlocks` blocks: for each block h, and each key it wrote,
+   * the key's versions below h go (a read at or above h finds h's version or a newer one first),
+   * and h's own version too when it is a deletion (nothing older is left, so a read finds no
+   * version and answers absent, as the tombstone did). Then the change list, and the new oldest.
+   */
+  async prune(target: bigint, maxBlocks: number): Promise<PruneResult> {
+    this.assertOpen();
+    if (!(Number.isInteger(maxBlocks) && maxBlocks >= 1)) throw new Error(`prune: maxBlocks must be a positive integer, got ${maxBlocks}`);
+    const committed = this.committedHeight ?? -1n;
+    const from = this.oldest;
+    let upTo = target < committed ? target : committed;
+    if (upTo > from + BigInt(maxBlocks)) upTo = from + BigInt(maxBlocks);
+    if (upTo <= from) return { oldestReadable: from, blocks: 0 };
+    this.root.transactionSync(() => {
+      for (let h = from + 1n; h <= upTo; h++) {
+        const hKey = heightKey(h);
+        const list = this.changes.get(hKey);
+        if (list === undefined) continue; // no writes
+        for (const { keyBytes, deleted } of decodeChanges(list)) {
+          const older: Buffer[] = [];
+          const range = this.state.getRange({ start: versionedStateKey(keyBytes, h - 1n), end: versionedStateKey(keyBytes, 0n), inclusiveEnd: true, snapshot: false });
+          for (const { key } of range) older.push(key);
+          for (const key of older) this.state.removeSync(key);
+          if (deleted) this.state.removeSync(versionedStateKey(keyBytes, h));
+        }
+        this.changes.removeSync(hKey);
+      }
+      this.metaDb.putSync(META_OLDEST, heightKey(upTo));
+    });
+    this.oldest = upTo;
+    return { oldestReadable: upTo, blocks: Number(upTo - from) };
+  }
+
+  /** Stored state versions, every key and height (diagnostics and tests). */
+  stateVersionCount(): number {
+    this.assertOpen();
+    return this.state.getCount();
   }
 
   async getBlock(number: bigint): Promise<StoredBlock | null> {

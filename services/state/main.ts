@@ -72,7 +72,7 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   let service: StateService;
   try {
     service = await StateService.open({
-      backend, genesis, log, limits: config.state,
+      backend, genesis, log, limits: config.state, retainBlocks: config.state.retainBlocks,
       onCommitted: (event) => {
         commitMetrics.onCommitted(event);
         publishCommitted(nc, event, log);
@@ -147,7 +147,7 @@ function serveAll(nc: NatsConnection, service: StateService, log: Logger, commit
     onError: (err: unknown) => Res, opts: ServeOptions = read): Subscription => serve(nc, subject, reqCodec, resCodec, handler, onError, opts, log);
   return [
     on(STATE_READ_SUBJECT, StateReadRequest, StateReadResponse, (req) => service.read(req),
-      (err) => ({ height: 0n, entries: [], error: errorText(err) })),
+      (err) => ({ height: 0n, entries: [], error: errorText(err), oldestReadable: 0n })),
     on(STATE_HEAD_SUBJECT, HeadRequest, HeadResponse, () => service.head(),
       // HeadResponse has no error field: height 0 without a header reads as "not ready".
       () => ({ height: 0n, header: undefined, lastTxStreamSeq: 0n })),

@@ -3,7 +3,8 @@
 import { LATTICE_BYTES } from '../../lib/state/root.js';
 import { LogEntry } from '../../gen/lanes/v1/bus.js';
 import type { Log } from '../../gen/lanes/v1/types.js';
-import { StateCorruptionError, type LogMatch, type StateMeta } from './backend.js';
+import { keyToBytes } from '../../lib/state/keys.js';
+import { StateCorruptionError, type LogMatch, type StateMeta, type StateWrite } from './backend.js';
 
 const HASH_BYTES = 32;
 export const META_BYTES = 8 + 8 + HASH_BYTES + HASH_BYTES + LATTICE_BYTES;
@@ -76,4 +77,44 @@ export function collectLogs(
     if (out.length >= maxResults) return true;
   }
   return false;
+}
+
+/** State key bytes by kind (lib/state/keys.ts): account 21, storage 53, code 33; none is a prefix of another. */
+export const STATE_KEY_BYTES: Record<number, number> = { 1: 21, 2: 53, 3: 33 };
+
+/** One key a block wrote, as its change list keeps it for pruning. */
+export interface StateChange {
+  keyBytes: Buffer;
+  /** The block deleted the key (its version is a tombstone). */
+  deleted: boolean;
+}
+
+/**
+ * A block's change list: [deleted u8 ‖ state key bytes]*, the key's length known from its kind.
+ * Pruning reads it to find, without a scan, which keys gained a version at that height.
+ */
+export function encodeChanges(writes: readonly StateWrite[]): Buffer {
+  const keys = writes.map((w) => keyToBytes(w.key));
+  const out = Buffer.allocUnsafe(keys.reduce((n, k) => n + 1 + k.length, 0));
+  let offset = 0;
+  keys.forEach((k, i) => {
+    out[offset] = writes[i]!.value === null ? 1 : 0;
+    k.copy(out, offset + 1);
+    offset += 1 + k.length;
+  });
+  return out;
+}
+
+export function decodeChanges(value: Buffer): StateChange[] {
+  const out: StateChange[] = [];
+  let offset = 0;
+  while (offset < value.length) {
+    const length = STATE_KEY_BYTES[value[offset + 1] ?? -1];
+    if (length === undefined || offset + 1 + length > value.length || value[offset]! > 1) {
+      throw new StateCorruptionError(`bad change list entry at byte ${offset}`, 'changes');
+    }
+    out.push({ keyBytes: value.subarray(offset + 1, offset + 1 + length), deleted: value[offset] === 1 });
+    offset += 1 + length;
+  }
+  return out;
 }

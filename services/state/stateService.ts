@@ -5,7 +5,8 @@
 // field carries the failure there instead of throwing across the bus.
 //
 // Commits are serialised here (one at a time, in arrival order) because the root accumulator,
-// the head header and the committed height live in memory between commits.
+// the head header and the committed height live in memory between commits. The history window
+// (retainBlocks) is kept on the same queue: after each commit has answered, a bounded prune step.
 import type {
   BlockCommitted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, HeadResponse, LogsRequest,
   LogsResponse, StateReadRequest, StateReadResponse, TxLookup, TxLookupRequest, TxLookupResponse,
@@ -19,7 +20,7 @@ import {
   type StateKey,
 } from '../../lib/state/keys.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
-import { HeightFenceError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
+import { HeightFenceError, HeightPrunedError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
 
 export interface StateServiceLimits {
   /** Keys per read request, and hashes per tx lookup. */
@@ -41,7 +42,18 @@ export interface StateServiceOptions {
   log: Logger;
   /** Called after each block is durably committed (main.ts publishes it); must not throw. */
   onCommitted?: (event: BlockCommitted) => void;
+  /**
+   * Committed heights whose state stays readable (LANES_STATE_RETAIN_BLOCKS): reads at older
+   * heights are refused and their superseded versions removed. 0 = keep every version (archive).
+   */
+  retainBlocks?: number;
 }
+
+/**
+ * Blocks one prune step (after each commit) may remove: more than one, so a window switched on
+ * over a long history catches up, yet few, so a step stays small beside a commit.
+ */
+export const PRUNE_MAX_BLOCKS_PER_STEP = 4;
 
 /** The configured genesis does not match block 0 in the store: wrong data dir or genesis file. */
 export class GenesisMismatchError extends Error {
@@ -157,8 +169,22 @@ export class StateService {
   /** Applies one executed block; a retry of a committed block answers its stored header. */
   commitBlock(req: CommitRequest): Promise<CommitResponse> {
     const run = this.commitQueue.then(() => this.commitOne(req));
-    this.commitQueue = run.catch(() => undefined);
+    this.commitQueue = run.catch(() => undefined).then(() => this.pruneStep());
     return run;
+  }
+
+  /** Keeps the history window: never throws (a failed step is logged, and the next commit retries). */
+  private async pruneStep(): Promise<void> {
+    const retain = BigInt(this.options.retainBlocks ?? 0);
+    if (retain === 0n || this.closed) return;
+    const target = this.current.height - retain;
+    if (target <= 0n) return;
+    try {
+      const res = await this.options.backend.prune(target, PRUNE_MAX_BLOCKS_PER_STEP);
+      if (res.blocks > 0) this.options.log.debug({ oldestReadable: res.oldestReadable.toString(), blocks: res.blocks }, 'state pruned');
+    } catch (err) {
+      this.options.log.warn({ err, target: target.toString() }, 'pruning old state versions failed; the next commit retries');
+    }
   }
 
   private async commitOne(req: CommitRequest): Promise<CommitResponse> {
@@ -264,7 +290,7 @@ export class StateService {
 
   /** Committed values at a height (0 = latest), in key order. */
   async read(req: StateReadRequest): Promise<StateReadResponse> {
-    const fail = (error: string): StateReadResponse => ({ height: req.height, entries: [], error });
+    const fail = (error: string, oldestReadable = 0n): StateReadResponse => ({ height: req.height, entries: [], error, oldestReadable });
     if (req.keys.length > this.options.limits.maxReadKeys) {
       return fail(`too many keys: ${req.keys.length} > limit ${this.options.limits.maxReadKeys}`);
     }
@@ -280,8 +306,11 @@ export class StateService {
     try {
       const values = await this.options.backend.readAt(keys, height);
       const entries = values.map((value, i): StateEntry => ({ key: req.keys[i]!, value: value ?? Buffer.alloc(0), absent: value === null }));
-      return { height, entries, error: '' };
+      return { height, entries, error: '', oldestReadable: 0n };
     } catch (err) {
+      if (err instanceof HeightPrunedError) {
+        return fail(`${err.message} (the last ${this.options.retainBlocks ?? 0} blocks are kept, LANES_STATE_RETAIN_BLOCKS)`, err.oldestReadable);
+      }
       this.options.log.error({ err, height: height.toString() }, 'state read failed');
       return fail(`read at height ${height} failed: ${errorMessage(err)}`);
     }
