@@ -265,8 +265,8 @@ export class LmdbStateBackend implements StateBackend {
         if (list === undefined) continue; // no writes
         for (const { keyBytes, deleted } of decodeChanges(list)) {
           const older: Buffer[] = [];
-          const range = this.state.getRange({ start: versionedStateKey(keyBytes, h - 1n), end: versionedStateKey(keyBytes, 0n), inclusiveEnd: true, snapshot: false });
-          for (const { key } of range) older.push(key);
+          const range = this.state.getKeys({ start: versionedStateKey(keyBytes, h - 1n), end: versionedStateKey(keyBytes, 0n), inclusiveEnd: true, snapshot: false });
+          for (const key of range) older.push(key);
           for (const key of older) this.state.removeSync(key);
           if (deleted) this.state.removeSync(versionedStateKey(keyBytes, h));
         }

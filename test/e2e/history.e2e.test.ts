@@ -40,10 +40,10 @@ describe('state history window (LANES_STATE_RETAIN_BLOCKS)', () => {
     const at = sent.blockNumber;
     expect(await erc20.getFunction('balanceOf')(DEV_ACCOUNTS[1]!.address, { blockTag: at })).toBe(10n);
 
-    // Empty blocks every 100 ms move the head; each commit prunes below head − 3.
+    // Empty blocks every 100 ms move the head; commits prune below head − 3, 4 blocks at a time.
     const deadline = Date.now() + 20_000;
-    while ((await provider.getBlockNumber()) < at + 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(await provider.getBlockNumber()).toBeGreaterThanOrEqual(at + 6);
+    while ((await provider.getBlockNumber()) < at + 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await provider.getBlockNumber()).toBeGreaterThanOrEqual(at + 8);
 
     await expect(provider.getBalance(alice.address, at)).rejects.toThrow(new RegExp(`height ${at} is pruned: state is kept from height \\d+ on`));
     // eth_call goes through an executor; ethers reports any eth_call error as "missing revert data", so ask raw.
