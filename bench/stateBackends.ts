@@ -4,6 +4,8 @@
 // cluster: the commit includes the before-image read for the root and the LtHash update. Each tx
 // of a block is shaped like an ERC-20 transfer's: its signed bytes, a receipt with one Transfer
 // log and its bloom, and four state writes, so the stored block weighs what a cluster's does.
+// Then the history window's cost: as many blocks again, rewriting the first ones' keys, pruned in
+// the state service's steps (pruneUsPerTx: one older version removed per written key).
 //
 // Usage: npm run bench:state [-- --blocks 10 --txs 500 --out results/state.json]
 // The FDB figures from ../shared/fdb are those of an UNOPTIMISED (-O0) one-process server on
@@ -24,7 +26,7 @@ import { keccak256 } from '../lib/crypto/keccak.js';
 import { EMPTY_CODE_HASH, accountKey, encodeAccount, storageKey, type StateKey } from '../lib/state/keys.js';
 import type { StateBackend } from '../services/state/backend.js';
 import { LmdbStateBackend } from '../services/state/lmdbBackend.js';
-import { StateService } from '../services/state/stateService.js';
+import { PRUNE_BLOCKS_PER_STEP, StateService } from '../services/state/stateService.js';
 
 interface BackendResult {
   backend: string;
@@ -39,6 +41,12 @@ interface BackendResult {
   /** The same reads again on the same backend (cache, if any). */
   warmReadUsPerTx: number;
   readKeysPerTx: number;
+  /**
+   * The history window's cost: µs per tx of pruning blocks that rewrote every key of earlier ones
+   * (one older version per written key to remove), in steps of PRUNE_BLOCKS_PER_STEP blocks as the
+   * state service prunes.
+   */
+  pruneUsPerTx: number;
 }
 
 const genesis = devGenesis();
@@ -94,12 +102,13 @@ function txWithReceipt(height: number, i: number, txsPerBlock: number): { tx: Tx
   };
 }
 
-function requestOf(height: number, txsPerBlock: number): CommitRequest {
+/** Block `height`, writing the keys block `keysOf` wrote (the same block unless it rewrites an earlier one's). */
+function requestOf(height: number, txsPerBlock: number, keysOf = height): CommitRequest {
   const writes = [];
   const txs: Tx[] = [];
   const receipts: Receipt[] = [];
   for (let i = 0; i < txsPerBlock; i++) {
-    for (const key of txKeys(height, i, txsPerBlock)) {
+    for (const key of txKeys(keysOf, i, txsPerBlock)) {
       const value = key.startsWith('01') ? encodeAccount({ nonce: 1n, balance: BigInt(height * 1000 + i + 1), codeHash: EMPTY_CODE_HASH }) : word(height + i + 1);
       writes.push({ key: Buffer.from(key, 'hex'), value, absent: false });
     }
@@ -142,13 +151,37 @@ async function measure(name: string, note: string, open: () => Promise<StateBack
   const coldMs = await readAll();
   const warmMs = await readAll();
   await reader.close();
+  const pruneMs = await measurePrune(name, open, blocks, txsPerBlock);
   const txs = blocks * txsPerBlock;
   const us = (ms: number): number => Math.round((ms * 1000) / txs * 10) / 10;
   return {
     backend: name, note, blocks, txsPerBlock, writesPerTx: WRITES_PER_TX,
     commitUsPerTx: us(commitMs.reduce((a, b) => a + b, 0)), commitMsPerBlockP50: Math.round(median(commitMs) * 10) / 10,
-    coldReadUsPerTx: us(coldMs), warmReadUsPerTx: us(warmMs), readKeysPerTx: WRITES_PER_TX,
+    coldReadUsPerTx: us(coldMs), warmReadUsPerTx: us(warmMs), readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: us(pruneMs),
   };
+}
+
+/**
+ * Commits `blocks` more blocks that rewrite the keys of blocks 1…blocks, prunes those first ones
+ * (untimed), then times pruning the rewrites: each of their keys has one older version to remove.
+ */
+async function measurePrune(name: string, open: () => Promise<StateBackend>, blocks: number, txsPerBlock: number): Promise<number> {
+  const service = await StateService.open({ backend: await open(), genesis, limits, log });
+  for (let h = 1; h <= blocks; h++) {
+    const res = await service.commitBlock(requestOf(blocks + h, txsPerBlock, h));
+    if (res.error !== '') throw new Error(`${name}: commit of rewriting block ${blocks + h} failed: ${res.error}`);
+  }
+  await service.close();
+  const backend = await open();
+  const pruneTo = async (target: bigint): Promise<void> => {
+    while ((await backend.prune(target, PRUNE_BLOCKS_PER_STEP)).blocks > 0);
+  };
+  await pruneTo(BigInt(blocks));
+  const t0 = performance.now();
+  await pruneTo(BigInt(2 * blocks));
+  const ms = performance.now() - t0;
+  await backend.close();
+  return ms;
 }
 
 async function main(): Promise<void> {
@@ -174,7 +207,7 @@ async function main(): Promise<void> {
 async function measureFdb(dir: string, blocks: number, txsPerBlock: number): Promise<BackendResult> {
   const missing = (why: string): BackendResult => ({
     backend: 'fdb', note: `not measured: ${why}`, blocks: 0, txsPerBlock, writesPerTx: WRITES_PER_TX,
-    commitUsPerTx: 0, commitMsPerBlockP50: 0, coldReadUsPerTx: 0, warmReadUsPerTx: 0, readKeysPerTx: WRITES_PER_TX,
+    commitUsPerTx: 0, commitMsPerBlockP50: 0, coldReadUsPerTx: 0, warmReadUsPerTx: 0, readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: 0,
   });
   const shared = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'shared', 'fdb');
   let clusterFile = process.env['FDB_CLUSTER_FILE'] ?? '';

@@ -50,8 +50,8 @@ export interface StateServiceOptions {
 }
 
 /**
- * Blocks one prune step removes, once that many are due. Not one per commit: a prune writes about
- * as much per key as the commit that wrote it, and lmdb's fsync per transaction doubled that at one
+ * Blocks one prune step removes, once that many are due. Not one per commit: a prune costs about
+ * what the commit's store write did per key, and lmdb's fsync per transaction doubled that at one
  * block per step (27 µs per key against 13.5 at 4–8 blocks, 2,000-key blocks). Not many: a step
  * blocks lmdb's writer (and so the next commit) for about as long as a commit of that many blocks'
  * writes takes, ≈ 50 ms per 4,000 keys here.
