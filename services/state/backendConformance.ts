@@ -306,6 +306,7 @@ export function describeBackendConformance(name: string, harness: BackendHarness
       await service.commitBlock({ env: envOf(6n), orderedDigest: Buffer.from(keccak_256(Buffer.from('w6'))), txs: [], receipts: [], rejections: [], writes: [], lastTxStreamSeq: 6n }); // waits for the prune queued after block 6
       const read = (height: bigint) => service.read({ height, keys: [Buffer.from(key, 'hex')], latest: false });
       expect(await backend.oldestReadable()).toBe(4n);
+      expect(service.oldestReadableHeight).toBe(4n);
       expect((await read(4n)).entries[0]!.value).toEqual(word(4));
       expect((await read(6n)).entries[0]!.value).toEqual(word(6));
       expect((await read(3n)).error).toMatch(/height 3 is pruned: state is kept from height 4 on \(the last 2 blocks are kept, LANES_STATE_RETAIN_BLOCKS\)/);

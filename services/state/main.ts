@@ -84,10 +84,12 @@ export async function startStateService(config: LanesConfig, log: Logger, option
     throw err;
   }
   metrics.gaugeFrom('lanes_chain_height', 'Height of the last committed block (the source of truth)', () => Number(service.height));
+  metrics.gaugeFrom('lanes_state_oldest_readable_height', 'Lowest height state reads are served at (LANES_STATE_RETAIN_BLOCKS)', () => Number(service.oldestReadableHeight));
   const subs = serveAll(nc, service, log, commitMetrics.commitSeconds);
   await nc.flush(); // the server has our subscriptions before anyone is told we are ready
   const health = await startHealthServer('state', config.healthPort, () => ({
     ok: nc !== null && !nc.isClosed(), height: service.height.toString(), headHash: service.headHeader.hash.toString('hex'),
+    oldestReadableHeight: service.oldestReadableHeight.toString(),
   }), { host: config.healthHost, metrics: metrics.registry });
   log.info({ healthPort: health.port, height: service.height.toString(), backend: config.state.backend, store: where }, 'state ready');
   let stopping: Promise<void> | null = null;

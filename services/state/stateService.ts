@@ -166,6 +166,11 @@ export class StateService {
     return this.current.height;
   }
 
+  /** The lowest height reads are served at, as this service last pruned to (or opened at). */
+  get oldestReadableHeight(): bigint {
+    return this.oldestReadable;
+  }
+
   get headHeader(): BlockHeader {
     return this.current.header;
   }
