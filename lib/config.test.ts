@@ -13,4 +13,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LANES_MAX_PARTITIONS: '65' })).toThrow(/LANES_MAX_PARTITIONS must be at most 64/);
     expect(() => loadConfig({ LANES_TAILS_PER_EXECUTOR: '1.5' })).toThrow(/LANES_TAILS_PER_EXECUTOR must be a non-negative integer/);
   });
+
+  it('keeps every state version only when asked, and one copy of each stream unless told more', () => {
+    const defaults = loadConfig({});
+    expect([defaults.state.retainBlocks, defaults.streamReplicas]).toEqual([10_000, 1]);
+    const set = loadConfig({ LANES_STATE_RETAIN_BLOCKS: '0', LANES_STREAM_REPLICAS: '3' });
+    expect([set.state.retainBlocks, set.streamReplicas]).toEqual([0, 3]);
+    expect(() => loadConfig({ LANES_STREAM_REPLICAS: '0' })).toThrow(/LANES_STREAM_REPLICAS must be at least 1/);
+    expect(() => loadConfig({ LANES_STREAM_REPLICAS: '7' })).toThrow(/LANES_STREAM_REPLICAS must be at most 5/);
+  });
 });

@@ -78,6 +78,8 @@ export interface LanesConfig {
     retainBlocks: number;
   };
   requestTimeoutMs: number;
+  /** Copies of each JetStream stream (LANES_STREAM_REPLICAS): 3 in a 3-server cluster survives one server's loss. */
+  streamReplicas: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -99,6 +101,12 @@ function atMost(env: Env, name: string, fallback: number, max: number): number {
 function str(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   return raw === undefined || raw === '' ? fallback : raw;
+}
+
+function streamReplicas(env: Env): number {
+  const value = atMost(env, 'LANES_STREAM_REPLICAS', 1, 5);
+  if (value < 1) throw new Error('config: LANES_STREAM_REPLICAS must be at least 1');
+  return value;
 }
 
 export function loadConfig(env: Env = process.env): LanesConfig {
@@ -162,5 +170,6 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       retainBlocks: int(env, 'LANES_STATE_RETAIN_BLOCKS', 10_000),
     },
     requestTimeoutMs: int(env, 'LANES_REQUEST_TIMEOUT_MS', 10_000),
+    streamReplicas: streamReplicas(env),
   };
 }

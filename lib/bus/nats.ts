@@ -42,39 +42,70 @@ export async function connectBus(url: string, name: string, log: Logger): Promis
 export interface StreamLimits {
   txStreamMaxBytes: number;
   blockStreamMaxBytes: number;
+  /**
+   * Copies of each stream in a JetStream cluster (LANES_STREAM_REPLICAS): 3 survives one server's
+   * loss; 1 is the only value a single server accepts.
+   */
+  replicas: number;
 }
 
-const DEFAULT_LIMITS: StreamLimits = { txStreamMaxBytes: 2 * 1024 ** 3, blockStreamMaxBytes: 4 * 1024 ** 3 };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { txStreamMaxBytes: 2 * 1024 ** 3, blockStreamMaxBytes: 4 * 1024 ** 3, replicas: 1 };
+
+/** The streams could not be created or brought to the configured replicas; the message says why. */
+export class StreamSetupError extends Error {
+  constructor(readonly stream: string, message: string, options?: { cause?: unknown }) {
+    super(`stream ${stream}: ${message}`, options);
+    this.name = 'StreamSetupError';
+  }
+}
 
 /**
- * Creates the streams when missing. Both are file-backed with "discard new": when full, a
- * publish fails and that failure is the back-pressure ingress turns into an error for clients.
+ * Creates the streams when missing, with `limits.replicas` copies, and moves an existing stream
+ * to that many (JetStream re-replicates it in place). Both are file-backed with "discard new":
+ * when full, a publish fails and that failure is the back-pressure ingress turns into an error
+ * for clients.
  */
-export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = DEFAULT_LIMITS): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = DEFAULT_STREAM_LIMITS): Promise<void> {
+  if (!(Number.isInteger(limits.replicas) && limits.replicas >= 1 && limits.replicas <= 5)) {
+    throw new StreamSetupError('*', `replicas must be an integer from 1 to 5, got ${limits.replicas}`);
+  }
   const wanted = [
     { name: TX_STREAM, subjects: [TX_SUBJECT], max_bytes: limits.txStreamMaxBytes },
     { name: BLOCK_STREAM, subjects: [BLOCK_SUBJECT], max_bytes: limits.blockStreamMaxBytes },
   ];
   for (const stream of wanted) {
-    try {
-      await jsm.streams.info(stream.name);
-    } catch {
-      try {
-        await jsm.streams.add({
-          name: stream.name,
-          subjects: stream.subjects,
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          discard: DiscardPolicy.New,
-          max_bytes: stream.max_bytes,
-          max_msg_size: MAX_PAYLOAD_BYTES,
-          duplicate_window: 120_000_000_000, // 2 min in ns: retried publishes are deduplicated
-          num_replicas: 1,
-        });
-      } catch (err) {
-        // Another service may have created it at the same time.
-        await jsm.streams.info(stream.name).catch(() => { throw err; });
+    const existing = await jsm.streams.info(stream.name).catch(() => null);
+    if (existing !== null) {
+      if (existing.config.num_replicas !== limits.replicas) {
+        // One nats-server accepts this update and keeps one copy; creating such a stream it refuses.
+        if (limits.replicas > 1 && existing.cluster === undefined) {
+          throw new StreamSetupError(stream.name, `cannot move from ${existing.config.num_replicas} to ${limits.replicas} replicas: replicas > 1 not supported in non-clustered mode (one nats-server, not a JetStream cluster)`);
+        }
+        try {
+          await jsm.streams.update(stream.name, { ...existing.config, num_replicas: limits.replicas });
+        } catch (err) {
+          throw new StreamSetupError(stream.name, `cannot move from ${existing.config.num_replicas} to ${limits.replicas} replicas: ${(err as Error).message}`, { cause: err });
+        }
       }
+      continue;
+    }
+    try {
+      await jsm.streams.add({
+        name: stream.name,
+        subjects: stream.subjects,
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.New,
+        max_bytes: stream.max_bytes,
+        max_msg_size: MAX_PAYLOAD_BYTES,
+        duplicate_window: 120_000_000_000, // 2 min in ns: retried publishes are deduplicated
+        num_replicas: limits.replicas,
+      });
+    } catch (err) {
+      // Another service may have created it at the same time.
+      await jsm.streams.info(stream.name).catch(() => {
+        throw new StreamSetupError(stream.name, `cannot create with ${limits.replicas} replica(s): ${(err as Error).message}`, { cause: err });
+      });
     }
   }
 }

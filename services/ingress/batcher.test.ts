@@ -26,7 +26,7 @@ describe('Batcher with JetStream', () => {
   afterAll(async () => { await nc.drain(); await server.stop(); });
   beforeEach(async () => {
     await jsm.streams.delete(TX_STREAM).catch(() => false);
-    await ensureStreams(jsm, { txStreamMaxBytes: 16 * 1024, blockStreamMaxBytes: 1024 * 1024 });
+    await ensureStreams(jsm, { txStreamMaxBytes: 16 * 1024, blockStreamMaxBytes: 1024 * 1024, replicas: 1 });
     publisher = new JetStreamBatchPublisher(nc.jetstream(), { timeoutMs: 2_000, maxAttempts: 2, retryBackoffMs: 10 });
   });
   afterEach(async () => { await jsm.streams.delete(TX_STREAM).catch(() => false); });

@@ -132,6 +132,7 @@ describe('overlays', () => {
     expect(objectsOf(dir).find((o) => o.metadata.name.startsWith('nats-config'))!.data!['nats.conf']).toContain('routes');
     expect(config(dir)['LANES_STATE_BACKEND']).toBe('fdb');
     expect(config(dir)['FDB_CLUSTER_FILE']).toBe('/var/fdb/fdb.cluster');
+    expect(config(dir)['LANES_STREAM_REPLICAS']).toBe('3'); // the streams survive one NATS server's loss
     expect(find(dir, 'PersistentVolumeClaim', 'state-data')).toBeUndefined();
     const state = find(dir, 'Deployment', 'state')!.spec.template.spec;
     expect(state.volumes.find((v: { name: string }) => v.name === 'fdb-cluster').configMap.name).toMatch(/^fdb-cluster/);

@@ -1,9 +1,12 @@
 // Test helper: a real nats-server with JetStream in a throw-away directory, on a port the server
 // picks itself (listen on :-1, then read the port from its log), so parallel test files never
-// race for a port. max_payload matches the cluster's (lib/bus/subjects.ts MAX_PAYLOAD_BYTES).
+// race for a port; and a JetStream cluster of several servers on loopback (ports found free just
+// before, since routes must name them). max_payload matches the cluster's (lib/bus/subjects.ts
+// MAX_PAYLOAD_BYTES).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -36,9 +39,71 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 
 export async function startNatsServer(): Promise<NatsServerHandle> {
   const dir = await mkdtemp(path.join(tmpdir(), 'lanes-nats-'));
+  try {
+    const server = await spawnServer(dir, ['listen: "127.0.0.1:-1"']);
+    return {
+      url: `nats://127.0.0.1:${server.port}`,
+      stop: async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export interface NatsClusterHandle {
+  /** One nats:// URL per server. */
+  urls: string[];
+  stop(): Promise<void>;
+}
+
+/** A JetStream cluster of `size` servers on loopback (routes between them), as prod runs NATS. */
+export async function startNatsCluster(size: number): Promise<NatsClusterHandle> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'lanes-nats-cluster-'));
+  const clientPorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
+  const servers = await Promise.allSettled(clientPorts.map(async (port, i) => {
+    const nodeDir = path.join(dir, `n${i}`);
+    await mkdir(nodeDir);
+    return spawnServer(nodeDir, [
+      `listen: "127.0.0.1:${port}"`,
+      `server_name: n${i}`,
+      `cluster { name: lanes-test, listen: "127.0.0.1:${routePorts[i]}", routes: [${routes.filter((_, k) => k !== i).map((r) => JSON.stringify(r)).join(', ')}] }`,
+    ]);
+  }));
+  const started = servers.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map((server) => server.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  const failed = servers.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return { urls: clientPorts.map((p) => `nats://127.0.0.1:${p}`), stop };
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts nats-server in `dir` with JetStream, the cluster's max_payload and `lines` (listen, and a
+ * cluster block for a cluster node); resolves with its client port once it says it is ready.
+ */
+async function spawnServer(dir: string, lines: string[]): Promise<{ port: number; stop(): Promise<void> }> {
   const configPath = path.join(dir, 'nats.conf');
   await writeFile(configPath, [
-    'listen: "127.0.0.1:-1"',
+    ...lines,
     'max_payload: 8MB',
     `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }`,
     '',
@@ -59,16 +124,15 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
         resolve(Number(match[1]));
       }
     });
-  }).catch(async (err: unknown) => {
+  }).catch((err: unknown) => {
     child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
     throw err;
   });
   child.stderr!.removeAllListeners('data');
   child.stderr!.resume(); // keep draining so the server never blocks on a full pipe
   let stopped = false;
   return {
-    url: `nats://127.0.0.1:${port}`,
+    port,
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -77,7 +141,6 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
         child.kill('SIGKILL');
         await waitForExit(child, STOP_TIMEOUT_MS);
       }
-      await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,80 @@
+// The streams' replicas (LANES_STREAM_REPLICAS) on real nats-servers: one server, and a 3-server
+// JetStream cluster on loopback like prod's, where streams must survive one server's loss.
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../test/support/natsServer.js';
+import { DEFAULT_STREAM_LIMITS, StreamSetupError, ensureStreams } from './nats.js';
+import { BLOCK_STREAM, TX_STREAM, TX_SUBJECT } from './subjects.js';
+
+const small = { txStreamMaxBytes: 1024 * 1024, blockStreamMaxBytes: 1024 * 1024 };
+
+describe('stream replicas on one server', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('creates one copy, and says why it cannot make three', async () => {
+    const jsm = await nc.jetstreamManager();
+    await ensureStreams(jsm, { ...small, replicas: 1 });
+    expect((await jsm.streams.info(TX_STREAM)).config.num_replicas).toBe(1);
+    const refused = ensureStreams(jsm, { ...small, replicas: 3 });
+    await expect(refused).rejects.toBeInstanceOf(StreamSetupError);
+    await expect(refused).rejects.toThrow(/stream LANES_TX: cannot move from 1 to 3 replicas: replicas > 1 not supported in non-clustered mode/);
+    await jsm.streams.delete(TX_STREAM);
+    await expect(ensureStreams(jsm, { ...small, replicas: 3 })).rejects.toThrow(/stream LANES_TX: cannot create with 3 replica\(s\): replicas > 1 not supported/);
+    await expect(ensureStreams(jsm, { ...small, replicas: 0 })).rejects.toThrow(/replicas must be an integer from 1 to 5/);
+  });
+});
+
+describe('stream replicas on a 3-server JetStream cluster', () => {
+  let cluster: NatsClusterHandle;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    nc = await connect({ servers: cluster.urls });
+    // The cluster elects its JetStream meta leader after the servers are up.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await (await nc.jetstreamManager()).getAccountInfo();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }, 30_000);
+  afterAll(async () => {
+    await nc?.close();
+    await cluster?.stop();
+  });
+
+  it('creates both streams with three copies, and moves a one-copy stream to three', async () => {
+    const jsm = await nc.jetstreamManager();
+    await ensureStreams(jsm, { ...small, replicas: 1 });
+    expect((await jsm.streams.info(BLOCK_STREAM)).config.num_replicas).toBe(1);
+    await ensureStreams(jsm, { ...DEFAULT_STREAM_LIMITS, ...small, replicas: 3 });
+    for (const name of [TX_STREAM, BLOCK_STREAM]) {
+      const info = await jsm.streams.info(name);
+      expect(info.config.num_replicas, name).toBe(3);
+      expect(info.config.max_bytes, name).toBe(1024 * 1024); // the rest of the config is kept
+    }
+    // The moved stream elects a leader among its three copies; then it takes writes again.
+    const deadline = Date.now() + 15_000;
+    let cluster = (await jsm.streams.info(TX_STREAM)).cluster;
+    while (!(cluster?.leader !== undefined && cluster.replicas?.length === 2 && cluster.replicas.every((r) => r.current)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      cluster = (await jsm.streams.info(TX_STREAM)).cluster;
+    }
+    expect(cluster?.replicas?.length).toBe(2); // a leader and two followers
+    const ack = await nc.jetstream().publish(TX_SUBJECT, new Uint8Array([1, 2, 3]), { msgID: 'replicated-1' });
+    expect(ack.stream).toBe(TX_STREAM);
+  }, 30_000);
+});
