@@ -64,6 +64,18 @@ describe('BlockCutter', () => {
     expect(cutter.duplicates).toBe(2);
   });
 
+  it('drops a transaction waiting in an earlier batch not yet cut (submitted twice, through two ingresses)', () => {
+    const cutter = new BlockCutter(limits, genesisTip);
+    cutter.addBatch(1n, batch(1, 2), 0);
+    cutter.addBatch(2n, batch(2, 4, 4), 0);
+    expect(cutter.pendingTxCount).toBe(3);
+    expect(cutter.duplicates).toBe(2);
+    const txs = [...cutter.cut(0).txs, ...(cutter.pendingTxCount > 0 ? cutter.cut(0).txs : [])];
+    expect(txs.map((t) => t.hash[0])).toEqual([1, 2, 4]);
+    cutter.addBatch(3n, batch(4, 5), 0); // ordered by now: remembered in the window
+    expect(cutter.cut(0).txs.map((t) => t.hash[0])).toEqual([5]);
+  });
+
   it('a single batch larger than a block still makes progress', () => {
     const cutter = new BlockCutter(limits, genesisTip);
     cutter.addBatch(1n, batch(1, 2, 3, 4, 5, 6), 0);

@@ -34,6 +34,8 @@ export class BlockCutter {
   private oldestPendingMs: number | null = null;
   private readonly seen = new Set<string>();
   private readonly seenOrder: string[] = [];
+  /** Hashes of the pending batches' txs: a duplicate waiting in an earlier batch is dropped too. */
+  private readonly pendingIds = new Set<string>();
   private duplicatesDropped = 0;
 
   constructor(private readonly limits: CutterLimits, private tip: ChainTip) {}
@@ -67,10 +69,12 @@ export class BlockCutter {
     const txs: Tx[] = [];
     for (const tx of batch.txs) {
       const id = tx.hash.toString('hex');
-      if (this.seen.has(id) || txs.some((t) => t.hash.equals(tx.hash))) {
+      // One set lookup each: a scan of the batch so far per tx cost half the sequencer's CPU at 500-tx batches.
+      if (this.seen.has(id) || this.pendingIds.has(id)) {
         this.duplicatesDropped++;
         continue;
       }
+      this.pendingIds.add(id);
       txs.push(tx);
       bytes += tx.raw.length + 52;
     }
@@ -109,7 +113,11 @@ export class BlockCutter {
       this.pendingBytes -= next.bytes;
     }
     this.oldestPendingMs = this.pending.length === 0 ? null : nowMs;
-    for (const tx of txs) this.remember(tx.hash.toString('hex'));
+    for (const tx of txs) {
+      const id = tx.hash.toString('hex');
+      this.pendingIds.delete(id);
+      this.remember(id);
+    }
 
     const height = this.tip.height + 1n;
     const nowSec = BigInt(Math.floor(nowMs / 1000));
