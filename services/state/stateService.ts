@@ -6,7 +6,8 @@
 //
 // Commits are serialised here (one at a time, in arrival order) because the root accumulator,
 // the head header and the committed height live in memory between commits. The history window
-// (retainBlocks) is kept on the same queue: after each commit has answered, a bounded prune step.
+// (retainBlocks) is kept on the same queue: after a commit has answered, a prune step of
+// PRUNE_BLOCKS_PER_STEP blocks once that many have left the window.
 import type {
   BlockCommitted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, HeadResponse, LogsRequest,
   LogsResponse, StateReadRequest, StateReadResponse, TxLookup, TxLookupRequest, TxLookupResponse,
