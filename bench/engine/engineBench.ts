@@ -71,6 +71,11 @@ export interface EngineBenchRow {
   /** The machine's own ceiling measured at the start of the run (2 processes over 1); null with --skip-ceiling. */
   machineCeiling: number | null;
   rootsMatch: boolean;
+  /**
+   * With --repeat N: every run's speed-up, in run order (each on a fresh cluster). The row's other
+   * fields are those of the run whose speed-up is the median, so `speedup` is the median run's.
+   */
+  speedupRuns: number[];
 }
 
 interface Options {
@@ -97,6 +102,8 @@ interface Options {
   lookahead: boolean;
   /** Tail partitions per executor, handed to whichever is free (LANES_TAILS_PER_EXECUTOR); 0 = assigned up front. */
   tailsPerExecutor: number;
+  /** Runs per cell, each on a fresh cluster: on a host whose load drifts, one run's ratio moves by a fifth. */
+  repeat: number;
 }
 
 const CHAIN_ID = 31337n;
@@ -119,6 +126,7 @@ function parseOptions(argv: string[]): Options {
       adaptive: { type: 'string', default: 'on' },
       lookahead: { type: 'string', default: 'on' },
       tails: { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.tailsPerExecutor) },
+      repeat: { type: 'string', default: '1' },
     },
   });
   const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
@@ -144,6 +152,7 @@ function parseOptions(argv: string[]): Options {
     adaptiveMode: onOff(values.adaptive!, 'adaptive'),
     lookahead: onOff(values.lookahead!, 'lookahead'),
     tailsPerExecutor: values.tails === '0' ? 0 : int(values.tails!, 'tails'),
+    repeat: int(values.repeat!, 'repeat'),
   };
 }
 
@@ -182,7 +191,7 @@ interface CellOptions {
 
 async function runCell(
   genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
-): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch'> & { root: Buffer; serialRoot: Buffer }> {
+): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch' | 'speedupRuns'> & { root: Buffer; serialRoot: Buffer }> {
   const { executors, workDir, profileDir, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor } = cellOptions;
   const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
@@ -304,6 +313,12 @@ async function runCell(
   }
 }
 
+/** The run whose speed-up is the median (the lower middle one for an even count). */
+function medianRun<T extends { speedup: number }>(runs: T[]): T {
+  const sorted = [...runs].sort((a, b) => a.speedup - b.speedup);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 function plot(rows: EngineBenchRow[], ceiling: number | null): string {
   const series = [];
   for (const workload of [...new Set(rows.map((r) => r.workload))]) {
@@ -346,10 +361,19 @@ export async function main(argv: string[]): Promise<number> {
         const { genesisStateEntries } = await import('../../lib/chain/genesis.js');
         const entries = genesisStateEntries(w.genesis);
         for (const executors of options.executors) {
-          const { root, serialRoot, ...cell } = await runCell(w.genesis, entries, blocks, {
-            executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor,
-          });
-          const row: EngineBenchRow = { workload, accounts, warmupBlocks, ...cell, machineCeiling: scaling?.ceiling ?? null, rootsMatch: root.equals(serialRoot) };
+          const runs: Array<Awaited<ReturnType<typeof runCell>>> = [];
+          for (let r = 0; r < options.repeat; r++) {
+            const run = await runCell(w.genesis, entries, blocks, {
+              executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor,
+            });
+            if (!run.root.equals(run.serialRoot)) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
+            runs.push(run);
+          }
+          const speedupRuns = runs.map((run) => run.speedup);
+          const { root, serialRoot, ...cell } = medianRun(runs);
+          const row: EngineBenchRow = {
+            workload, accounts, warmupBlocks, ...cell, machineCeiling: scaling?.ceiling ?? null, rootsMatch: root.equals(serialRoot), speedupRuns,
+          };
           rows.push(row);
           out([
             workload.padEnd(9), String(accounts).padStart(8), String(executors).padStart(10), row.tps.toFixed(0).padStart(8),
@@ -357,6 +381,7 @@ export async function main(argv: string[]): Promise<number> {
             row.reexecutions.toFixed(3).padStart(11),
             `${row.parallelBlocks}/${row.serialBlocks}`.padStart(15), `${row.cpuMicrosPerTx.toFixed(0)} (${row.serialCpuMicrosPerTx.toFixed(0)})`.padStart(19),
             row.rootsMatch ? '  equal' : '  DIFFER',
+            speedupRuns.length > 1 ? `  runs ${speedupRuns.map((x) => `${x.toFixed(2)}×`).join(' ')}` : '',
           ].join(' '));
           if (!row.rootsMatch) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
         }
