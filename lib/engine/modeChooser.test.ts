@@ -40,6 +40,24 @@ describe('ModeChooser', () => {
     expect(gaps(500).slice(-5)).toEqual([33, 33, 33, 33, 33]);
   });
 
+  it('confirms a far dearer mode twice, then probes it only as far apart as its cost allows, not after doubling up to that', () => {
+    const parallelBlocks = (parallelMs: number): number[] => {
+      const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 0.03, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
+      const out: number[] = [];
+      for (let b = 0; b < 100; b++) {
+        const mode = modes.choose();
+        if (mode === 'parallel') out.push(b);
+        modes.record(mode, mode === 'serial' ? 100 : parallelMs, GAS, true);
+      }
+      return out;
+    };
+    // 2× serial: each probe wastes a block, so probes come ceil(1 / 0.03) = 34 blocks apart once
+    // two figures of each mode agree (doubling 2, 4, 8, 16 first ran it at 6, 9, 14, 23 too).
+    expect(parallelBlocks(200)).toEqual([0, 3, 38, 73]);
+    // 1.3×: not far (0.3 / 0.03 = 10 blocks ≤ probeEveryBlocks): 4 figures each, then doubling to 16.
+    expect(parallelBlocks(130)).toEqual([0, 3, 6, 9, 14, 23, 40, 57, 74, 91]);
+  });
+
   it('drops a cold first figure as soon as a warm one exists', () => {
     const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 300, GAS, true); // first parallel block: cold caches, nothing learned
