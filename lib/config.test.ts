@@ -22,4 +22,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LANES_STREAM_REPLICAS: '0' })).toThrow(/LANES_STREAM_REPLICAS must be at least 1/);
     expect(() => loadConfig({ LANES_STREAM_REPLICAS: '7' })).toThrow(/LANES_STREAM_REPLICAS must be at most 5/);
   });
+
+  it('has state readers only where they can share the writer\'s store', () => {
+    expect(loadConfig({}).state.role).toBe('writer');
+    expect(loadConfig({ LANES_STATE_BACKEND: 'fdb', LANES_STATE_ROLE: 'reader' }).state.role).toBe('reader');
+    expect(() => loadConfig({ LANES_STATE_ROLE: 'reader' })).toThrow(/LANES_STATE_ROLE=reader needs LANES_STATE_BACKEND=fdb/);
+    expect(() => loadConfig({ LANES_STATE_ROLE: 'follower' })).toThrow(/LANES_STATE_ROLE must be writer or reader/);
+  });
 });

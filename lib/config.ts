@@ -76,6 +76,8 @@ export interface LanesConfig {
     maxLogs: number;
     /** Committed heights whose state stays readable; older versions are pruned (0 = keep all). */
     retainBlocks: number;
+    /** 'writer' commits (exactly one per store); 'reader' replicas serve reads from the writer's FoundationDB store. */
+    role: 'writer' | 'reader';
   };
   requestTimeoutMs: number;
   /** Copies of each JetStream stream (LANES_STREAM_REPLICAS): 3 in a 3-server cluster survives one server's loss. */
@@ -101,6 +103,15 @@ function atMost(env: Env, name: string, fallback: number, max: number): number {
 function str(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   return raw === undefined || raw === '' ? fallback : raw;
+}
+
+function stateRole(env: Env, backend: 'lmdb' | 'fdb'): 'writer' | 'reader' {
+  const role = str(env, 'LANES_STATE_ROLE', 'writer');
+  if (role !== 'writer' && role !== 'reader') throw new Error(`config: LANES_STATE_ROLE must be writer or reader, got '${role}'`);
+  if (role === 'reader' && backend !== 'fdb') {
+    throw new Error('config: LANES_STATE_ROLE=reader needs LANES_STATE_BACKEND=fdb (a reader shares the writer\'s store; lmdb is one process\'s file)');
+  }
+  return role;
 }
 
 function streamReplicas(env: Env): number {
@@ -168,6 +179,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       maxLogsRange: int(env, 'LANES_MAX_LOGS_RANGE', 10_000),
       maxLogs: int(env, 'LANES_MAX_LOGS', 10_000),
       retainBlocks: int(env, 'LANES_STATE_RETAIN_BLOCKS', 10_000),
+      role: stateRole(env, backend),
     },
     requestTimeoutMs: int(env, 'LANES_REQUEST_TIMEOUT_MS', 10_000),
     streamReplicas: streamReplicas(env),

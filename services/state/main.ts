@@ -72,7 +72,7 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   let service: StateService;
   try {
     service = await StateService.open({
-      backend, genesis, log, limits: config.state, retainBlocks: config.state.retainBlocks,
+      backend, genesis, log, limits: config.state, retainBlocks: config.state.retainBlocks, role: config.state.role,
       onCommitted: (event) => {
         commitMetrics.onCommitted(event);
         publishCommitted(nc, event, log);
@@ -85,13 +85,13 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   }
   metrics.gaugeFrom('lanes_chain_height', 'Height of the last committed block (the source of truth)', () => Number(service.height));
   metrics.gaugeFrom('lanes_state_oldest_readable_height', 'Lowest height state reads are served at (LANES_STATE_RETAIN_BLOCKS)', () => Number(service.oldestReadableHeight));
-  const subs = serveAll(nc, service, log, commitMetrics.commitSeconds);
+  const subs = serveAll(nc, service, log, commitMetrics.commitSeconds, config.state.role);
   await nc.flush(); // the server has our subscriptions before anyone is told we are ready
   const health = await startHealthServer('state', config.healthPort, () => ({
     ok: nc !== null && !nc.isClosed(), height: service.height.toString(), headHash: service.headHeader.hash.toString('hex'),
-    oldestReadableHeight: service.oldestReadableHeight.toString(),
+    oldestReadableHeight: service.oldestReadableHeight.toString(), role: config.state.role,
   }), { host: config.healthHost, metrics: metrics.registry });
-  log.info({ healthPort: health.port, height: service.height.toString(), backend: config.state.backend, store: where }, 'state ready');
+  log.info({ healthPort: health.port, height: service.height.toString(), backend: config.state.backend, store: where, role: config.state.role }, 'state ready');
   let stopping: Promise<void> | null = null;
   return {
     service,
@@ -143,16 +143,18 @@ function publishCommitted(nc: NatsConnection | null, event: BlockCommitted, log:
   nc.publish(BLOCK_COMMITTED_SUBJECT, payload);
 }
 
-function serveAll(nc: NatsConnection, service: StateService, log: Logger, commitSeconds: Histogram): Subscription[] {
+/**
+ * Reads and queries in the queue group, for a writer and its readers alike. The head and commits
+ * only from the writer: the scheduler and the sequencer resume from the head, so it must be the
+ * committed one, never a reader's that has not heard of the last commit yet.
+ */
+function serveAll(nc: NatsConnection, service: StateService, log: Logger, commitSeconds: Histogram, role: 'writer' | 'reader'): Subscription[] {
   const read: ServeOptions = { queue: STATE_QUEUE, maxConcurrent: READ_MAX_CONCURRENT, maxPending: READ_MAX_PENDING };
   const on = <Req, Res>(subject: string, reqCodec: Codec<Req>, resCodec: Codec<Res>, handler: (req: Req) => Promise<Res> | Res,
     onError: (err: unknown) => Res, opts: ServeOptions = read): Subscription => serve(nc, subject, reqCodec, resCodec, handler, onError, opts, log);
-  return [
+  const queries = [
     on(STATE_READ_SUBJECT, StateReadRequest, StateReadResponse, (req) => service.read(req),
       (err) => ({ height: 0n, entries: [], error: errorText(err), oldestReadable: 0n })),
-    on(STATE_HEAD_SUBJECT, HeadRequest, HeadResponse, () => service.head(),
-      // HeadResponse has no error field: height 0 without a header reads as "not ready".
-      () => ({ height: 0n, header: undefined, lastTxStreamSeq: 0n })),
     on(STATE_BLOCK_SUBJECT, BlockRequest, BlockResponse, (req) => service.block(req),
       () => ({ found: false, header: undefined, txs: [] })),
     on(STATE_TX_SUBJECT, TxLookupRequest, TxLookupResponse, (req) => service.txLookup(req),
@@ -160,11 +162,34 @@ function serveAll(nc: NatsConnection, service: StateService, log: Logger, commit
       () => ({ results: [] })),
     on(STATE_LOGS_SUBJECT, LogsRequest, LogsResponse, (req) => service.logs(req),
       (err) => ({ logs: [], error: errorText(err) })),
+  ];
+  if (role === 'reader') return [...queries, followCommits(nc, service, log)];
+  return [
+    ...queries,
+    on(STATE_HEAD_SUBJECT, HeadRequest, HeadResponse, () => service.head(),
+      // HeadResponse has no error field: height 0 without a header reads as "not ready".
+      () => ({ height: 0n, header: undefined, lastTxStreamSeq: 0n })),
     // Not in the queue group: exactly one state instance commits (the fence rejects a second).
     on(STATE_COMMIT_SUBJECT, CommitRequest, CommitResponse, (req) => timed(commitSeconds, () => service.commitBlock(req)),
       (err) => ({ header: undefined, alreadyCommitted: false, error: errorText(err) }),
       { maxConcurrent: 1, maxPending: COMMIT_MAX_PENDING }),
   ];
+}
+
+/** A reader moves its head with the writer's committed-block broadcast. */
+function followCommits(nc: NatsConnection, service: StateService, log: Logger): Subscription {
+  const sub = nc.subscribe(BLOCK_COMMITTED_SUBJECT);
+  void (async () => {
+    for await (const msg of sub) {
+      try {
+        const header = BlockCommitted.decode(msg.data).header;
+        if (header !== undefined) service.follow(header);
+      } catch (err) {
+        log.error({ err }, 'undecodable BlockCommitted');
+      }
+    }
+  })();
+  return sub;
 }
 
 if (isMainModule(import.meta.url)) await runService('state', startStateService);

@@ -48,6 +48,21 @@ export interface StateServiceOptions {
    * heights are refused and their superseded versions removed. 0 = keep every version (archive).
    */
   retainBlocks?: number;
+  /**
+   * LANES_STATE_ROLE. 'writer' (default): commits blocks and writes genesis. 'reader': a replica
+   * over the writer's store (FoundationDB) that only answers reads and queries, follows the
+   * writer's commits (follow(), from the committed-block broadcast) and, asked for a height it has
+   * not heard of yet, reads the store's head before answering.
+   */
+  role?: 'writer' | 'reader';
+}
+
+/** A reader opened on a store the writer has not written genesis to yet. */
+export class StoreNotReadyError extends Error {
+  constructor() {
+    super('state store is empty: a reader (LANES_STATE_ROLE=reader) starts after the writer has written genesis');
+    this.name = 'StoreNotReadyError';
+  }
 }
 
 /**
@@ -139,6 +154,7 @@ export class StateService {
     for (const key of keys) accumulator.update(key, null, entries.get(key)!);
     const header0 = genesisHeader(genesis, accumulator.root());
     let meta = await backend.meta();
+    if (meta === null && options.role === 'reader') throw new StoreNotReadyError();
     if (meta === null) {
       await backend.commit({
         height: 0n, header: header0, txs: [], receipts: [], rejections: [],
@@ -178,6 +194,9 @@ export class StateService {
 
   /** Applies one executed block; a retry of a committed block answers its stored header. */
   commitBlock(req: CommitRequest): Promise<CommitResponse> {
+    if (this.options.role === 'reader') {
+      return Promise.resolve({ header: undefined, alreadyCommitted: false, error: 'this state service is a reader (LANES_STATE_ROLE=reader): commits go to the writer' });
+    }
     const run = this.commitQueue.then(() => this.commitOne(req));
     this.commitQueue = run.catch(() => undefined).then(() => this.pruneStep());
     return run;
@@ -299,12 +318,32 @@ export class StateService {
     return '';
   }
 
+  /** A reader: the writer committed `header` (from the committed-block broadcast). */
+  follow(header: BlockHeader): void {
+    if (this.options.role !== 'reader' || header.number <= this.current.height) return;
+    this.current = { ...this.current, height: header.number, header };
+  }
+
+  /**
+   * A reader asked for a height beyond the last commit it heard of (the broadcast is not
+   * delivered in order with requests, nor at all to a reader that was away): one read of the
+   * store's head, so that height is served if the writer has committed it.
+   */
+  private async catchUp(height: bigint): Promise<void> {
+    if (this.options.role !== 'reader' || height <= this.current.height) return;
+    const meta = await this.options.backend.meta();
+    if (meta === null || meta.height <= this.current.height) return;
+    const head = await this.options.backend.getBlock(meta.height);
+    if (head !== null) this.follow(head.header);
+  }
+
   /** Committed values at a height (0 = latest), in key order. */
   async read(req: StateReadRequest): Promise<StateReadResponse> {
     const fail = (error: string, oldestReadable = 0n): StateReadResponse => ({ height: req.height, entries: [], error, oldestReadable });
     if (req.keys.length > this.options.limits.maxReadKeys) {
       return fail(`too many keys: ${req.keys.length} > limit ${this.options.limits.maxReadKeys}`);
     }
+    if (!req.latest) await this.catchUp(req.height);
     const committed = this.current.height;
     const height = req.latest ? committed : req.height;
     if (height > committed) return fail(`height ${height} is not committed yet (committed: ${committed})`);
@@ -336,6 +375,7 @@ export class StateService {
     let number: bigint | null;
     if (req.hash.length > 0) number = await this.options.backend.getBlockNumberByHash(req.hash);
     else number = req.latest ? this.current.height : req.number;
+    if (number !== null) await this.catchUp(number);
     if (number === null || number > this.current.height) return notFound;
     const stored = await this.options.backend.getBlock(number);
     return stored === null ? notFound : { found: true, header: stored.header, txs: stored.txs };
@@ -379,6 +419,7 @@ export class StateService {
       fromBlock = number;
       toBlock = number;
     }
+    await this.catchUp(toBlock);
     if (toBlock > this.current.height) toBlock = this.current.height;
     if (fromBlock > toBlock) return { logs: [], error: '' };
     if (toBlock - fromBlock + 1n > BigInt(maxLogsRange)) {
