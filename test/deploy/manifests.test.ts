@@ -29,7 +29,7 @@ describe.each(OVERLAYS)('%s', (dir) => {
   });
 
   it('services start with the Node flags the local launcher gives them (lib/nodeFlags.ts)', () => {
-    let checked = 0;
+    const checked = new Set<string>(); // services (prod runs state twice: the writer and its readers)
     for (const { workload, pod } of podTemplates(objectsOf(dir))) {
       const containers = pod.containers as Array<{ args?: string[]; env?: Array<{ name: string; value?: string }> }>;
       const c = containers.find((x) => SERVICE_NODE_FLAGS[x.args?.[0] ?? ''] !== undefined);
@@ -37,9 +37,9 @@ describe.each(OVERLAYS)('%s', (dir) => {
       const flags = SERVICE_NODE_FLAGS[c.args![0]!]!.join(' ');
       const env = (c.env ?? []).find((e) => e.name === 'NODE_OPTIONS');
       expect(env?.value, `${workload.kind}/${workload.metadata.name} NODE_OPTIONS`).toBe(flags);
-      checked++;
+      checked.add(c.args![0]!);
     }
-    expect(checked).toBe(Object.keys(SERVICE_NODE_FLAGS).length);
+    expect(checked.size).toBe(Object.keys(SERVICE_NODE_FLAGS).length);
   });
 
   it('every container has requests and limits, probes on the health endpoint and a restricted context', () => {
@@ -133,6 +133,18 @@ describe('overlays', () => {
     expect(config(dir)['LANES_STATE_BACKEND']).toBe('fdb');
     expect(config(dir)['FDB_CLUSTER_FILE']).toBe('/var/fdb/fdb.cluster');
     expect(config(dir)['LANES_STREAM_REPLICAS']).toBe('3'); // the streams survive one NATS server's loss
+    const reader = find(dir, 'Deployment', 'state-reader')!;
+    expect(reader.spec.replicas).toBe(2);
+    expect(reader.spec.template.spec.containers[0].args).toEqual(['state']);
+    expect(reader.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'LANES_STATE_ROLE')?.value).toBe('reader');
+    // Writer and readers alike reach FoundationDB and NATS, and are scraped.
+    for (const policy of ['state-to-foundationdb', 'lanes-to-nats', 'metrics-from-prometheus']) {
+      const selector = find(dir, 'NetworkPolicy', policy)!.spec.podSelector.matchLabels as Record<string, string>;
+      for (const name of ['state', 'state-reader']) {
+        const labels = find(dir, 'Deployment', name)!.spec.template.metadata.labels as Record<string, string>;
+        expect(Object.entries(selector).every(([k, v]) => labels[k] === v), `${policy} selects ${name}`).toBe(true);
+      }
+    }
     expect(find(dir, 'PersistentVolumeClaim', 'state-data')).toBeUndefined();
     const state = find(dir, 'Deployment', 'state')!.spec.template.spec;
     expect(state.volumes.find((v: { name: string }) => v.name === 'fdb-cluster').configMap.name).toMatch(/^fdb-cluster/);
