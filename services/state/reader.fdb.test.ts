@@ -99,7 +99,12 @@ if (found.skip !== null) {
         expect(read.entries[0]!.value).toEqual(word(20));
         expect(reader.height).toBe(2n);
         expect((await reader.read({ height: 3n, keys: [keyToBytes(key)], latest: false })).error).toMatch(/height 3 is not committed yet/);
-        expect((await reader.commitBlock(commitFor(3n))).error).toMatch(/reader \(LANES_STATE_ROLE=reader\): commits go to the writer/);
+        // "latest" is the writer's latest, not the last commit the reader heard of.
+        expect((await writer.commitBlock(commitFor(3n))).error).toBe('');
+        const latest = await reader.read({ height: 0n, keys: [keyToBytes(key)], latest: true });
+        expect([latest.height, latest.entries[0]!.value]).toEqual([3n, word(30)]);
+        expect((await reader.block({ number: 0n, hash: Buffer.alloc(0), latest: true })).header?.number).toBe(3n);
+        expect((await reader.commitBlock(commitFor(4n))).error).toMatch(/reader \(LANES_STATE_ROLE=reader\): commits go to the writer/);
       } finally {
         await writer.close();
         await reader.close();

@@ -325,12 +325,13 @@ export class StateService {
   }
 
   /**
-   * A reader asked for a height beyond the last commit it heard of (the broadcast is not
-   * delivered in order with requests, nor at all to a reader that was away): one read of the
-   * store's head, so that height is served if the writer has committed it.
+   * A reader asked for a height beyond the last commit it heard of, or for the latest (the
+   * broadcast is not delivered in order with requests, nor at all to a reader that was away): one
+   * read of the store's head, so that height is served if the writer has committed it, and
+   * "latest" is the writer's latest, not an old one (ingress checks nonces at the latest height).
    */
-  private async catchUp(height: bigint): Promise<void> {
-    if (this.options.role !== 'reader' || height <= this.current.height) return;
+  private async catchUp(height: bigint | 'latest'): Promise<void> {
+    if (this.options.role !== 'reader' || (height !== 'latest' && height <= this.current.height)) return;
     const meta = await this.options.backend.meta();
     if (meta === null || meta.height <= this.current.height) return;
     const head = await this.options.backend.getBlock(meta.height);
@@ -343,7 +344,7 @@ export class StateService {
     if (req.keys.length > this.options.limits.maxReadKeys) {
       return fail(`too many keys: ${req.keys.length} > limit ${this.options.limits.maxReadKeys}`);
     }
-    if (!req.latest) await this.catchUp(req.height);
+    await this.catchUp(req.latest ? 'latest' : req.height);
     const committed = this.current.height;
     const height = req.latest ? committed : req.height;
     if (height > committed) return fail(`height ${height} is not committed yet (committed: ${committed})`);
@@ -373,6 +374,7 @@ export class StateService {
   async block(req: BlockRequest): Promise<BlockResponse> {
     const notFound: BlockResponse = { found: false, header: undefined, txs: [] };
     let number: bigint | null;
+    if (req.latest) await this.catchUp('latest');
     if (req.hash.length > 0) number = await this.options.backend.getBlockNumberByHash(req.hash);
     else number = req.latest ? this.current.height : req.number;
     if (number !== null) await this.catchUp(number);
