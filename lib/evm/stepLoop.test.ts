@@ -44,6 +44,10 @@ const PROGRAMS: Record<string, string> = {
   'endless loop': '5b 6000 56',
   'full words through memory and storage': `7f${W1} 6000 52 7f${W2} 7f${W1} 55 7f${W1} 54 6020 52 6040 6000 f3`,
   'storage written and read': '602a 6001 55 6001 54 6000 52 6020 6000 f3',
+  'keccak of nothing and of a word, mload in fresh memory': '6000 6000 20 6000 52 602a 6020 52 6020 6020 20 6040 52 6061 51 6080 52 60a0 6000 f3',
+  // An MLOAD of a full word first, so a conversion that reused its scratch unpadded would show.
+  'calldataload at 0, past the end and far past it': `7f${W1} 6000 52 6000 51 50 6000 35 6000 52 6001 35 6020 52 7f${'ff'.repeat(32)} 35 6040 52 6060 6000 f3`,
+  'mload of full words': `7f${W1} 6000 52 7f${W2} 6020 52 6010 51 6040 52 6060 6000 f3`,
   'log in five sizes': '6000 6000 a0 6001 6020 6000 a1 6001 6002 6040 6000 a2 6001 6002 6003 6000 6000 a3 6001 6002 6003 6004 6000 6000 a4 00',
 };
 const GAS_LIMITS = [53_500n, 54_000n, 55_000n, 60_000n, 80_000n, 300_000n];

@@ -42,8 +42,11 @@ interface RunStateLike {
   cachedPushes: Record<number, bigint>;
   shouldDoJumpAnalysis: boolean;
   env: { accessWitness?: unknown; eof?: unknown };
-  memory: { write(offset: number, size: number, value: Uint8Array): void };
-  interpreter: { isStatic(): boolean; getReturnDataSize(): bigint; storageLoad(key: Uint8Array): Promise<Uint8Array> };
+  memory: { write(offset: number, size: number, value: Uint8Array): void; read(offset: number, size: number, avoidCopy?: boolean): Uint8Array };
+  interpreter: {
+    isStatic(): boolean; getReturnDataSize(): bigint; storageLoad(key: Uint8Array): Promise<Uint8Array>;
+    getCallDataSize(): bigint; getCallData(): Uint8Array;
+  };
   eip8037BurnLeftoverAfterCreateHaltOntoAlive?: boolean;
 }
 
@@ -176,12 +179,49 @@ function wordBytes(value: bigint): Uint8Array {
 }
 
 /**
+ * The 32 big-endian bytes of `word` as a number: four 64-bit reads instead of the stock
+ * `bytesToBigInt`, which spells the bytes as a 66-character hex string and parses it back
+ * (≈ 200 per ERC-20 transfer, for MLOAD, CALLDATALOAD and KECCAK256's digest).
+ */
+function wordBigint(word: Uint8Array): bigint {
+  wordScratch.set(word);
+  return (wordView.getBigUint64(0) << 192n) | (wordView.getBigUint64(8) << 128n) | (wordView.getBigUint64(16) << U64) | wordView.getBigUint64(24);
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
  * Opcode handlers restated without the stock ones' detour through hex strings and spread arrays
  * (`setLengthLeft(bigIntToBytes(x), 32)` builds two arrays and a string for every MSTORE and
- * storage key). Same stack effects, same memory and state calls, same values.
+ * storage key; `bytesToBigInt` a string for every MLOAD). Same stack effects, same memory and
+ * state calls, same values.
  */
 function fastHandlers(x: Internals): Map<number, OpHandler> {
+  const stockKeccak = x.handlers.get(0x20)!;
   return new Map<number, OpHandler>([
+    [0x20, (rs, common) => { // KECCAK256: the digest read as a word, not through hex; memory is only read
+      const keccak = (common as unknown as { customCrypto: { keccak256?: (data: Uint8Array) => Uint8Array } }).customCrypto.keccak256;
+      if (keccak === undefined) return stockKeccak(rs, common);
+      const [offset, length] = rs.stack.popN(2);
+      const data = length !== 0n ? rs.memory.read(Number(offset), Number(length), true) : NO_BYTES;
+      rs.stack.push(wordBigint(keccak(data)));
+      return undefined;
+    }],
+    [0x35, (rs) => { // CALLDATALOAD: a word of calldata, zero-padded on the right past its end
+      const pos = rs.stack.pop();
+      if (pos > rs.interpreter.getCallDataSize()) {
+        rs.stack.push(0n);
+        return;
+      }
+      const i = Number(pos);
+      const loaded = rs.interpreter.getCallData().subarray(i, i + 32);
+      if (loaded.length < 32) wordScratch.fill(0);
+      rs.stack.push(wordBigint(loaded));
+    }],
+    [0x51, (rs) => { // MLOAD
+      const pos = rs.stack.pop();
+      rs.stack.push(wordBigint(rs.memory.read(Number(pos), 32, true)));
+    }],
     [0x52, (rs) => { // MSTORE: memory.write copies the word out of the scratch buffer
       const [offset, word] = rs.stack.popN(2);
       rs.memory.write(Number(offset), 32, wordBytes(word!));
