@@ -53,10 +53,22 @@ export interface RunningCluster {
   stop(): Promise<void>;
 }
 
+/** Lines of a service's log a start error quotes: its data directory may be gone by the time anyone looks. */
+const LOG_TAIL_LINES = 8;
+
 export class ClusterStartError extends Error {
   constructor(message: string, readonly logFile?: string) {
-    super(logFile === undefined ? message : `${message} (see ${logFile})`);
+    super(logFile === undefined ? message : `${message} (see ${logFile})${logTail(logFile)}`);
     this.name = 'ClusterStartError';
+  }
+}
+
+function logTail(logFile: string): string {
+  try {
+    const lines = fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-LOG_TAIL_LINES).map((l) => l.slice(0, 1_000));
+    return lines.length === 0 || lines[0] === '' ? '' : `; its log ends:\n${lines.join('\n')}`;
+  } catch {
+    return '';
   }
 }
 
