@@ -3,6 +3,23 @@ import { ModeChooser } from './modeChooser.js';
 
 const GAS = 10_000_000n;
 
+/**
+ * The blocks a chooser runs in parallel over `blocks` blocks when a serial block costs 100 ms and a
+ * parallel one `parallelMs` (window 3, no warm-up).
+ */
+function parallelBlocks(probes: { probeEveryBlocks: number; probeShare: number }, parallelMs: number, blocks: number): number[] {
+  const modes = new ModeChooser({ window: 3, parallelAdvantage: 0.95, warmupParallelBlocks: 0, ...probes });
+  const out: number[] = [];
+  for (let b = 0; b < blocks; b++) {
+    const mode = modes.choose();
+    if (mode === 'parallel') out.push(b);
+    modes.record(mode, mode === 'serial' ? 100 : parallelMs, GAS, true);
+  }
+  return out;
+}
+
+const FAR = { probeEveryBlocks: 16, probeShare: 0.03 };
+
 describe('ModeChooser', () => {
   it('tries parallel, then serial, then keeps the cheaper one and probes the other, less often once both are known', () => {
     const modes = new ModeChooser({ window: 1, probeEveryBlocks: 8, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
@@ -23,13 +40,7 @@ describe('ModeChooser', () => {
 
   it('probes a mode that costs far more than the chosen one less often, so probes stay a small share of the time', () => {
     const gaps = (parallelMs: number): number[] => {
-      const modes = new ModeChooser({ window: 3, probeEveryBlocks: 8, probeShare: 0.05, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
-      const probes: number[] = [];
-      for (let b = 0; b < 400; b++) {
-        const mode = modes.choose();
-        if (mode === 'parallel') probes.push(b);
-        modes.record(mode, mode === 'serial' ? 100 : parallelMs, GAS, true);
-      }
+      const probes = parallelBlocks({ probeEveryBlocks: 8, probeShare: 0.05 }, parallelMs, 400);
       return probes.slice(1).map((p, i) => p - probes[i]!);
     };
     // Parallel at 1.1× serial: probes every 8 blocks (+1 for the probe itself) once backed off.
@@ -41,21 +52,11 @@ describe('ModeChooser', () => {
   });
 
   it('confirms a far dearer mode twice, then probes it only as far apart as its cost allows, not after doubling up to that', () => {
-    const parallelBlocks = (parallelMs: number): number[] => {
-      const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 0.03, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
-      const out: number[] = [];
-      for (let b = 0; b < 100; b++) {
-        const mode = modes.choose();
-        if (mode === 'parallel') out.push(b);
-        modes.record(mode, mode === 'serial' ? 100 : parallelMs, GAS, true);
-      }
-      return out;
-    };
     // 2× serial: each probe wastes a block, so probes come ceil(1 / 0.03) = 34 blocks apart once
     // two figures of each mode agree (doubling 2, 4, 8, 16 first ran it at 6, 9, 14, 23 too).
-    expect(parallelBlocks(200)).toEqual([0, 3, 38, 73]);
+    expect(parallelBlocks(FAR, 200, 100)).toEqual([0, 3, 38, 73]);
     // 1.3×: not far (0.3 / 0.03 = 10 blocks ≤ probeEveryBlocks): 4 figures each, then doubling to 16.
-    expect(parallelBlocks(130)).toEqual([0, 3, 6, 9, 14, 23, 40, 57, 74, 91]);
+    expect(parallelBlocks(FAR, 130, 100)).toEqual([0, 3, 6, 9, 14, 23, 40, 57, 74, 91]);
   });
 
   it('drops a cold first figure as soon as a warm one exists', () => {
