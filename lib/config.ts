@@ -57,6 +57,8 @@ export interface LanesConfig {
     tailShare: number;
     /** Serial blocks run in the scheduler itself (no bus); 0 sends them to one executor. */
     serialInProcess: boolean;
+    /** Execute the next block while this one commits (one commit in flight); 0 = each block waits for its commit. */
+    pipelineCommits: boolean;
   };
   executor: {
     cacheMaxEntries: number;
@@ -164,6 +166,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       tailsPerExecutor: int(env, 'LANES_TAILS_PER_EXECUTOR', 2),
       tailShare: atMost(env, 'LANES_TAIL_PERCENT', 20, 90) / 100,
       serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
+      pipelineCommits: int(env, 'LANES_PIPELINE_COMMITS', 1) === 1,
     },
     executor: {
       cacheMaxEntries: int(env, 'LANES_EXECUTOR_CACHE_ENTRIES', 500_000),

@@ -50,5 +50,11 @@ export const STATE_QUEUE = 'state';
 /** Core NATS fan-out after each commit. Payload: BlockCommitted. Readers: ingress, executors. */
 export const BLOCK_COMMITTED_SUBJECT = 'lanes.block.committed';
 
+/**
+ * Core NATS fan-out from the scheduler once a block's execution is final, before its commit
+ * lands. Payload: BlockExecuted. Readers: executors, which run the next block on those writes.
+ */
+export const BLOCK_EXECUTED_SUBJECT = 'lanes.block.executed';
+
 /** Largest NATS payload the cluster is configured for (nats-server max_payload). */
 export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;

@@ -412,6 +412,29 @@ describe('block environment and sources', () => {
     expect(BigInt('0x' + r.returnData.toString('hex', 96, 128))).toBe(ENV.timestampSec);
   });
 
+  it('marks a tx that asks BLOCKHASH for a block whose hash is not known yet (an empty entry), and only that tx', async () => {
+    // Runtime: return BLOCKHASH(99).
+    const runtime = Buffer.from([PUSH1, 99, 0x40, PUSH1, 0, MSTORE, PUSH1, 32, PUSH1, 0, RETURN]);
+    const state = new TestState([[ALICE, 10n * ETHER]]);
+    const contract = Buffer.from('ed'.repeat(20), 'hex');
+    const { keccak_256 } = await import('@noble/hashes/sha3.js');
+    const codeHash = Buffer.from(keccak_256(runtime));
+    state.map.set(accountKey(contract), encodeAccount({ nonce: 1n, balance: 0n, codeHash }));
+    state.map.set(codeKey(codeHash), runtime);
+    const committing: BlockEnv = { ...ENV, blockHashes: new Map([[98n, Buffer.alloc(32, 0xaa)], [99n, Buffer.alloc(0)]]) };
+    const reads = await executor.execute(signed1559(ALICE_KEY, { nonce: 0n, to: contract, gasLimit: 100_000n }), committing, state.source);
+    expect(reads.status).toBe('success');
+    expect(reads.readsPendingBlockHash).toBe(true);
+    expect(reads.returnData).toEqual(Buffer.alloc(32));
+    state.apply(reads);
+    const plain = await executor.execute(signed1559(ALICE_KEY, { nonce: 1n, to: BOB, value: 1n, gasLimit: 21_000n }), committing, state.source);
+    expect(plain.readsPendingBlockHash).toBeUndefined();
+    state.apply(plain);
+    const known = await executor.execute(signed1559(ALICE_KEY, { nonce: 2n, to: contract, gasLimit: 100_000n }), ENV, state.source);
+    expect(known.readsPendingBlockHash).toBeUndefined();
+    expect(known.returnData).toEqual(Buffer.alloc(32, 0xab));
+  });
+
   it('an asynchronous source gives the same outcome as a synchronous one', async () => {
     const state = new TestState([[ALICE, 10n * ETHER]]);
     const input = signed1559(ALICE_KEY, { nonce: 0n, to: BOB, value: 5n, gasLimit: 21_000n });

@@ -29,7 +29,10 @@ export interface BlockEnv {
   baseFeePerGas: bigint;
   /** 32 bytes, what PREVRANDAO returns. */
   prevRandao: Uint8Array;
-  /** Hashes by block number for BLOCKHASH; only number-256 … number-1 are ever asked for. */
+  /**
+   * Hashes by block number for BLOCKHASH; only number-256 … number-1 are ever asked for. An empty
+   * hash marks a block still committing: asking for it sets TxOutcome.readsPendingBlockHash.
+   */
   blockHashes?: ReadonlyMap<bigint, Uint8Array>;
 }
 
@@ -66,6 +69,11 @@ export interface TxOutcome {
   reads: Map<StateKey, VersionedRead>;
   /** Fee credited to the coinbase as a delta instead of a write (coinbase-delta mode), else 0n. */
   coinbaseDelta: bigint;
+  /**
+   * Set (true) when BLOCKHASH asked for a block whose hash the env marks as not known yet (an
+   * empty entry in BlockEnv.blockHashes): the outcome used a zero hash and must be redone.
+   */
+  readsPendingBlockHash?: true;
   txType: number;
   to: Buffer | null;
   effectiveGasPrice: bigint;
@@ -192,9 +200,15 @@ function pinSender(tx: TypedTransaction, sender: Address): void {
 /** The minimal blockchain the EVM needs: BLOCKHASH asks it for a block's hash by number. */
 class RecentBlockHashes {
   env: BlockEnv | null = null;
+  /** Since the last reset: BLOCKHASH asked for a block whose hash is not known yet (an empty entry). */
+  pendingRead = false;
 
   getBlock(blockId: number): Promise<{ hash(): Uint8Array }> {
-    const hash = this.env?.blockHashes?.get(BigInt(blockId)) ?? ZERO_HASH;
+    let hash = this.env?.blockHashes?.get(BigInt(blockId)) ?? ZERO_HASH;
+    if (hash.length === 0) {
+      this.pendingRead = true;
+      hash = ZERO_HASH;
+    }
     return Promise.resolve({ hash: () => hash });
   }
 
@@ -359,6 +373,7 @@ export class TxExecutor {
     const sender = toBuffer(input.sender);
     const hash = toBuffer(input.hash);
     this.view.beginTx(source, this.coinbaseDeltas ? accountKey(env.coinbase) : null);
+    this.blockchain.pendingRead = false;
 
     let tx: TypedTransaction;
     try {
@@ -452,6 +467,7 @@ export class TxExecutor {
     };
     const error = haltReason(result);
     if (error !== undefined) outcome.error = error;
+    if (this.blockchain.pendingRead) outcome.readsPendingBlockHash = true;
     return outcome;
   }
 

@@ -87,6 +87,7 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
     to: outcome.to ?? EMPTY,
     effectiveGasPrice: gasPriceBytes.of(outcome.effectiveGasPrice),
     coinbaseDelta: coinbaseDeltaBytes.of(outcome.coinbaseDelta),
+    readsPendingBlockHash: outcome.readsPendingBlockHash === true,
   };
 }
 

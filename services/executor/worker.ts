@@ -3,12 +3,12 @@
 // state service in batches and caches at one height, kept warm by the committed-block fan-out.
 import type { NatsConnection, Subscription } from 'nats';
 import {
-  BlockCommitted, CallRequest, CallResponse, ExecRequest, ExecResponse, ExecutorHello, HeadRequest, HeadResponse,
+  BlockCommitted, BlockExecuted, CallRequest, CallResponse, ExecRequest, ExecResponse, ExecutorHello, HeadRequest, HeadResponse,
   LookaheadResponse, StateReadRequest, StateReadResponse,
 } from '../../gen/lanes/v1/bus.js';
 import { request, serve } from '../../lib/bus/nats.js';
 import {
-  BLOCK_COMMITTED_SUBJECT, EXEC_BLOCK_SUBJECT, EXEC_CALL_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, EXECUTOR_QUEUE,
+  BLOCK_COMMITTED_SUBJECT, BLOCK_EXECUTED_SUBJECT, EXEC_BLOCK_SUBJECT, EXEC_CALL_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, EXECUTOR_QUEUE,
   executorBlockSubject, executorLookaheadSubject, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT,
 } from '../../lib/bus/subjects.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
@@ -83,6 +83,12 @@ export class ExecutorWorker {
     void (async () => {
       for await (const m of committed) this.onCommitted(BlockCommitted.decode(m.data));
     })();
+    // A block's final writes ahead of its commit: the next block runs on them while it commits.
+    const executed = this.nc.subscribe(BLOCK_EXECUTED_SUBJECT);
+    this.subs.push(executed);
+    void (async () => {
+      for await (const m of executed) this.onExecuted(BlockExecuted.decode(m.data));
+    })();
     const onError = (err: unknown): ExecResponse => ({
       requestId: 0n, results: [], error: (err as Error).message, stateRoundTrips: 0, executorId: this.config.instanceId, cpuMicros: 0n,
     });
@@ -124,6 +130,11 @@ export class ExecutorWorker {
       const hashes = [...this.head.hashes, header.hash].slice(-256);
       this.head = { number: header.number, timestamp: header.timestamp, hashes };
     }
+    for (const wake of this.commitWaiters.splice(0)) wake();
+  }
+
+  private onExecuted(msg: BlockExecuted): void {
+    this.cache.applyExecuted(msg.height, msg.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value] as const));
     for (const wake of this.commitWaiters.splice(0)) wake();
   }
 

@@ -26,6 +26,8 @@ export async function startScheduler(config: LanesConfig, log: Logger): Promise<
   metrics.counterFrom('lanes_scheduler_parallel_blocks_total', 'Blocks run by the parallel engine', () => stat().parallelBlocks);
   metrics.counterFrom('lanes_scheduler_serial_blocks_total', 'Blocks run serially by plan (small or predicted too contended)', () => stat().serialBlocks);
   metrics.counterFrom('lanes_scheduler_serial_fallbacks_total', 'Parallel blocks abandoned for a serial run', () => stat().serialFallbacks);
+  metrics.counterFrom('lanes_scheduler_overlapped_blocks_total', 'Blocks that began executing while the block before was still committing (LANES_PIPELINE_COMMITS)', () => stat().overlappedBlocks);
+  metrics.counterFrom('lanes_scheduler_block_hash_reruns_total', 'Blocks run again because a tx read the hash of the block still committing', () => stat().blockHashReruns);
   metrics.counterFrom('lanes_scheduler_exec_retries_total', 'Execution requests retried (timeout or executor gone)', () => stat().execRetries);
   metrics.gaugeFrom('lanes_scheduler_executors', 'Executors that heartbeated recently', () => stat().executors);
   metrics.gaugeFrom('lanes_scheduler_committed_height', 'Last block height committed through the scheduler', () => Number(stat().committedHeight));
@@ -41,6 +43,7 @@ export async function startScheduler(config: LanesConfig, log: Logger): Promise<
       ok: s.running && !nc.isClosed(), committedHeight: s.committedHeight.toString(), blocks: s.blocks, txs: s.txs, rejected: s.rejected,
       executions: s.executions, reexecutions: s.reexecutions, parallelBlocks: s.parallelBlocks, serialBlocks: s.serialBlocks,
       serialFallbacks: s.serialFallbacks, execRetries: s.execRetries, executors: s.executors,
+      overlappedBlocks: s.overlappedBlocks, blockHashReruns: s.blockHashReruns,
     };
   }, { host: config.healthHost, metrics: metrics.registry });
   log.info({ healthPort: health.port }, 'scheduler ready');

@@ -4,18 +4,18 @@
 // it resumes after the state's committed height, so a block is never applied twice.
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import {
-  BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
+  BlockExecuted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
   OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest,
 } from '../../gen/lanes/v1/bus.js';
 import { request, serve } from '../../lib/bus/nats.js';
 import {
-  BLOCK_STREAM, SCHEDULER_REPORT_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT, TX_STREAM,
+  BLOCK_EXECUTED_SUBJECT, BLOCK_STREAM, MAX_PAYLOAD_BYTES, SCHEDULER_REPORT_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT, TX_STREAM,
 } from '../../lib/bus/subjects.js';
 import { HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { keyToBytes } from '../../lib/state/keys.js';
+import { keyToBytes, type StateKey } from '../../lib/state/keys.js';
 import { NatsExecutorPool } from './executorPool.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
@@ -37,8 +37,20 @@ export interface SchedulerStats {
   parallelBlocks: number;
   serialBlocks: number;
   serialFallbacks: number;
+  /** Blocks run again because a tx read the hash of the block still committing (pipelining). */
+  blockHashReruns: number;
+  /** Blocks that began executing while the block before was still committing (pipelining). */
+  overlappedBlocks: number;
   executors: number;
 }
+
+interface InflightCommit {
+  height: bigint;
+  /** Settles once the commit landed and was recorded (hash, committed height, caches). */
+  done: Promise<void>;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Conflict reports kept for `lanes report` and gRPC (the most recent blocks). */
 const REPORTS_KEPT = 256;
@@ -65,6 +77,7 @@ export class Scheduler {
   private requestId = 0n;
   private readonly counters = {
     blocks: 0, txs: 0, rejected: 0, execRetries: 0, lastBlockMs: 0, executions: 0, reexecutions: 0, parallelBlocks: 0, serialBlocks: 0, serialFallbacks: 0,
+    blockHashReruns: 0, overlappedBlocks: 0,
   };
   private readonly pool: NatsExecutorPool;
   private readonly engine: ParallelEngine;
@@ -74,6 +87,8 @@ export class Scheduler {
   private loopDone: Promise<void> = Promise.resolve();
   /** The streams' trim after the last commit, still running while the next block executes. */
   private trimming: Promise<void> = Promise.resolve();
+  /** The last block sent to commit; with pipelining, the next block executes while it commits. */
+  private inflight: InflightCommit | null = null;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -142,10 +157,7 @@ export class Scheduler {
           current = await pending;
         }
       } catch (err) {
-        if (!this.stopping) {
-          this.log.fatal({ err }, 'scheduler loop failed; exiting so a restart resumes from committed state');
-          process.exit(1);
-        }
+        this.fail(err);
       } finally {
         this.running = false;
       }
@@ -156,6 +168,7 @@ export class Scheduler {
     this.stopping = true;
     this.stopMessages();
     await this.loopDone;
+    await this.inflight?.done.catch(() => undefined);
     await this.trimming;
     this.pool.stop();
     this.reportSub?.unsubscribe();
@@ -188,43 +201,109 @@ export class Scheduler {
     };
   }
 
-  /** `next`: the block after this one, when it has already arrived (its state is loaded ahead). */
+  /**
+   * `next`: the block after this one, when it has already arrived (its state is loaded ahead).
+   *
+   * Pipelined (LANES_PIPELINE_COMMITS, the default): the block executes while the one before it
+   * is still committing. Its base state is that block's final writes (in the local cache and, by
+   * BlockExecuted, in the executors' caches) over the committed state below, so nothing waits for
+   * the commit but this block's own commit, which is sent once the one before has landed (the
+   * state service commits in height order). What the commit alone decides is the block hash: a
+   * tx that asks BLOCKHASH for the block still committing marks its result, and the block runs
+   * again once the hash is known (rare: contracts seldom read the last block's hash).
+   */
   private async processBlock(block: OrderedBlock, next: OrderedBlock | undefined): Promise<void> {
-    if (block.height <= this.committedHeight) return; // already committed before a restart
-    if (block.height !== this.committedHeight + 1n) {
-      throw new Error(`block ${block.height} arrived while committed height is ${this.committedHeight}`);
+    const previous = this.inflight;
+    const executedHeight = previous?.height ?? this.committedHeight;
+    if (block.height <= executedHeight) return; // already committed before a restart
+    if (block.height !== executedHeight + 1n) {
+      throw new Error(`block ${block.height} arrived while executed height is ${executedHeight} (committed ${this.committedHeight})`);
     }
     const started = performance.now();
-    const req = this.execRequest(block, this.recent.windowFor(block.height));
+    if (previous !== null && this.committedHeight < previous.height) this.counters.overlappedBlocks++;
+    const req = this.execRequest(block, this.hashWindow(block.height, previous));
     const env = req.env!;
     // The lookahead reads no block hashes: the next block's window is not known until this one commits.
     const ahead = next !== undefined && next.height === block.height + 1n ? this.execRequest(next, []) : undefined;
-    const { results, writes } = block.txs.length === 0 ? { results: [], writes: [] } : await this.execute(req, ahead);
-    const execMs = performance.now() - started;
+    let execution = block.txs.length === 0 ? { results: [], writes: [] } : await this.execute(req, ahead);
+    let execMs = performance.now() - started;
+    // The block before must have committed before this one's writes go out or its commit is sent.
+    const waited = performance.now();
+    if (previous !== null) await previous.done;
+    const waitMs = performance.now() - waited;
+    if (previous !== null && execution.results.some((r) => r.readsPendingBlockHash)) {
+      this.counters.blockHashReruns++;
+      this.log.info({ height: block.height.toString() }, 'a tx read the hash of the block still committing; running the block again with it');
+      const rerun = performance.now();
+      execution = await this.execute(this.execRequest(block, this.recent.windowFor(block.height)), ahead);
+      execMs += performance.now() - rerun;
+    }
+    const { results, writes } = execution;
+    const assembling = performance.now();
     const commit = assembleCommit(block, env, results, writes);
-    const assembled = performance.now();
-    const res = await this.commitWithRetries(commit);
-    const committed = performance.now();
-    const header = res.header!;
-    this.local?.cache.applyCommitted(header.number, writes);
-    this.recent.record(header.number, header.hash);
-    this.committedHeight = header.number;
-    // Trimming is cleanup (a restart resumes after the committed height whatever the streams
-    // hold), so the next block does not wait for it; one trim at a time, the last one awaited here.
-    await this.trimming;
-    this.trimming = this.trimStreams(block).catch((err) => this.log.warn({ err, height: block.height }, 'stream trim failed; will retry next block'));
-    const finished = performance.now();
-    const totalMs = finished - started;
-    this.counters.blocks++;
-    this.counters.txs += commit.txs.length;
-    this.counters.rejected += commit.rejections.length;
-    this.counters.lastBlockMs = totalMs;
-    this.log[block.txs.length === 0 ? 'debug' : 'info']({
-      height: header.number, txs: commit.txs.length, rejected: commit.rejections.length,
-      gasUsed: header.gasUsed.toString(), execMs: Math.round(execMs), assembleMs: Math.round(assembled - started - execMs),
-      commitMs: Math.round(committed - assembled), trimWaitMs: Math.round(finished - committed), totalMs: Math.round(totalMs),
-      alreadyCommitted: res.alreadyCommitted,
-    }, 'block committed');
+    const assembleMs = performance.now() - assembling;
+    const pipelined = this.config.scheduler.pipelineCommits && this.announceExecuted(block.height, writes);
+    if (pipelined) this.local?.cache.applyExecuted(block.height, writes);
+    const sent = performance.now();
+    const inflight: InflightCommit = {
+      height: block.height,
+      done: this.commitWithRetries(commit).then((res) => {
+        const header = res.header!;
+        this.local?.cache.applyCommitted(header.number, writes);
+        this.recent.record(header.number, header.hash);
+        this.committedHeight = header.number;
+        // Trimming is cleanup (a restart resumes after the committed height whatever the streams
+        // hold), so nothing waits for it; one trim at a time, chained after the last.
+        this.trimming = this.trimming.then(() => this.trimStreams(block))
+          .catch((err) => this.log.warn({ err, height: block.height }, 'stream trim failed; will retry next block'));
+        const committed = performance.now();
+        this.counters.blocks++;
+        this.counters.txs += commit.txs.length;
+        this.counters.rejected += commit.rejections.length;
+        this.counters.lastBlockMs = committed - started;
+        this.log[block.txs.length === 0 ? 'debug' : 'info']({
+          height: header.number, txs: commit.txs.length, rejected: commit.rejections.length,
+          gasUsed: header.gasUsed.toString(), execMs: Math.round(execMs), prevCommitWaitMs: Math.round(waitMs), assembleMs: Math.round(assembleMs),
+          commitMs: Math.round(committed - sent), totalMs: Math.round(committed - started), pipelined,
+          alreadyCommitted: res.alreadyCommitted,
+        }, 'block committed');
+      }),
+    };
+    // A commit that fails for good stops the scheduler, as before: a restart resumes from the state.
+    inflight.done.catch((err) => this.fail(err));
+    this.inflight = inflight;
+    if (!pipelined) await inflight.done;
+  }
+
+  /** The BLOCKHASH window; the block still committing (if any) has an empty hash: unknown yet. */
+  private hashWindow(height: bigint, previous: InflightCommit | null): Buffer[] {
+    if (previous === null || previous.height !== height - 1n || this.committedHeight >= previous.height) return this.recent.windowFor(height);
+    const window = this.recent.windowFor(height - 1n);
+    if (window.length >= BLOCKHASH_WINDOW) window.shift();
+    window.push(Buffer.alloc(0));
+    return window;
+  }
+
+  /**
+   * Hands executors this block's final writes ahead of its commit. False when they do not fit in
+   * one message: executors then move on with the commit, and the next block waits for it.
+   */
+  private announceExecuted(height: bigint, writes: ReadonlyArray<readonly [StateKey, Buffer | null]>): boolean {
+    const payload = BlockExecuted.encode({
+      height, writes: writes.map(([key, value]) => ({ key: keyToBytes(key), value: value ?? EMPTY, absent: value === null })),
+    }).finish();
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      this.log.warn({ height: height.toString(), bytes: payload.length }, 'block writes exceed one message; this block commits before the next runs');
+      return false;
+    }
+    this.nc.publish(BLOCK_EXECUTED_SUBJECT, payload);
+    return true;
+  }
+
+  private fail(err: unknown): void {
+    if (this.stopping) return;
+    this.log.fatal({ err }, 'scheduler loop failed; exiting so a restart resumes from committed state');
+    process.exit(1);
   }
 
   /**

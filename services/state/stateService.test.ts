@@ -170,10 +170,23 @@ describe('StateService on lmdb', () => {
     expect(at1.entries[0]!.value).toEqual(account(100n));
     expect(at1.entries[1]!.value).toEqual(word(42));
     expect(at1.entries[2]!.absent).toBe(true);
-    expect((await service.read({ height: 3n, keys, latest: false })).error).toMatch(/not committed/);
+    expect((await service.read({ height: 4n, keys, latest: false })).error).toMatch(/height 4 is not committed yet/);
     expect((await service.read({ height: 0n, keys: [Buffer.alloc(5, 1)] , latest: true })).error).toMatch(/key 0/);
     const tooMany = Array.from({ length: limits.maxReadKeys + 1 }, () => keyToBytes(a));
     expect((await service.read({ height: 0n, keys: tooMany , latest: true })).error).toMatch(/too many keys/);
+  });
+
+  it('answers a read at the height being committed once it commits (a pipelined scheduler\'s cache that started over)', async () => {
+    const a = accountKey(addr(1));
+    await service.commitBlock(commitRequest({ height: 1n, writes: [put(a, account(1n))] }));
+    const early = service.read({ height: 2n, keys: [keyToBytes(a)], latest: false });
+    const farAhead = await service.read({ height: 3n, keys: [keyToBytes(a)], latest: false });
+    expect(farAhead.error).toMatch(/height 3 is not committed yet \(committed: 1\)/);
+    await service.commitBlock(commitRequest({ height: 2n, writes: [put(a, account(2n))] }));
+    const answered = await early;
+    expect(answered.error).toBe('');
+    expect(answered.height).toBe(2n);
+    expect(answered.entries[0]!.value).toEqual(account(2n));
   });
 
   it('stores zero storage values and empty accounts as absent (canonical writes)', async () => {

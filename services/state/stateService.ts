@@ -74,6 +74,14 @@ export class StoreNotReadyError extends Error {
  */
 export const PRUNE_BLOCKS_PER_STEP = 4;
 
+/**
+ * A read at the height being committed (the scheduler runs a block while the one before commits,
+ * so a cache that started over asks for a height one ahead) waits for that commit this long, and
+ * at most this many wait at once; past either, it is refused as not committed.
+ */
+export const NEXT_HEIGHT_WAIT_MS = 2_000;
+export const MAX_NEXT_HEIGHT_WAITERS = 256;
+
 /** The configured genesis does not match block 0 in the store: wrong data dir or genesis file. */
 export class GenesisMismatchError extends Error {
   constructor(readonly storedHash: Buffer, readonly configuredHash: Buffer) {
@@ -140,6 +148,8 @@ export class StateService {
   private current: Head;
   private commitQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Reads waiting for the next commit (waitForNextHeight). */
+  private readonly nextHeightWaiters = new Set<() => void>();
 
   private constructor(private readonly options: StateServiceOptions, head: Head, private oldestReadable: bigint) {
     this.current = head;
@@ -270,6 +280,7 @@ export class StateService {
       });
       const t5 = performance.now();
       this.current = { height, header, accumulator, lastTxStreamSeq: req.lastTxStreamSeq };
+      this.wakeNextHeightWaiters();
       this.options.onCommitted?.({
         header, txHashes: req.txs.map((tx) => tx.hash), writes: writes.map(toEntry), rejections: rejectionsStored,
       });
@@ -345,8 +356,9 @@ export class StateService {
       return fail(`too many keys: ${req.keys.length} > limit ${this.options.limits.maxReadKeys}`);
     }
     await this.catchUp(req.latest ? 'latest' : req.height);
-    const committed = this.current.height;
+    let committed = this.current.height;
     const height = req.latest ? committed : req.height;
+    if (height > committed && await this.waitForNextHeight(height)) committed = this.current.height;
     if (height > committed) return fail(`height ${height} is not committed yet (committed: ${committed})`);
     const keys: StateKey[] = [];
     for (let i = 0; i < req.keys.length; i++) {
@@ -444,10 +456,33 @@ export class StateService {
     }
   }
 
+  /**
+   * Waits (bounded, NEXT_HEIGHT_WAIT_MS) until `height` is committed, when it is the next height
+   * and this instance commits; true when it is. Readers follow another process and do not wait.
+   */
+  private waitForNextHeight(height: bigint): Promise<boolean> {
+    if (this.options.role === 'reader' || this.closed || height !== this.current.height + 1n) return Promise.resolve(false);
+    if (this.nextHeightWaiters.size >= MAX_NEXT_HEIGHT_WAITERS) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.nextHeightWaiters.delete(wake);
+        resolve(this.current.height >= height);
+      };
+      const timer = setTimeout(wake, NEXT_HEIGHT_WAIT_MS);
+      this.nextHeightWaiters.add(wake);
+    });
+  }
+
+  private wakeNextHeightWaiters(): void {
+    for (const wake of [...this.nextHeightWaiters]) wake();
+  }
+
   /** Waits for the commit in progress, then closes the backend. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.wakeNextHeightWaiters();
     await this.commitQueue;
     await this.options.backend.close();
   }
