@@ -28,7 +28,7 @@ import {
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { startCluster } from '../../cli/cluster.js';
 import { request } from '../../lib/bus/nats.js';
-import { STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
+import { BLOCK_EXECUTED_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
 import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
 import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
@@ -36,7 +36,7 @@ import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
-import { assembleCommit } from '../../services/scheduler/assemble.js';
+import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { procCpuSeconds } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
@@ -272,6 +272,8 @@ async function runCell(
       const execCpu = cpuOf() - execCpu0;
       const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
       const assembled = assembleCommit(ordered, env, results, writes);
+      // As the scheduler does: executors' caches move to this height by its writes (BlockExecuted).
+      nc.publish(BLOCK_EXECUTED_SUBJECT, encodeBlockExecuted(assembled));
       const commit = await request(nc, STATE_COMMIT_SUBJECT, CommitRequest, assembled, CommitResponse, timeoutMs);
       if (commit.error !== '' || commit.header === undefined) throw new Error(`commit of block ${height}: ${commit.error}`);
       hashes.push(commit.header.hash);

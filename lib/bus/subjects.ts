@@ -47,7 +47,7 @@ export const STATE_TX_SUBJECT = 'lanes.state.tx';
 export const STATE_LOGS_SUBJECT = 'lanes.state.logs';
 export const STATE_QUEUE = 'state';
 
-/** Core NATS fan-out after each commit. Payload: BlockCommitted. Readers: ingress, executors. */
+/** Core NATS fan-out after each commit. Payload: BlockCommitted (no writes). Readers: ingress, executors, consensus, state readers. */
 export const BLOCK_COMMITTED_SUBJECT = 'lanes.block.committed';
 
 /**

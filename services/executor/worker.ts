@@ -1,6 +1,7 @@
 // The executor: a stateless worker in the `executors` queue group. It runs blocks (ExecRequest)
 // and eth_call/eth_estimateGas (CallRequest) against committed state, which it reads from the
-// state service in batches and caches at one height, kept warm by the committed-block fan-out.
+// state service in batches and caches at one height, kept warm by the scheduler's executed-block
+// fan-out (BlockExecuted: each block's writes).
 import type { NatsConnection, Subscription } from 'nats';
 import {
   BlockCommitted, BlockExecuted, CallRequest, CallResponse, ExecRequest, ExecResponse, ExecutorHello, HeadRequest, HeadResponse,
@@ -124,7 +125,8 @@ export class ExecutorWorker {
   private onCommitted(msg: BlockCommitted): void {
     const header = msg.header;
     if (header === undefined) return;
-    this.cache.applyCommitted(header.number, msg.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value] as [StateKey, Buffer | null]));
+    // The cache moves with the scheduler's BlockExecuted (the writes); a commit only confirms it.
+    this.cache.confirm(header.number);
     this.headKnown = true;
     if (header.number > this.head.number) {
       const hashes = [...this.head.hashes, header.hash].slice(-256);

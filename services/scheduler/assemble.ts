@@ -2,7 +2,7 @@
 // transactions with their receipts, rejections with reasons, and the block's final write set
 // (the last write of each key in block order, which the engine hands over as one map). Pure, so
 // the reference path and the cluster path assemble identically.
-import { TxStatus, type BlockEnv, type CommitRequest, type OrderedBlock, type TxResult } from '../../gen/lanes/v1/bus.js';
+import { BlockExecuted, TxStatus, type BlockEnv, type CommitRequest, type OrderedBlock, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Rejection, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
 import { buildReceipts, type ReceiptInput } from '../../lib/chain/block.js';
 import type { BlockWrites } from '../../lib/exec/blockRun.js';
@@ -68,4 +68,12 @@ export function assembleCommit(
     rejections,
     lastTxStreamSeq: block.lastTxStreamSeq,
   };
+}
+
+/**
+ * The executors' BlockExecuted of an assembled block: its height and final writes, the same
+ * entries the commit carries (converted once).
+ */
+export function encodeBlockExecuted(commit: CommitRequest): Uint8Array {
+  return BlockExecuted.encode({ height: commit.env?.number ?? 0n, writes: commit.writes }).finish();
 }

@@ -4,7 +4,7 @@
 // it resumes after the state's committed height, so a block is never applied twice.
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import {
-  BlockExecuted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
+  BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
   OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest,
 } from '../../gen/lanes/v1/bus.js';
 import { request, serve } from '../../lib/bus/nats.js';
@@ -15,13 +15,13 @@ import { HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type 
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { keyToBytes, type StateKey } from '../../lib/state/keys.js';
+import { keyToBytes } from '../../lib/state/keys.js';
 import { NatsExecutorPool } from './executorPool.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
 import { bigintToBytes } from '../../lib/state/keys.js';
-import { assembleCommit } from './assemble.js';
+import { assembleCommit, encodeBlockExecuted } from './assemble.js';
 import { BLOCKHASH_WINDOW, RecentHashes } from './recentHashes.js';
 
 export interface SchedulerStats {
@@ -49,8 +49,6 @@ interface InflightCommit {
   /** Settles once the commit landed and was recorded (hash, committed height, caches). */
   done: Promise<void>;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** Conflict reports kept for `lanes report` and gRPC (the most recent blocks). */
 const REPORTS_KEPT = 256;
@@ -242,13 +240,15 @@ export class Scheduler {
     const assembling = performance.now();
     const commit = assembleCommit(block, env, results, writes);
     const assembleMs = performance.now() - assembling;
-    const pipelined = this.config.scheduler.pipelineCommits && this.announceExecuted(block.height, writes);
+    const pipelining = this.config.scheduler.pipelineCommits;
+    const pipelined = pipelining && this.announceExecuted(commit);
     if (pipelined) this.local?.cache.applyExecuted(block.height, writes);
     const sent = performance.now();
     const inflight: InflightCommit = {
       height: block.height,
       done: this.commitWithRetries(commit).then((res) => {
         const header = res.header!;
+        if (!pipelining) this.announceExecuted(commit);
         this.local?.cache.applyCommitted(header.number, writes);
         this.recent.record(header.number, header.hash);
         this.committedHeight = header.number;
@@ -285,15 +285,14 @@ export class Scheduler {
   }
 
   /**
-   * Hands executors this block's final writes ahead of its commit. False when they do not fit in
-   * one message: executors then move on with the commit, and the next block waits for it.
+   * Hands executors this block's final writes, which is how their caches move to its height
+   * (BlockCommitted carries no writes). False when they do not fit in one message: executors
+   * then start over at the next block's base height, and the next block waits for this commit.
    */
-  private announceExecuted(height: bigint, writes: ReadonlyArray<readonly [StateKey, Buffer | null]>): boolean {
-    const payload = BlockExecuted.encode({
-      height, writes: writes.map(([key, value]) => ({ key: keyToBytes(key), value: value ?? EMPTY, absent: value === null })),
-    }).finish();
+  private announceExecuted(commit: CommitRequest): boolean {
+    const payload = encodeBlockExecuted(commit);
     if (payload.length > MAX_PAYLOAD_BYTES) {
-      this.log.warn({ height: height.toString(), bytes: payload.length }, 'block writes exceed one message; this block commits before the next runs');
+      this.log.warn({ height: commit.env?.number.toString(), bytes: payload.length }, 'block writes exceed one message; this block commits before the next runs');
       return false;
     }
     this.nc.publish(BLOCK_EXECUTED_SUBJECT, payload);

@@ -140,10 +140,6 @@ function canonicalWrite(entry: StateEntry): StateWrite | string {
   }
 }
 
-function toEntry(write: StateWrite): StateEntry {
-  return { key: Buffer.from(write.key, 'hex'), value: write.value ?? Buffer.alloc(0), absent: write.value === null };
-}
-
 export class StateService {
   private current: Head;
   private commitQueue: Promise<unknown> = Promise.resolve();
@@ -281,9 +277,7 @@ export class StateService {
       const t5 = performance.now();
       this.current = { height, header, accumulator, lastTxStreamSeq: req.lastTxStreamSeq };
       this.wakeNextHeightWaiters();
-      this.options.onCommitted?.({
-        header, txHashes: req.txs.map((tx) => tx.hash), writes: writes.map(toEntry), rejections: rejectionsStored,
-      });
+      this.options.onCommitted?.({ header, txHashes: req.txs.map((tx) => tx.hash), rejections: rejectionsStored });
       const t6 = performance.now();
       // Where a commit's time goes (the scheduler waits for all of it before the next block).
       const ms = (from: number, to: number): number => Math.round((to - from) * 10) / 10;
