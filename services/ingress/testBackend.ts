@@ -81,7 +81,7 @@ export class InMemoryBackend implements IngressBackend {
 
   commit(block: StoredBlock): void {
     this.blocks.push(block);
-    const event: BlockCommitted = { header: block.header, txHashes: block.txs.map((t) => t.hash), writes: [], rejections: [] };
+    const event: BlockCommitted = { header: block.header, txHashes: block.txs.map((t) => t.hash), rejections: [] };
     for (const listener of this.listeners) listener(event);
   }
 }
