@@ -59,13 +59,67 @@ export class StreamSetupError extends Error {
   }
 }
 
+export interface StreamSetupRetry {
+  /** Attempts in all (default 20). */
+  attempts?: number;
+  /** Wait between attempts (default 500 ms). */
+  delayMs?: number;
+  /** Told of each failed attempt that will be retried. */
+  onRetry?: (err: Error, attempt: number) => void;
+}
+
+/**
+ * Whether a failed stream request may succeed later: the server did not answer in time, had no
+ * responder, or its JetStream was not up yet (a restarted server loading its streams), or a
+ * JetStream cluster that has just formed did not know enough peers yet to place the copies ("no
+ * suitable peers for placement", seen here on a 3-server cluster seconds after it answered; with
+ * more copies than servers it stays so, and the last attempt's error says it). A refusal of the
+ * configuration itself (replicas on a single server) is not retried.
+ */
+export function isTransientNatsError(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'TIMEOUT' || code === '503' || code === 'DISCONNECT') return true;
+    const api = (e as { api_error?: { err_code?: number } }).api_error;
+    if (api?.err_code === JS_TEMPORARILY_UNAVAILABLE) return true;
+    if (/timeout|no responders|temporarily unavailable|no suitable peers/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** The services' retry of stream setup: each failed attempt logged. */
+export function streamSetupRetry(log: Logger): StreamSetupRetry {
+  return { onRetry: (err, attempt) => log.warn({ err: err.message, attempt }, 'stream setup failed; retrying (nats-server starting?)') };
+}
+
+/** JetStream's API error code for "JetStream system temporarily unavailable". */
+const JS_TEMPORARILY_UNAVAILABLE = 10008;
+/** JetStream's API error code for "stream not found". */
+const JS_STREAM_NOT_FOUND = 10059;
+
 /**
  * Creates the streams when missing, with `limits.replicas` copies, and moves an existing stream
  * to that many (JetStream re-replicates it in place). Both are file-backed with "discard new":
  * when full, a publish fails and that failure is the back-pressure ingress turns into an error
- * for clients.
+ * for clients. A service starts with this, often beside a nats-server that is itself starting or
+ * restarting: a request that times out or finds JetStream not up yet is tried again, boundedly
+ * (`retry`), rather than stopping the service.
  */
-export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = DEFAULT_STREAM_LIMITS): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = DEFAULT_STREAM_LIMITS, retry: StreamSetupRetry = {}): Promise<void> {
+  const attempts = retry.attempts ?? 20;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureStreamsOnce(jsm, limits);
+      return;
+    } catch (err) {
+      if (attempt >= attempts || !isTransientNatsError(err)) throw err;
+      retry.onRetry?.(err as Error, attempt);
+      await new Promise((resolve) => setTimeout(resolve, retry.delayMs ?? 500));
+    }
+  }
+}
+
+async function ensureStreamsOnce(jsm: JetStreamManager, limits: StreamLimits): Promise<void> {
   if (!(Number.isInteger(limits.replicas) && limits.replicas >= 1 && limits.replicas <= 5)) {
     throw new StreamSetupError('*', `replicas must be an integer from 1 to 5, got ${limits.replicas}`);
   }
@@ -74,7 +128,12 @@ export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits 
     { name: BLOCK_STREAM, subjects: [BLOCK_SUBJECT], max_bytes: limits.blockStreamMaxBytes },
   ];
   for (const stream of wanted) {
-    const existing = await jsm.streams.info(stream.name).catch(() => null);
+    // Only "not found" means create it: a timeout is not an answer (and is retried above).
+    const existing = await jsm.streams.info(stream.name).catch((err: unknown) => {
+      if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === JS_STREAM_NOT_FOUND) return null;
+      if (err instanceof Error && /stream not found/i.test(err.message)) return null;
+      throw err;
+    });
     if (existing !== null) {
       if (existing.config.num_replicas !== limits.replicas) {
         // One nats-server accepts this update and keeps one copy; creating such a stream it refuses.

@@ -3,7 +3,7 @@
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../test/support/natsServer.js';
-import { DEFAULT_STREAM_LIMITS, StreamSetupError, ensureStreams } from './nats.js';
+import { DEFAULT_STREAM_LIMITS, StreamSetupError, ensureStreams, isTransientNatsError } from './nats.js';
 import { BLOCK_STREAM, TX_STREAM, TX_SUBJECT } from './subjects.js';
 
 const small = { txStreamMaxBytes: 1024 * 1024, blockStreamMaxBytes: 1024 * 1024 };
@@ -30,6 +30,50 @@ describe('stream replicas on one server', () => {
     await jsm.streams.delete(TX_STREAM);
     await expect(ensureStreams(jsm, { ...small, replicas: 3 })).rejects.toThrow(/stream LANES_TX: cannot create with 3 replica\(s\): replicas > 1 not supported/);
     await expect(ensureStreams(jsm, { ...small, replicas: 0 })).rejects.toThrow(/replicas must be an integer from 1 to 5/);
+  });
+});
+
+describe('stream setup beside a restarting nats-server', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('waits out a server that is down for longer than a request timeout, and creates the streams once it is back', async () => {
+    const jsm = await nc.jetstreamManager({ timeout: 300 });
+    const down = server.restart(1_500);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the server has gone
+    const retried: string[] = [];
+    const setup = ensureStreams(jsm, { ...small, replicas: 1 }, { delayMs: 200, onRetry: (err) => retried.push(err.message) });
+    await down;
+    await setup;
+    expect(retried.length).toBeGreaterThan(0);
+    expect(retried.every((m) => /timeout/i.test(m))).toBe(true);
+    expect((await jsm.streams.info(TX_STREAM)).config.subjects).toEqual([TX_SUBJECT]);
+    expect((await jsm.streams.info(BLOCK_STREAM)).config.num_replicas).toBe(1);
+  });
+
+  it('gives up after its attempts, and never retries a refused configuration', async () => {
+    const jsm = await nc.jetstreamManager({ timeout: 300 });
+    const down = server.restart(1_500);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let retries = 0;
+    await expect(ensureStreams(jsm, { ...small, replicas: 1 }, { attempts: 2, delayMs: 10, onRetry: () => { retries++; } })).rejects.toThrow(/timeout/i);
+    expect(retries).toBe(1);
+    await down;
+    await ensureStreams(jsm, { ...small, replicas: 1 }); // back, and reconnected
+    retries = 0;
+    await expect(ensureStreams(jsm, { ...small, replicas: 3 }, { delayMs: 10, onRetry: () => { retries++; } }))
+      .rejects.toThrow(/replicas > 1 not supported/);
+    expect(retries).toBe(0);
+    expect(isTransientNatsError(new Error('request on lanes.x failed', { cause: Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' }) }))).toBe(true);
+    expect(isTransientNatsError(new StreamSetupError(TX_STREAM, 'cannot create'))).toBe(false);
   });
 });
 

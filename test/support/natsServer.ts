@@ -15,6 +15,8 @@ export interface NatsServerHandle {
   url: string;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s) and deletes its directory. */
   stop(): Promise<void>;
+  /** Stops the server, keeping its directory (its streams), and starts it again on the same port after `downMs`. */
+  restart(downMs: number): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -40,10 +42,16 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 export async function startNatsServer(): Promise<NatsServerHandle> {
   const dir = await mkdtemp(path.join(tmpdir(), 'lanes-nats-'));
   try {
-    const server = await spawnServer(dir, ['listen: "127.0.0.1:-1"']);
+    let server = await spawnServer(dir, ['listen: "127.0.0.1:-1"']);
+    const port = server.port;
     return {
-      url: `nats://127.0.0.1:${server.port}`,
+      url: `nats://127.0.0.1:${port}`,
       stop: async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); },
+      restart: async (downMs) => {
+        await server.stop();
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        server = await spawnServer(dir, [`listen: "127.0.0.1:${port}"`]);
+      },
     };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
