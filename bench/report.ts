@@ -31,8 +31,33 @@ export function formatReport(result: BenchResult): string[] {
   }
   lines.push(...table(rows));
   lines.push('TPS = this run\'s txs committed per second, counted from blocks (first submit → last commit seen on StreamBlocks); latency = submit → block seen; ratio = TPS / serial reference TPS over the same blocks' + (result.options.search ? '; * = reported round' : ''));
+  lines.push(...envSweepSummary(result));
   for (const p of result.points) lines.push('', ...formatPoint(p, result.options.targetTps));
   lines.push('', result.ok ? 'RESULT CHECK PASSED for every point' : 'RESULT CHECK FAILED');
+  return lines;
+}
+
+/**
+ * For an env sweep: each value's committed TPS over its points (in run order), their median, and
+ * that median over the first value's (the ratio a setting is judged by, from one run).
+ */
+export function envSweepSummary(result: BenchResult): string[] {
+  const sweep = result.options.sweep;
+  if (sweep?.param !== 'env') return [];
+  const byValue = new Map<string, number[]>();
+  result.points.forEach((p, i) => {
+    const value = sweep.values[i]!;
+    byValue.set(value, [...(byValue.get(value) ?? []), p.best.committedTps]);
+  });
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const first = median(byValue.values().next().value!);
+  const lines = ['', `${sweep.name}: committed TPS by value (median of its points; ratio to ${sweep.name}=${sweep.values[0]})`];
+  for (const [value, tps] of byValue) {
+    lines.push(`   ${sweep.name}=${value}: ${f0(median(tps))} tx/s (${tps.map(f0).join(', ')}), ${(median(tps) / first).toFixed(2)}×`);
+  }
   return lines;
 }
 

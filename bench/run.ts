@@ -15,6 +15,15 @@ import { checkAccounting, compareState, readExpected, type AccountingResult, typ
 import { runRound, type RoundContext, type RoundResult, type TxRecord } from './round.js';
 import type { ServiceEndpoint } from './resources.js';
 
+/**
+ * One fresh local cluster per value: of the executor count, the accounts, or one environment
+ * variable of every service (`env`, e.g. LANES_PIPELINE_COMMITS=1,0,1,0: a setting compared in one
+ * run, values repeated to interleave them on a host whose speed drifts).
+ */
+export type BenchSweep =
+  | { param: 'executors' | 'accounts'; values: number[] }
+  | { param: 'env'; name: string; values: string[] };
+
 export interface BenchOptions {
   workload: WorkloadKind;
   durationS: number;
@@ -34,7 +43,7 @@ export interface BenchOptions {
   search: boolean;
   p99MaxMs: number;
   searchRoundsMax: number;
-  sweep?: { param: 'executors' | 'accounts'; values: number[] };
+  sweep?: BenchSweep;
   targetTps: number;
   drainTimeoutS: number;
   /** Extra environment for a local cluster's services (LANES_BLOCK_INTERVAL_MS, …). */
@@ -76,14 +85,19 @@ export interface BenchHooks {
 export async function runBench(options: BenchOptions, hooks: BenchHooks): Promise<BenchResult> {
   fs.mkdirSync(options.outDir, { recursive: true });
   const points: PointResult[] = [];
-  const sweepValues = options.sweep?.values ?? [null];
-  if (options.url !== undefined && options.sweep !== undefined) throw new Error('--sweep needs the local cluster (it restarts the cluster per point); run points one by one against a remote cluster');
-  for (const value of sweepValues) {
-    const executors = options.sweep?.param === 'executors' && value !== null ? value : options.executors;
-    const accounts = options.sweep?.param === 'accounts' && value !== null ? value : options.accounts;
-    const label = options.sweep === undefined ? 'run' : `${options.sweep.param}=${value}`;
+  const sweep = options.sweep;
+  if (options.url !== undefined && sweep !== undefined) throw new Error('--sweep needs the local cluster (it restarts the cluster per point); run points one by one against a remote cluster');
+  const count = sweep?.values.length ?? 1;
+  for (let i = 0; i < count; i++) {
+    const executors = sweep?.param === 'executors' ? sweep.values[i]! : options.executors;
+    const accounts = sweep?.param === 'accounts' ? sweep.values[i]! : options.accounts;
+    const env = sweep?.param === 'env' ? { ...options.clusterEnv, [sweep.name]: sweep.values[i]! } : options.clusterEnv;
+    let label = sweep === undefined ? 'run' : `${sweep.param === 'env' ? sweep.name : sweep.param}=${sweep.values[i]}`;
+    // A repeated value gets its own label (and data and profile directories).
+    const earlier = points.filter((p) => p.label === label || p.label.startsWith(`${label} #`)).length;
+    if (earlier > 0) label = `${label} #${earlier + 1}`;
     hooks.print(`── ${label}: workload ${options.workload}, ${accounts} accounts, hot share ${options.hotShare}${options.url === undefined ? `, ${executors} executor(s)` : `, cluster ${options.url}`}`);
-    points.push(await runPoint(options, { label, executors, accounts }, hooks));
+    points.push(await runPoint({ ...options, clusterEnv: env }, { label, executors, accounts }, hooks));
   }
   return {
     startedAt: new Date().toISOString(),

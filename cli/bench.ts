@@ -19,7 +19,9 @@ export const BENCH_USAGE = `usage: lanes bench [options]            (or: npm run
   --executors N       executors of the local cluster (default 2)
   --search            find the highest rate with p99 latency ≤ --p99-max-ms (default 2000)
   --search-rounds N   at most N rounds (default 6)
-  --sweep executors=1,2,4 | accounts=2,100,10000   one fresh local cluster per value
+  --sweep executors=1,2,4 | accounts=2,100,10000 | env:NAME=v1,v2,…
+                      one fresh local cluster per value; env: sets NAME for every service
+                      (repeat values to interleave them: env:LANES_PIPELINE_COMMITS=1,0,1,0)
   --target TPS        capacity projection target (default 100000)
   --seed S            workload seed (default 1)
   --out DIR           results directory (default bench-results/<workload>-<time>)
@@ -58,8 +60,14 @@ export function parseBenchArgs(args: string[]): { options: BenchOptions; printGe
   let sweep: BenchOptions['sweep'];
   if (values.sweep !== undefined) {
     const m = /^(executors|accounts)=([\d,]+)$/.exec(values.sweep);
-    if (m === null) throw new Error(`--sweep must look like executors=1,2,4 or accounts=2,100,10000, got '${values.sweep}'`);
-    sweep = { param: m[1] as 'executors' | 'accounts', values: m[2]!.split(',').filter((s) => s !== '').map((s) => positive('sweep', s, 1)) };
+    const env = /^env:([A-Z_][A-Z0-9_]*)=([^,]*(?:,[^,]*)*)$/.exec(values.sweep);
+    if (m !== null) {
+      sweep = { param: m[1] as 'executors' | 'accounts', values: m[2]!.split(',').filter((s) => s !== '').map((s) => positive('sweep', s, 1)) };
+    } else if (env !== null) {
+      sweep = { param: 'env', name: env[1]!, values: env[2]!.split(',') };
+    } else {
+      throw new Error(`--sweep must look like executors=1,2,4, accounts=2,100,10000 or env:NAME=v1,v2, got '${values.sweep}'`);
+    }
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const clusterEnv: Record<string, string> = {};
