@@ -85,6 +85,9 @@ export class Scheduler {
   private loopDone: Promise<void> = Promise.resolve();
   /** The streams' trim after the last commit, still running while the next block executes. */
   private trimming: Promise<void> = Promise.resolve();
+  /** The last committed block not trimmed up to yet, while a trim runs (trims are cumulative). */
+  private trimTarget: OrderedBlock | null = null;
+  private trimRunning = false;
   /** The last block sent to commit; with pipelining, the next block executes while it commits. */
   private inflight: InflightCommit | null = null;
 
@@ -252,10 +255,7 @@ export class Scheduler {
         this.local?.cache.applyCommitted(header.number, writes);
         this.recent.record(header.number, header.hash);
         this.committedHeight = header.number;
-        // Trimming is cleanup (a restart resumes after the committed height whatever the streams
-        // hold), so nothing waits for it; one trim at a time, chained after the last.
-        this.trimming = this.trimming.then(() => this.trimStreams(block))
-          .catch((err) => this.log.warn({ err, height: block.height }, 'stream trim failed; will retry next block'));
+        this.scheduleTrim(block);
         const committed = performance.now();
         this.counters.blocks++;
         this.counters.txs += commit.txs.length;
@@ -339,6 +339,24 @@ export class Scheduler {
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
       }
     }
+  }
+
+  /**
+   * Trims the streams up to `block`, committed. Cleanup (a restart resumes after the committed
+   * height whatever the streams hold), so nothing waits for it. One trim at a time: a commit that
+   * lands meanwhile only moves the target, since a trim up to a block covers every earlier one.
+   */
+  private scheduleTrim(block: OrderedBlock): void {
+    this.trimTarget = block;
+    if (this.trimRunning) return;
+    this.trimRunning = true;
+    this.trimming = (async () => {
+      for (let target = this.trimTarget; target !== null; target = this.trimTarget) {
+        this.trimTarget = null;
+        await this.trimStreams(target).catch((err) => this.log.warn({ err, height: target!.height }, 'stream trim failed; the next one covers it'));
+      }
+      this.trimRunning = false;
+    })();
   }
 
   /** Drops what is committed from both streams; the last block stays for the sequencer's restart. */
