@@ -4,10 +4,13 @@
 // cluster: the commit includes the before-image read for the root and the LtHash update. Each tx
 // of a block is shaped like an ERC-20 transfer's: its signed bytes, a receipt with one Transfer
 // log and its bloom, and four state writes, so the stored block weighs what a cluster's does.
-// Then the history window's cost: as many blocks again, rewriting the first ones' keys, pruned in
-// the state service's steps (pruneUsPerTx: one older version removed per written key).
+// Then as many blocks again, rewriting the first ones' keys (rewriteCommitUsPerTx: what a chain
+// whose accounts recur pays, the old values now in the read cache), and the history window's
+// cost: the first blocks pruned in the state service's steps (pruneUsPerTx: one older version
+// removed per written key).
 //
-// Usage: npm run bench:state [-- --blocks 10 --txs 500 --out results/state.json]
+// Usage: npm run bench:state [-- --blocks 10 --txs 500 --backends lmdb,fdb --cache N --out results/state.json]
+// (--cache: entries of the read cache, LANES_STATE_CACHE_ENTRIES; default the backends' own)
 // The FDB figures from ../shared/fdb are those of an UNOPTIMISED (-O0) one-process server on
 // loopback: they bound the client-side cost and the protocol's round trips, not FDB's speed.
 import { execFileSync } from 'node:child_process';
@@ -36,6 +39,11 @@ interface BackendResult {
   writesPerTx: number;
   commitUsPerTx: number;
   commitMsPerBlockP50: number;
+  /**
+   * µs per tx of committing as many blocks again that rewrite the first ones' keys (each key's
+   * old value was written `blocks` blocks before): the usual case of a chain whose accounts recur.
+   */
+  rewriteCommitUsPerTx: number;
   /** Reads of each tx's keys at the head, one request per block, by a fresh backend (no cache). */
   coldReadUsPerTx: number;
   /** The same reads again on the same backend (cache, if any). */
@@ -130,11 +138,13 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function measure(name: string, note: string, open: () => Promise<StateBackend>, blocks: number, txsPerBlock: number): Promise<BackendResult> {
   const service = await StateService.open({ backend: await open(), genesis, limits, log });
   const commitMs: number[] = [];
-  for (let h = 1; h <= blocks; h++) {
-    const req = requestOf(h, txsPerBlock);
+  const rewriteMs: number[] = [];
+  // Blocks 1…blocks write new keys; blocks+1…2·blocks rewrite theirs, as a chain's recurring accounts do.
+  for (let h = 1; h <= 2 * blocks; h++) {
+    const req = h <= blocks ? requestOf(h, txsPerBlock) : requestOf(h, txsPerBlock, h - blocks);
     const t0 = performance.now();
     const res = await service.commitBlock(req);
-    commitMs.push(performance.now() - t0);
+    (h <= blocks ? commitMs : rewriteMs).push(performance.now() - t0);
     if (res.error !== '') throw new Error(`${name}: commit of block ${h} failed: ${res.error}`);
   }
   await service.close();
@@ -151,27 +161,22 @@ async function measure(name: string, note: string, open: () => Promise<StateBack
   const coldMs = await readAll();
   const warmMs = await readAll();
   await reader.close();
-  const pruneMs = await measurePrune(name, open, blocks, txsPerBlock);
+  const pruneMs = await measurePrune(open, blocks);
   const txs = blocks * txsPerBlock;
   const us = (ms: number): number => Math.round((ms * 1000) / txs * 10) / 10;
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
   return {
     backend: name, note, blocks, txsPerBlock, writesPerTx: WRITES_PER_TX,
-    commitUsPerTx: us(commitMs.reduce((a, b) => a + b, 0)), commitMsPerBlockP50: Math.round(median(commitMs) * 10) / 10,
+    commitUsPerTx: us(sum(commitMs)), commitMsPerBlockP50: Math.round(median(commitMs) * 10) / 10, rewriteCommitUsPerTx: us(sum(rewriteMs)),
     coldReadUsPerTx: us(coldMs), warmReadUsPerTx: us(warmMs), readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: us(pruneMs),
   };
 }
 
 /**
- * Commits `blocks` more blocks that rewrite the keys of blocks 1…blocks, prunes those first ones
- * (untimed), then times pruning the rewrites: each of their keys has one older version to remove.
+ * Blocks blocks+1…2·blocks rewrote the keys of blocks 1…blocks: prunes those first ones (untimed),
+ * then times pruning the rewrites, each of whose keys has one older version to remove.
  */
-async function measurePrune(name: string, open: () => Promise<StateBackend>, blocks: number, txsPerBlock: number): Promise<number> {
-  const service = await StateService.open({ backend: await open(), genesis, limits, log });
-  for (let h = 1; h <= blocks; h++) {
-    const res = await service.commitBlock(requestOf(blocks + h, txsPerBlock, h));
-    if (res.error !== '') throw new Error(`${name}: commit of rewriting block ${blocks + h} failed: ${res.error}`);
-  }
-  await service.close();
+async function measurePrune(open: () => Promise<StateBackend>, blocks: number): Promise<number> {
   const backend = await open();
   const pruneTo = async (target: bigint): Promise<void> => {
     while ((await backend.prune(target, PRUNE_BLOCKS_PER_STEP)).blocks > 0);
@@ -185,15 +190,27 @@ async function measurePrune(name: string, open: () => Promise<StateBackend>, blo
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { blocks: { type: 'string', default: '10' }, txs: { type: 'string', default: '500' }, out: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      blocks: { type: 'string', default: '10' }, txs: { type: 'string', default: '500' }, out: { type: 'string' },
+      backends: { type: 'string', default: 'lmdb,fdb' }, cache: { type: 'string' },
+    },
+  });
   const blocks = Number(values.blocks);
   const txsPerBlock = Number(values.txs);
+  const backends = values.backends.split(',');
+  const unknown = backends.filter((b) => b !== 'lmdb' && b !== 'fdb');
+  if (unknown.length > 0) throw new Error(`--backends: unknown ${unknown.join(', ')} (lmdb, fdb)`);
+  // The read cache's entries (both backends; default: theirs).
+  const cache = values.cache === undefined ? {} : { cacheMaxEntries: Number(values.cache) };
   const results: BackendResult[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-bench-state-'));
   try {
     const lmdbPath = path.join(dir, 'lmdb');
-    results.push(await measure('lmdb', 'embedded, fsync on commit', async () => new LmdbStateBackend({ path: lmdbPath }), blocks, txsPerBlock));
-    results.push(await measureFdb(dir, blocks, txsPerBlock));
+    if (backends.includes('lmdb')) {
+      results.push(await measure('lmdb', 'embedded, fsync on commit', async () => new LmdbStateBackend({ path: lmdbPath, ...cache }), blocks, txsPerBlock));
+    }
+    if (backends.includes('fdb')) results.push(await measureFdb(dir, blocks, txsPerBlock, cache));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -204,10 +221,10 @@ async function main(): Promise<void> {
 }
 
 /** FoundationDB when reachable; otherwise a result row that says why it is missing. */
-async function measureFdb(dir: string, blocks: number, txsPerBlock: number): Promise<BackendResult> {
+async function measureFdb(dir: string, blocks: number, txsPerBlock: number, cache: { cacheMaxEntries?: number }): Promise<BackendResult> {
   const missing = (why: string): BackendResult => ({
     backend: 'fdb', note: `not measured: ${why}`, blocks: 0, txsPerBlock, writesPerTx: WRITES_PER_TX,
-    commitUsPerTx: 0, commitMsPerBlockP50: 0, coldReadUsPerTx: 0, warmReadUsPerTx: 0, readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: 0,
+    commitUsPerTx: 0, commitMsPerBlockP50: 0, rewriteCommitUsPerTx: 0, coldReadUsPerTx: 0, warmReadUsPerTx: 0, readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: 0,
   });
   const shared = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'shared', 'fdb');
   let clusterFile = process.env['FDB_CLUSTER_FILE'] ?? '';
@@ -225,7 +242,7 @@ async function measureFdb(dir: string, blocks: number, txsPerBlock: number): Pro
       throw new Error(`cannot load libfdb_c (set LD_LIBRARY_PATH): ${String(err)}`);
     });
     const prefix = `lanes-bench-${process.pid}-${Date.now()}`;
-    const result = await measure('fdb', note, () => FdbStateBackend.open({ clusterFile, prefix }), blocks, txsPerBlock);
+    const result = await measure('fdb', note, () => FdbStateBackend.open({ clusterFile, prefix, ...cache }), blocks, txsPerBlock);
     const cleaner = await FdbStateBackend.open({ clusterFile, prefix });
     await cleaner.destroyAll();
     await cleaner.close();

@@ -71,8 +71,8 @@ export interface LanesConfig {
     fdbPrefix: string;
     /** A block whose mutations exceed this is committed to FoundationDB in chunks (FDB advice: < 1 MB). */
     fdbChunkBytes: number;
-    /** Entries of the FoundationDB backend's read cache (0 = none). */
-    fdbCacheEntries: number;
+    /** Entries of the state service's read cache of committed values, either backend (0 = none). */
+    cacheEntries: number;
     maxReadKeys: number;
     maxLogsRange: number;
     maxLogs: number;
@@ -177,7 +177,8 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       fdbClusterFile: str(env, 'FDB_CLUSTER_FILE', ''),
       fdbPrefix: str(env, 'LANES_FDB_PREFIX', 'lanes'),
       fdbChunkBytes: int(env, 'LANES_FDB_CHUNK_BYTES', 512 * 1024),
-      fdbCacheEntries: int(env, 'LANES_FDB_CACHE_ENTRIES', 200_000),
+      // LANES_FDB_CACHE_ENTRIES: its name while only the FoundationDB backend had the cache.
+      cacheEntries: int(env, 'LANES_STATE_CACHE_ENTRIES', int(env, 'LANES_FDB_CACHE_ENTRIES', 200_000)),
       maxReadKeys: int(env, 'LANES_STATE_MAX_READ_KEYS', 20_000),
       maxLogsRange: int(env, 'LANES_MAX_LOGS_RANGE', 10_000),
       maxLogs: int(env, 'LANES_MAX_LOGS', 10_000),

@@ -49,7 +49,7 @@ import {
   STATE_KEY_BYTES, collectLogs, decodeChanges, decodeFramed, decodeMeta, encodeChanges, encodeFramed, encodeMeta,
 } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
-import { VersionedReadCache } from './versionedReadCache.js';
+import { VersionedReadCache, ownedCopy } from './versionedReadCache.js';
 
 export const FDB_API_VERSION = 720;
 const FORMAT_VERSION = 1;
@@ -333,7 +333,7 @@ export class FdbStateBackend implements StateBackend {
       const version = MAX_U64 - k.readBigUInt64BE(k.length - 8);
       if (v[0] === TAG_ABSENT) return { value: null, version };
       if (v[0] !== TAG_PRESENT) throw new StateCorruptionError(`bad value tag ${v[0]} for ${keys[i]}`, 'state');
-      return { value: Buffer.from(v.subarray(1)), version };
+      return { value: ownedCopy(v.subarray(1)), version };
     });
   }
 

@@ -52,15 +52,15 @@ export async function openStateBackend(config: LanesConfig, options: { noSync?: 
     const { FdbStateBackend } = await import('./fdbBackend.js').catch((err: unknown) => {
       throw new Error(`state backend "fdb": cannot load the foundationdb client (is libfdb_c on LD_LIBRARY_PATH?): ${errorText(err)}`, { cause: err });
     });
-    const { fdbClusterFile, fdbPrefix, fdbChunkBytes, fdbCacheEntries } = config.state;
+    const { fdbClusterFile, fdbPrefix, fdbChunkBytes, cacheEntries } = config.state;
     const backend = await FdbStateBackend.open({
-      clusterFile: fdbClusterFile, prefix: fdbPrefix, chunkMaxBytes: fdbChunkBytes, cacheMaxEntries: fdbCacheEntries,
+      clusterFile: fdbClusterFile, prefix: fdbPrefix, chunkMaxBytes: fdbChunkBytes, cacheMaxEntries: cacheEntries,
     });
     return { backend, where: `foundationdb ${fdbClusterFile || '(default cluster file)'} prefix '${fdbPrefix}'` };
   }
   const dir = path.join(config.dataDir, 'state');
   mkdirSync(dir, { recursive: true });
-  return { backend: new LmdbStateBackend({ path: dir, noSync: options.noSync ?? false }), where: dir };
+  return { backend: new LmdbStateBackend({ path: dir, noSync: options.noSync ?? false, cacheMaxEntries: config.state.cacheEntries }), where: dir };
 }
 
 export async function startStateService(config: LanesConfig, log: Logger, options: StartStateServiceOptions = {}): Promise<RunningStateService> {

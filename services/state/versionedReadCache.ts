@@ -5,6 +5,16 @@
 // any other way (another replica committed), the whole cache is dropped.
 import type { StateKey } from '../../lib/state/keys.js';
 
+/**
+ * A copy with memory of its own. Buffer.from and subarray of a small buffer share an 8 KB pool
+ * slab (or the whole decoded message), which one long-lived cache entry would keep alive.
+ */
+export function ownedCopy(value: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(value.length);
+  out.set(value);
+  return out;
+}
+
 interface Entry {
   value: Buffer | null;
   /** Height of the version found; -1 = the key was never written. */
@@ -55,7 +65,7 @@ export class VersionedReadCache {
     for (const w of writes) {
       this.entries.delete(w.key);
       // Copied: a decoded commit's values are views into its whole message, which a cached view would keep alive.
-      if (this.maxEntries > 0) this.entries.set(w.key, { value: w.value === null ? null : Buffer.from(w.value), version: height });
+      if (this.maxEntries > 0) this.entries.set(w.key, { value: w.value === null ? null : ownedCopy(w.value), version: height });
     }
     this.heightValue = height;
     this.evict();
