@@ -2,7 +2,7 @@
 // request/reply on top of the proto codecs. Services never touch raw subjects or bytes.
 import {
   connect, DiscardPolicy, RetentionPolicy, StorageType,
-  type JetStreamManager, type Msg, type NatsConnection, type Subscription,
+  type JetStreamManager, type JetStreamOptions, type Msg, type NatsConnection, type Subscription,
 } from 'nats';
 import type { Logger } from '../log.js';
 import { BLOCK_STREAM, BLOCK_SUBJECT, MAX_PAYLOAD_BYTES, TX_STREAM, TX_SUBJECT } from './subjects.js';
@@ -106,11 +106,30 @@ const JS_STREAM_NOT_FOUND = 10059;
  * (`retry`), rather than stopping the service.
  */
 export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = DEFAULT_STREAM_LIMITS, retry: StreamSetupRetry = {}): Promise<void> {
+  await withSetupRetry(() => ensureStreamsOnce(jsm, limits), retry);
+}
+
+/**
+ * A service's start: its JetStream manager, then ensureStreams, in one bounded retry. Getting the
+ * manager is itself a request (JetStream's account info), which fails the same way beside a
+ * nats-server that is starting or restarting.
+ */
+export async function connectStreams(
+  nc: NatsConnection, limits: StreamLimits = DEFAULT_STREAM_LIMITS, retry: StreamSetupRetry = {}, options: JetStreamOptions = {},
+): Promise<JetStreamManager> {
+  let jsm: JetStreamManager | null = null;
+  return withSetupRetry(async () => {
+    jsm ??= await nc.jetstreamManager(options);
+    await ensureStreamsOnce(jsm, limits);
+    return jsm;
+  }, retry);
+}
+
+async function withSetupRetry<T>(attemptOnce: () => Promise<T>, retry: StreamSetupRetry): Promise<T> {
   const attempts = retry.attempts ?? 20;
   for (let attempt = 1; ; attempt++) {
     try {
-      await ensureStreamsOnce(jsm, limits);
-      return;
+      return await attemptOnce();
     } catch (err) {
       if (attempt >= attempts || !isTransientNatsError(err)) throw err;
       retry.onRetry?.(err as Error, attempt);

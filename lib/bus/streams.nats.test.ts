@@ -3,7 +3,7 @@
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../test/support/natsServer.js';
-import { DEFAULT_STREAM_LIMITS, StreamSetupError, ensureStreams, isTransientNatsError } from './nats.js';
+import { DEFAULT_STREAM_LIMITS, StreamSetupError, connectStreams, ensureStreams, isTransientNatsError } from './nats.js';
 import { BLOCK_STREAM, TX_STREAM, TX_SUBJECT } from './subjects.js';
 
 const small = { txStreamMaxBytes: 1024 * 1024, blockStreamMaxBytes: 1024 * 1024 };
@@ -57,6 +57,16 @@ describe('stream setup beside a restarting nats-server', () => {
     expect(retried.every((m) => /timeout/i.test(m))).toBe(true);
     expect((await jsm.streams.info(TX_STREAM)).config.subjects).toEqual([TX_SUBJECT]);
     expect((await jsm.streams.info(BLOCK_STREAM)).config.num_replicas).toBe(1);
+  });
+
+  it('gets its JetStream manager beside a server that is down at start, then the streams', async () => {
+    const down = server.restart(1_500);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const retried: string[] = [];
+    const jsm = await connectStreams(nc, { ...small, replicas: 1 }, { delayMs: 200, onRetry: (err) => retried.push(err.message) }, { timeout: 300 });
+    await down;
+    expect(retried.length).toBeGreaterThan(0);
+    expect((await jsm.streams.info(TX_STREAM)).config.subjects).toEqual([TX_SUBJECT]);
   });
 
   it('gives up after its attempts, and never retries a refused configuration', async () => {

@@ -1,5 +1,5 @@
 // Consensus service entry point: wires configuration, NATS and the single sequencer.
-import { DEFAULT_STREAM_LIMITS, connectBus, ensureStreams, streamSetupRetry } from '../../lib/bus/nats.js';
+import { DEFAULT_STREAM_LIMITS, connectBus, connectStreams, streamSetupRetry } from '../../lib/bus/nats.js';
 import { TX_STREAM } from '../../lib/bus/subjects.js';
 import type { LanesConfig } from '../../lib/config.js';
 import { isMainModule, runService } from '../../lib/service.js';
@@ -10,8 +10,7 @@ import { Sequencer } from './sequencer.js';
 
 export async function startConsensus(config: LanesConfig, log: Logger): Promise<{ stop(): Promise<void>; healthPort: number }> {
   const nc = await connectBus(config.natsUrl, `consensus-${config.instanceId}`, log);
-  const jsm = await nc.jetstreamManager();
-  await ensureStreams(jsm, { ...DEFAULT_STREAM_LIMITS, replicas: config.streamReplicas }, streamSetupRetry(log));
+  const jsm = await connectStreams(nc, { ...DEFAULT_STREAM_LIMITS, replicas: config.streamReplicas }, streamSetupRetry(log));
   const sequencer = new Sequencer(nc, nc.jetstream(), jsm, config, log);
   await sequencer.start();
   const metrics = createServiceMetrics('consensus', config.instanceId);

@@ -1,6 +1,6 @@
 // Ingress entry point: wires configuration, genesis, NATS, admission, the batcher, the JSON-RPC
 // and gRPC servers and the health endpoint. No logic lives here.
-import { DEFAULT_STREAM_LIMITS, connectBus, ensureStreams, streamSetupRetry } from '../../lib/bus/nats.js';
+import { DEFAULT_STREAM_LIMITS, connectBus, connectStreams, streamSetupRetry } from '../../lib/bus/nats.js';
 import { chainCommon } from '../../lib/chain/common.js';
 import { devGenesis, loadGenesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
@@ -39,7 +39,7 @@ export async function startIngress(config: LanesConfig, log: Logger): Promise<In
   const ingressId = `ingress-${config.instanceId}-${Date.now().toString(36)}`;
 
   const nc = await connectBus(config.natsUrl, ingressId, log);
-  await ensureStreams(await nc.jetstreamManager(), { ...DEFAULT_STREAM_LIMITS, replicas: config.streamReplicas }, streamSetupRetry(log));
+  await connectStreams(nc, { ...DEFAULT_STREAM_LIMITS, replicas: config.streamReplicas }, streamSetupRetry(log));
   const backend = new NatsBackend(nc, { requestTimeoutMs: config.requestTimeoutMs, maxReadKeys: config.state.maxReadKeys }, log);
   const chain = new ChainView(backend, { recentHeaders: 1024, genesisBaseFeePerGas: genesis.baseFeePerGas, headMaxAgeMs: 1_000 });
   const pending = new PendingTxs(cfg.maxPendingTxs * PENDING_CAPACITY_FACTOR);

@@ -1,5 +1,5 @@
 // Scheduler service entry point: wires configuration, genesis, NATS and the scheduler loop.
-import { DEFAULT_STREAM_LIMITS, connectBus, ensureStreams, streamSetupRetry } from '../../lib/bus/nats.js';
+import { DEFAULT_STREAM_LIMITS, connectBus, connectStreams, streamSetupRetry } from '../../lib/bus/nats.js';
 import { BLOCK_STREAM } from '../../lib/bus/subjects.js';
 import { devGenesis, loadGenesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
@@ -12,8 +12,7 @@ import { Scheduler } from './scheduler.js';
 export async function startScheduler(config: LanesConfig, log: Logger): Promise<{ stop(): Promise<void>; healthPort: number }> {
   const genesis = config.genesisPath === '' ? devGenesis() : loadGenesis(config.genesisPath);
   const nc = await connectBus(config.natsUrl, `scheduler-${config.instanceId}`, log);
-  const jsm = await nc.jetstreamManager();
-  await ensureStreams(jsm, { ...DEFAULT_STREAM_LIMITS, replicas: config.streamReplicas }, streamSetupRetry(log));
+  const jsm = await connectStreams(nc, { ...DEFAULT_STREAM_LIMITS, replicas: config.streamReplicas }, streamSetupRetry(log));
   const scheduler = new Scheduler(nc, jsm, config, genesis, log);
   await scheduler.start();
   const metrics = createServiceMetrics('scheduler', config.instanceId);
