@@ -9,8 +9,9 @@
 // cost: the first blocks pruned in the state service's steps (pruneUsPerTx: one older version
 // removed per written key).
 //
-// Usage: npm run bench:state [-- --blocks 10 --txs 500 --backends lmdb,fdb --cache N --out results/state.json]
-// (--cache: entries of the read cache, LANES_STATE_CACHE_ENTRIES; default the backends' own)
+// Usage: npm run bench:state [-- --blocks 10 --txs 500 --backends lmdb,fdb --cache N --root-threads N --out results/state.json]
+// (--cache: entries of the read cache, LANES_STATE_CACHE_ENTRIES, default the backends' own;
+// --root-threads: LANES_STATE_ROOT_THREADS, default 0)
 // The FDB figures from ../shared/fdb are those of an UNOPTIMISED (-O0) one-process server on
 // loopback: they bound the client-side cost and the protocol's round trips, not FDB's speed.
 import { execFileSync } from 'node:child_process';
@@ -60,6 +61,8 @@ interface BackendResult {
 const genesis = devGenesis();
 const log = pino({ level: 'silent' });
 const limits = { maxReadKeys: 100_000, maxLogsRange: 100, maxLogs: 100 };
+/** --root-threads: the state service's root hashing threads (LANES_STATE_ROOT_THREADS). */
+let rootThreads = 0;
 const WRITES_PER_TX = 4; // an ERC-20 transfer: sender account, two balance slots, coinbase share
 
 function word(n: number): Buffer {
@@ -136,7 +139,7 @@ function requestOf(height: number, txsPerBlock: number, keysOf = height): Commit
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 async function measure(name: string, note: string, open: () => Promise<StateBackend>, blocks: number, txsPerBlock: number): Promise<BackendResult> {
-  const service = await StateService.open({ backend: await open(), genesis, limits, log });
+  const service = await StateService.open({ backend: await open(), genesis, limits, log, rootThreads });
   const commitMs: number[] = [];
   const rewriteMs: number[] = [];
   // Blocks 1…blocks write new keys; blocks+1…2·blocks rewrite theirs, as a chain's recurring accounts do.
@@ -193,7 +196,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       blocks: { type: 'string', default: '10' }, txs: { type: 'string', default: '500' }, out: { type: 'string' },
-      backends: { type: 'string', default: 'lmdb,fdb' }, cache: { type: 'string' },
+      backends: { type: 'string', default: 'lmdb,fdb' }, cache: { type: 'string' }, 'root-threads': { type: 'string', default: '0' },
     },
   });
   const blocks = Number(values.blocks);
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
   if (unknown.length > 0) throw new Error(`--backends: unknown ${unknown.join(', ')} (lmdb, fdb)`);
   // The read cache's entries (both backends; default: theirs).
   const cache = values.cache === undefined ? {} : { cacheMaxEntries: Number(values.cache) };
+  rootThreads = Number(values['root-threads']);
   const results: BackendResult[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-bench-state-'));
   try {

@@ -78,6 +78,8 @@ export interface LanesConfig {
     maxLogs: number;
     /** Committed heights whose state stays readable; older versions are pruned (0 = keep all). */
     retainBlocks: number;
+    /** Worker threads hashing the state root's entries (0 = on the service's own thread). */
+    rootThreads: number;
     /** 'writer' commits (exactly one per store); 'reader' replicas serve reads from the writer's FoundationDB store. */
     role: 'writer' | 'reader';
   };
@@ -183,6 +185,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       maxLogsRange: int(env, 'LANES_MAX_LOGS_RANGE', 10_000),
       maxLogs: int(env, 'LANES_MAX_LOGS', 10_000),
       retainBlocks: int(env, 'LANES_STATE_RETAIN_BLOCKS', 10_000),
+      rootThreads: atMost(env, 'LANES_STATE_ROOT_THREADS', 1, 16),
       role: stateRole(env, backend),
     },
     requestTimeoutMs: int(env, 'LANES_REQUEST_TIMEOUT_MS', 10_000),

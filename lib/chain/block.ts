@@ -207,6 +207,30 @@ export interface BuildBlockHeaderArgs {
   txHashes: Buffer[];
   receipts: Receipt[];
   orderedDigest: Buffer;
+  /** blockBodyRoots(txHashes, receipts), when already computed (the state service does it while the state root hashes). */
+  body?: BlockBodyRoots;
+}
+
+/** The header fields that come from the block's body alone. */
+export interface BlockBodyRoots {
+  transactionsRoot: Buffer;
+  receiptsRoot: Buffer;
+  logsBloom: Buffer;
+  gasUsed: bigint;
+}
+
+export function blockBodyRoots(txHashes: Buffer[], receipts: Receipt[]): BlockBodyRoots {
+  if (receipts.length !== txHashes.length) {
+    throw new Error(`block header: ${txHashes.length} tx hashes but ${receipts.length} receipts`);
+  }
+  const logsBloom = Buffer.alloc(BLOOM_BYTES);
+  for (const receipt of receipts) bloomMerge(logsBloom, receipt.logsBloom);
+  return {
+    transactionsRoot: transactionsRoot(txHashes),
+    receiptsRoot: receiptsRoot(receipts),
+    logsBloom,
+    gasUsed: receipts.length === 0 ? 0n : receipts[receipts.length - 1]!.cumulativeGasUsed,
+  };
 }
 
 /**
@@ -216,22 +240,20 @@ export interface BuildBlockHeaderArgs {
  * beacon root. `stateRoot` is the LtHash root (lib/state/root.ts), not an MPT root.
  */
 export function buildBlockHeader(args: BuildBlockHeaderArgs): BlockHeader {
-  const { env, receipts } = args;
-  if (receipts.length !== args.txHashes.length) {
-    throw new Error(`block header: ${args.txHashes.length} tx hashes but ${receipts.length} receipts`);
+  const { env } = args;
+  if (args.receipts.length !== args.txHashes.length) {
+    throw new Error(`block header: ${args.txHashes.length} tx hashes but ${args.receipts.length} receipts`);
   }
-  const bloom = Buffer.alloc(BLOOM_BYTES);
-  for (const receipt of receipts) bloomMerge(bloom, receipt.logsBloom);
-  const gasUsed = receipts.length === 0 ? 0n : receipts[receipts.length - 1]!.cumulativeGasUsed;
+  const body = args.body ?? blockBodyRoots(args.txHashes, args.receipts);
   const header: BlockHeader = {
     number: env.number,
     hash: Buffer.alloc(0),
     parentHash: fixedBytes('parentHash', args.parentHash, HASH_BYTES),
     stateRoot: fixedBytes('stateRoot', args.stateRoot, HASH_BYTES),
-    transactionsRoot: transactionsRoot(args.txHashes),
-    receiptsRoot: receiptsRoot(receipts),
-    logsBloom: bloom,
-    gasUsed,
+    transactionsRoot: body.transactionsRoot,
+    receiptsRoot: body.receiptsRoot,
+    logsBloom: body.logsBloom,
+    gasUsed: body.gasUsed,
     gasLimit: env.gasLimit,
     timestamp: env.timestamp,
     baseFeePerGas: bigintToBytes(bytesToBigint(env.baseFeePerGas)), // canonical: no leading zeros

@@ -27,15 +27,27 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const SCRATCH_BYTES = 256;
 const scratch = Buffer.alloc(SCRATCH_BYTES);
 
+/** Writes the entry's canonical encoding (the digest's input) at `offset` of `out`; returns its length. */
+function writeEntryInput(key: StateKey, value: Uint8Array, out: Buffer, offset: number): number {
+  const keyBytes = key.length >>> 1;
+  out.writeUInt32BE(keyBytes, offset);
+  if (out.write(key, offset + 4, keyBytes, 'hex') !== keyBytes) throw new Error(`state root: key is not hex: ${key}`);
+  out.set(value, offset + 4 + keyBytes);
+  return 4 + keyBytes + value.length;
+}
+
+const entryInputBytes = (key: StateKey, value: Uint8Array): number => 4 + (key.length >>> 1) + value.length;
+
+function digestOf(input: Uint8Array): Buffer {
+  return createHash('shake256', { outputLength: LATTICE_BYTES }).update(input).digest();
+}
+
 /** SHAKE256 of the entry's canonical encoding: LATTICE_BYTES bytes, its lanes little-endian. */
 function entryDigest(key: StateKey, value: Uint8Array): Buffer {
-  const keyBytes = key.length >>> 1;
-  const total = 4 + keyBytes + value.length;
+  const total = entryInputBytes(key, value);
   const input = total <= SCRATCH_BYTES ? scratch : Buffer.alloc(total);
-  input.writeUInt32BE(keyBytes, 0);
-  if (input.write(key, 4, keyBytes, 'hex') !== keyBytes) throw new Error(`state root: key is not hex: ${key}`);
-  input.set(value, 4 + keyBytes);
-  return createHash('shake256', { outputLength: LATTICE_BYTES }).update(input.subarray(0, total)).digest();
+  writeEntryInput(key, value, input, 0);
+  return digestOf(input.subarray(0, total));
 }
 
 /** The digest's lanes as a Uint16Array over its own memory when aligned, else in `spare`. */
@@ -51,6 +63,62 @@ function lanesOf(digest: Buffer, spare: Uint16Array): Uint16Array {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** One entry's change: `before`/`after` are null when the entry is absent. */
+export interface RootChange {
+  key: StateKey;
+  before: Uint8Array | null;
+  after: Uint8Array | null;
+}
+
+/**
+ * Changes `from`…`to` (exclusive) as the digest inputs to subtract and add, framed for another
+ * thread (latticeOfFramed): per entry digest, an i32 LE length, negative to subtract, then the
+ * input. Unchanged entries are left out, as update() skips them.
+ */
+export function frameChanges(changes: readonly RootChange[], from: number, to: number): Buffer {
+  let total = 0;
+  for (let i = from; i < to; i++) {
+    const { key, before, after } = changes[i]!;
+    if (before !== null && after !== null && sameBytes(before, after)) continue;
+    if (before !== null) total += 4 + entryInputBytes(key, before);
+    if (after !== null) total += 4 + entryInputBytes(key, after);
+  }
+  // Its own memory, not a pool slab: the buffer is transferred to the worker.
+  const out = Buffer.from(new ArrayBuffer(total));
+  let at = 0;
+  const put = (key: StateKey, value: Uint8Array, sign: 1 | -1): void => {
+    const length = writeEntryInput(key, value, out, at + 4);
+    out.writeInt32LE(sign * length, at);
+    at += 4 + length;
+  };
+  for (let i = from; i < to; i++) {
+    const { key, before, after } = changes[i]!;
+    if (before !== null && after !== null && sameBytes(before, after)) continue;
+    if (before !== null) put(key, before, -1);
+    if (after !== null) put(key, after, 1);
+  }
+  return out;
+}
+
+/** The lattice delta of framed changes (frameChanges): what a root worker computes. */
+export function latticeOfFramed(framed: Uint8Array): Uint16Array {
+  const lanes = new Uint16Array(LATTICE_LANES);
+  const spare = new Uint16Array(LATTICE_LANES);
+  const view = new DataView(framed.buffer, framed.byteOffset, framed.byteLength);
+  let at = 0;
+  while (at < framed.length) {
+    if (at + 4 > framed.length) throw new Error('state root: truncated framed changes');
+    const signed = view.getInt32(at, true);
+    const length = Math.abs(signed);
+    if (signed === 0 || at + 4 + length > framed.length) throw new Error(`state root: bad framed entry at ${at}`);
+    const digest = lanesOf(digestOf(framed.subarray(at + 4, at + 4 + length)), spare);
+    if (signed < 0) for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! - digest[i]!;
+    else for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! + digest[i]!;
+    at += 4 + length;
+  }
+  return lanes;
 }
 
 /** Accumulates the state lattice; feed it every changed entry with its old and new value. */
@@ -83,6 +151,13 @@ export class StateRootAccumulator {
       const into = lanesOf(entryDigest(key, after), this.spareAfter);
       for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! + into[i]!;
     }
+  }
+
+  /** Adds a lattice delta (latticeOfFramed): the lattice is a sum, so deltas of parts add up to the whole. */
+  addLattice(delta: Uint16Array): void {
+    if (delta.length !== LATTICE_LANES) throw new Error(`lattice delta must have ${LATTICE_LANES} lanes, got ${delta.length}`);
+    const lanes = this.lanes;
+    for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! + delta[i]!;
   }
 
   /** The lattice, little-endian lanes; persist it to resume accumulation after a restart. */

@@ -73,6 +73,7 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   try {
     service = await StateService.open({
       backend, genesis, log, limits: config.state, retainBlocks: config.state.retainBlocks, role: config.state.role,
+      rootThreads: config.state.rootThreads,
       onCommitted: (event) => {
         commitMetrics.onCommitted(event);
         publishCommitted(nc, event, log);
@@ -85,6 +86,8 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   }
   metrics.gaugeFrom('lanes_chain_height', 'Height of the last committed block (the source of truth)', () => Number(service.height));
   metrics.gaugeFrom('lanes_state_oldest_readable_height', 'Lowest height state reads are served at (LANES_STATE_RETAIN_BLOCKS)', () => Number(service.oldestReadableHeight));
+  metrics.counterFrom('lanes_state_root_thread_blocks_total', 'Blocks whose state root the root threads hashed (LANES_STATE_ROOT_THREADS)', () => service.rootStats.threadBlocks);
+  metrics.counterFrom('lanes_state_root_thread_fallbacks_total', 'Blocks the root threads failed, hashed on the service thread instead', () => service.rootStats.fallbackBlocks);
   const subs = serveAll(nc, service, log, commitMetrics.commitSeconds, config.state.role);
   await nc.flush(); // the server has our subscriptions before anyone is told we are ready
   const health = await startHealthServer('state', config.healthPort, () => ({

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { keccak_256 } from '@noble/hashes/sha3.js';
@@ -13,7 +13,7 @@ import {
 } from '../../lib/state/keys.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
-import { StateService, type StateServiceLimits } from './stateService.js';
+import { StateService, type StateServiceLimits, type StateServiceOptions } from './stateService.js';
 
 const log = pino({ level: 'silent' });
 const limits: StateServiceLimits = { maxReadKeys: 1000, maxLogsRange: 100, maxLogs: 50 };
@@ -311,6 +311,46 @@ describe('StateService on lmdb', () => {
     expect(r3.header!.stateRoot).toEqual(rootOf(state));
     expect((await service.commitBlock(commitRequest({ height: 2n, writes: [put(a, account(8n))] }))).alreadyCommitted).toBe(true);
     expect((await service.commitBlock(commitRequest({ height: 2n, digestSalt: 1 }))).error).toMatch(/already committed/);
+  });
+
+  it('gives the same headers with root threads, and with root threads that keep failing (hashed on the service thread)', async () => {
+    const broken = path.join(dir, 'broken-root-worker.js');
+    await writeFile(broken, 'process.exit(3);\n');
+    const warnings: string[] = [];
+    const warnLog = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(JSON.parse(line).msg); } });
+    const variants: Array<Partial<StateServiceOptions>> = [{ rootThreads: 2 }, { rootThreads: 1, rootWorkerFile: broken, log: warnLog }];
+    const services = await Promise.all(variants.map(async (extra, i) => StateService.open({
+      backend: new LmdbStateBackend({ path: path.join(dir, `variant-${i}`), noSync: true }), genesis, limits, log, ...extra,
+    })));
+    try {
+      const state = genesisStateEntries(genesis);
+      for (let h = 1n; h <= 3n; h++) {
+        // 300 writes: past the threads' minimum; a third rewrite the block before's keys, some delete them.
+        const writes: StateEntry[] = [];
+        for (let i = 0; i < 300; i++) {
+          const key = storageKey(addr(7), word(Number(h) * 200 + i));
+          if (h > 1n && i % 10 === 0) {
+            writes.push(del(key));
+            state.delete(key);
+          } else {
+            writes.push(put(key, word(Number(h) * 1000 + i + 1)));
+            state.set(key, word(Number(h) * 1000 + i + 1));
+          }
+        }
+        const req = commitRequest({ height: h, txs: [{ tx: txOf(Number(h)) }], writes });
+        const [plain, ...others] = await Promise.all([service, ...services].map((s) => s.commitBlock(req)));
+        expect(plain!.error).toBe('');
+        expect(plain!.header!.stateRoot).toEqual(rootOf(state));
+        for (const other of others) expect(other.header).toEqual(plain!.header);
+      }
+      expect(services[0]!.rootStats).toEqual({ threadBlocks: 3, fallbackBlocks: 0 });
+      expect(services[1]!.rootStats).toEqual({ threadBlocks: 0, fallbackBlocks: 3 });
+      expect(service.rootStats).toEqual({ threadBlocks: 0, fallbackBlocks: 0 });
+      // Logged once, not per block.
+      expect(warnings.filter((m) => /root threads failed/.test(m))).toHaveLength(1);
+    } finally {
+      await Promise.all(services.map((s) => s.close()));
+    }
   });
 
   it('refuses to open a store created with another genesis', async () => {

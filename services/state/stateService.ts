@@ -13,14 +13,15 @@ import type {
   LogsResponse, StateReadRequest, StateReadResponse, TxLookup, TxLookupRequest, TxLookupResponse,
 } from '../../gen/lanes/v1/bus.js';
 import type { BlockHeader, Rejection, StateEntry } from '../../gen/lanes/v1/types.js';
-import { ADDRESS_BYTES, BLOOM_BYTES, HASH_BYTES, buildBlockHeader, genesisHeader } from '../../lib/chain/block.js';
+import { ADDRESS_BYTES, BLOOM_BYTES, HASH_BYTES, blockBodyRoots, buildBlockHeader, genesisHeader } from '../../lib/chain/block.js';
 import { genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
 import type { Logger } from '../../lib/log.js';
 import {
   ACCOUNT_VALUE_BYTES, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, decodeAccount, isEmptyAccount, keyFromBytes,
   type StateKey,
 } from '../../lib/state/keys.js';
-import { StateRootAccumulator } from '../../lib/state/root.js';
+import { StateRootAccumulator, type RootChange } from '../../lib/state/root.js';
+import { RootHashers } from '../../lib/state/rootHashers.js';
 import { HeightFenceError, HeightPrunedError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
 
 export interface StateServiceLimits {
@@ -55,6 +56,13 @@ export interface StateServiceOptions {
    * not heard of yet, reads the store's head before answering.
    */
   role?: 'writer' | 'reader';
+  /**
+   * LANES_STATE_ROOT_THREADS (1 in config): worker threads that hash the root's entries
+   * (rootHashers.ts) while the commit's other work runs. 0 or absent = on the service's own thread.
+   */
+  rootThreads?: number;
+  /** The root threads' compiled worker (tests: a broken one); default rootHashers.ts's. */
+  rootWorkerFile?: string;
 }
 
 /** A reader opened on a store the writer has not written genesis to yet. */
@@ -146,9 +154,16 @@ export class StateService {
   private closed = false;
   /** Reads waiting for the next commit (waitForNextHeight). */
   private readonly nextHeightWaiters = new Set<() => void>();
+  private readonly rootHashers: RootHashers | null;
+  /** A failed root thread is logged once, until one works again. */
+  private rootThreadsFailing = false;
+  /** Blocks whose root the threads hashed, and blocks the threads failed and this thread hashed. */
+  readonly rootStats = { threadBlocks: 0, fallbackBlocks: 0 };
 
   private constructor(private readonly options: StateServiceOptions, head: Head, private oldestReadable: bigint) {
     this.current = head;
+    const threads = options.rootThreads ?? 0;
+    this.rootHashers = threads > 0 && options.role !== 'reader' ? new RootHashers(threads, options.rootWorkerFile) : null;
   }
 
   /** Opens the store, writing genesis as block 0 when it is empty. */
@@ -262,11 +277,16 @@ export class StateService {
       const before = await this.options.backend.readAt(writes.map((w) => w.key), committed);
       const t2 = performance.now();
       const accumulator = this.current.accumulator.clone();
-      writes.forEach((w, i) => accumulator.update(w.key, before[i]!, w.value));
+      const txHashes = req.txs.map((tx) => tx.hash);
+      // With root threads, the body's roots are computed while the threads hash the state's entries.
+      let body: ReturnType<typeof blockBodyRoots> | undefined;
+      await this.updateRoot(accumulator, writes.map((w, i): RootChange => ({ key: w.key, before: before[i]!, after: w.value })), () => {
+        body = blockBodyRoots(txHashes, req.receipts);
+      });
       const t3 = performance.now();
       const header = buildBlockHeader({
         env, parentHash: this.current.header.hash, stateRoot: accumulator.root(),
-        txHashes: req.txs.map((tx) => tx.hash), receipts: req.receipts, orderedDigest: req.orderedDigest,
+        txHashes, receipts: req.receipts, orderedDigest: req.orderedDigest, ...(body === undefined ? {} : { body }),
       });
       const t4 = performance.now();
       const rejections: Rejection[] = req.rejections.map((r) => ({ ...r, height }));
@@ -291,6 +311,32 @@ export class StateService {
       this.options.log.error({ err, height: height.toString() }, 'commit failed');
       return { header: undefined, alreadyCommitted: false, error: `commit of block ${height} failed: ${errorMessage(err)}` };
     }
+  }
+
+  /**
+   * Applies `changes` to `accumulator`: on the root threads when there are any and the block is
+   * large enough, running `meanwhile` on this thread while they hash; else here. A failed thread
+   * costs time, never the result: its block is hashed here.
+   */
+  private async updateRoot(accumulator: StateRootAccumulator, changes: RootChange[], meanwhile: () => void): Promise<void> {
+    const hashers = this.rootHashers;
+    if (hashers !== null && hashers.worthIt(changes.length)) {
+      const delta = hashers.delta(changes);
+      delta.catch(() => undefined); // awaited below; meanwhile() must not leave it unhandled
+      meanwhile();
+      try {
+        accumulator.addLattice(await delta);
+        this.rootStats.threadBlocks++;
+        if (this.rootThreadsFailing) this.options.log.info('root threads work again');
+        this.rootThreadsFailing = false;
+        return;
+      } catch (err) {
+        if (!this.rootThreadsFailing) this.options.log.warn({ err }, 'root threads failed; hashing this block on the service thread');
+        this.rootThreadsFailing = true;
+        this.rootStats.fallbackBlocks++;
+      }
+    }
+    for (const c of changes) accumulator.update(c.key, c.before, c.after);
   }
 
   private async answerRetry(height: bigint, digest: Buffer, fail: (e: string) => CommitResponse): Promise<CommitResponse> {
@@ -478,6 +524,7 @@ export class StateService {
     this.closed = true;
     this.wakeNextHeightWaiters();
     await this.commitQueue;
+    await this.rootHashers?.close();
     await this.options.backend.close();
   }
 }

@@ -1,0 +1,104 @@
+// The root's entry hashes on worker threads (the compiled dist/lib/state/rootWorker.js, which
+// `npm test` builds first) must give the lattice the service thread gives, and a thread that
+// fails must cost a call, never a wrong lattice.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StateRootAccumulator, frameChanges, latticeOfFramed, type RootChange } from './root.js';
+import { MAX_FAILURES, MIN_CHANGES_PER_THREAD, RootHashers, RootHashersError } from './rootHashers.js';
+
+const key = fc.oneof(
+  fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => '01' + Buffer.from(a).toString('hex')),
+  fc.uint8Array({ minLength: 52, maxLength: 52 }).map((a) => '02' + Buffer.from(a).toString('hex')),
+  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => '03' + Buffer.from(a).toString('hex')),
+);
+// Short values, and code longer than the accumulator's scratch buffer.
+const value = fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 72 }), fc.uint8Array({ minLength: 300, maxLength: 700 }));
+const change = fc.record({ key, before: fc.option(value, { nil: null }), after: fc.option(value, { nil: null }), same: fc.boolean() })
+  .map(({ key: k, before, after, same }): RootChange => ({ key: k, before: same && after !== null ? Uint8Array.from(after) : before, after }));
+
+function onThisThread(start: StateRootAccumulator, changes: readonly RootChange[]): Buffer {
+  const acc = start.clone();
+  for (const c of changes) acc.update(c.key, c.before, c.after);
+  return acc.serialize();
+}
+
+describe('RootHashers', () => {
+  const pools: RootHashers[] = [];
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'lanes-root-'));
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const pool = (threads: number, file?: string): RootHashers => {
+    const p = file === undefined ? new RootHashers(threads) : new RootHashers(threads, file);
+    pools.push(p);
+    return p;
+  };
+
+  it('frames changes so that their lattice is the one the accumulator computes', () => {
+    fc.assert(fc.property(fc.array(change, { maxLength: 20 }), (changes) => {
+      const acc = new StateRootAccumulator();
+      acc.addLattice(latticeOfFramed(frameChanges(changes, 0, changes.length)));
+      expect(acc.serialize().equals(onThisThread(new StateRootAccumulator(), changes))).toBe(true);
+    }), { numRuns: 100 });
+    expect(() => latticeOfFramed(Uint8Array.of(5, 0, 0, 0, 1))).toThrow(/bad framed entry/);
+    expect(() => latticeOfFramed(Uint8Array.of(5, 0))).toThrow(/truncated/);
+  });
+
+  it('gives the service thread\'s lattice with 1, 2 and 3 threads, over blocks split into parts', async () => {
+    const start = new StateRootAccumulator();
+    start.update('01' + '11'.repeat(20), null, Buffer.alloc(72, 3));
+    for (const threads of [1, 2, 3]) {
+      const hashers = pool(threads);
+      await fc.assert(fc.asyncProperty(fc.array(change, { minLength: MIN_CHANGES_PER_THREAD, maxLength: 4 * MIN_CHANGES_PER_THREAD }), async (changes) => {
+        expect(hashers.worthIt(changes.length)).toBe(true);
+        const acc = start.clone();
+        acc.addLattice(await hashers.delta(changes));
+        expect(acc.serialize().equals(onThisThread(start, changes))).toBe(true);
+      }), { numRuns: 8 });
+    }
+  });
+
+  it('fails a call whose thread dies, and starts a new thread for the next', async () => {
+    const hashers = pool(2);
+    const changes = fc.sample(change, 4 * MIN_CHANGES_PER_THREAD);
+    const expected = onThisThread(new StateRootAccumulator(), changes);
+    const check = async (): Promise<void> => {
+      const acc = new StateRootAccumulator();
+      acc.addLattice(await hashers.delta(changes));
+      expect(acc.serialize().equals(expected)).toBe(true);
+    };
+    await check(); // both threads started
+    // Many parts of large code values, so the call is still running when its thread ends.
+    const big = Array.from({ length: 20_000 }, (_, i): RootChange => ({ key: '03' + i.toString(16).padStart(64, '0'), before: null, after: Buffer.alloc(600, i) }));
+    const running = hashers.delta(big);
+    hashers.crashForTest(1);
+    await expect(running).rejects.toBeInstanceOf(RootHashersError);
+    await check();
+  });
+
+  it('stops after failing calls in a row, so the caller hashes on its own thread', async () => {
+    const broken = path.join(dir, 'broken-worker.js');
+    writeFileSync(broken, 'process.exit(3);\n');
+    const hashers = pool(1, broken);
+    const changes = fc.sample(change, MIN_CHANGES_PER_THREAD);
+    for (let i = 0; i < MAX_FAILURES; i++) {
+      expect(hashers.worthIt(changes.length)).toBe(true);
+      await expect(hashers.delta(changes)).rejects.toThrow(/exited with code 3/);
+    }
+    expect(hashers.worthIt(changes.length)).toBe(false);
+    await expect(hashers.delta(changes)).rejects.toThrow(/stopped after/);
+  });
+
+  it('refuses a bad thread count and a missing worker file, and skips small blocks', () => {
+    expect(() => new RootHashers(0)).toThrow(/threads must be/);
+    expect(() => new RootHashers(1, path.join(dir, 'none.js'))).toThrow(/not found/);
+    expect(pool(1).worthIt(MIN_CHANGES_PER_THREAD - 1)).toBe(false);
+  });
+});
