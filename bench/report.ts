@@ -83,6 +83,7 @@ function formatPoint(p: PointResult, targetTps: number): string[] {
     for (const s of c.stages) capRows.push([s.stage, f0(s.cpuUsPerTx), f1(s.coresForTarget), s.scalesOut ? 'yes' : 'no', f0(s.ceilingTpsPerCore)]);
     out.push(...table(capRows).map((l) => '     ' + l));
     out.push(`     total ≈ ${f0(c.totalCores)} cores; ceiling ≈ ${f0(c.ceilingTps)} tx/s, set by ${c.ceilingStage ?? 'none'} (${c.ceilingStage === null ? '' : 'cannot add replicas'})`);
+    for (const m of c.moved) out.push(`     counted with ${m.to}, not ${m.from}: ${f0(m.cpuUsPerTx)} µs/tx of ${m.what}`);
     out.push(`     assumes: ${c.assumptions.join('; ')}`);
   }
   out.push(`   check: ${p.accounting.included} txs committed, ${p.accounting.lost.length} lost, ${p.accounting.duplicated.length} applied twice, ${p.stateChecked} state values compared (${p.stateMismatches.length} differ), ${p.rootMismatches} state-root mismatches vs serial reference${p.baselineStopped !== undefined ? `; baseline stopped ${p.baselineStopped}` : ''}`);

@@ -85,6 +85,8 @@ export interface ServiceUsage {
   source: ResourceSample['source'];
   cpuSeconds?: number;
   peakRssBytes?: number;
+  /** How much each numeric field of the service's /healthz grew (counters such as the scheduler's chosenSerialMs). */
+  healthDeltas?: Record<string, number>;
 }
 
 /** CPU seconds spent between two samples, and the peak RSS at the end. */
@@ -93,7 +95,15 @@ export function usageBetween(before: readonly ResourceSample[], after: readonly 
     const b = before.find((x) => x.name === a.name);
     const cpu = a.cpuSeconds !== undefined && b?.cpuSeconds !== undefined ? Math.max(0, a.cpuSeconds - b.cpuSeconds) : undefined;
     const peak = a.maxRssBytes ?? a.rssBytes;
-    return { name: a.name, source: a.source, ...(cpu !== undefined ? { cpuSeconds: cpu } : {}), ...(peak !== undefined ? { peakRssBytes: peak } : {}) };
+    const healthDeltas: Record<string, number> = {};
+    for (const [field, value] of Object.entries(a.health ?? {})) {
+      const was = num(b?.health?.[field]);
+      if (num(value) !== undefined && was !== undefined) healthDeltas[field] = (value as number) - was;
+    }
+    return {
+      name: a.name, source: a.source, ...(cpu !== undefined ? { cpuSeconds: cpu } : {}), ...(peak !== undefined ? { peakRssBytes: peak } : {}),
+      ...(Object.keys(healthDeltas).length > 0 ? { healthDeltas } : {}),
+    };
   });
 }
 

@@ -110,6 +110,9 @@ export interface BlockExecution {
 
 const NO_LOOKAHEAD = { lookaheadKeys: 0, lookaheadRoundTrips: 0, lookaheadFailures: 0 } as const;
 
+/** The serial reason of a block the mode chooser kept off the executors because parallel had been slower. */
+export const CHOSEN_SERIAL_REASON = 'serial faster lately';
+
 type Decision = { plan: PartitionPlan; planMs: number; serialReason: ''; chosen: true } | { plan: null; serialReason: string; chosen: boolean };
 
 interface LookaheadTotals {
@@ -221,7 +224,7 @@ export class ParallelEngine {
     if (pool.size() < 2) return serial('fewer than 2 executors', false);
     if (this.hot.conflictShare() > this.options.maxConflictShare) return serial('predicted conflicts', false);
     // A lookahead's block comes after the one running now: ask what the chooser will say then.
-    if (this.options.adaptiveMode && (guess ? this.modes.chooseNext() : this.modes.choose()) === 'serial') return serial('serial faster lately', true);
+    if (this.options.adaptiveMode && (guess ? this.modes.chooseNext() : this.modes.choose()) === 'serial') return serial(CHOSEN_SERIAL_REASON, true);
     const planStarted = performance.now();
     const { plan, reused } = this.planFor(req, Math.max(1, Math.min(pool.size(), this.options.maxPartitions)), local);
     const planMs = reused ? 0 : performance.now() - planStarted;

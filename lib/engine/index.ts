@@ -3,7 +3,7 @@
 export { BlockMemory, type BaseReader, type MemoryEntry } from './blockMemory.js';
 export { longestChain, reportToJson, topKeys, TOP_KEYS, type ConflictReport } from './conflictReport.js';
 export {
-  DEFAULT_ENGINE_OPTIONS, EngineInvariantError, ParallelEngine,
+  CHOSEN_SERIAL_REASON, DEFAULT_ENGINE_OPTIONS, EngineInvariantError, ParallelEngine,
   type BlockExecution, type EngineLog, type EngineOptions, type ExecutorPool, type LocalExecution,
 } from './engine.js';
 export { DEFAULT_HOT_KEY_OPTIONS, HotKeyTracker, type HotKeyOptions } from './hotKeys.js';

@@ -35,7 +35,7 @@ function defaultWorkerFile(): string {
 }
 
 interface Pending {
-  resolve: (lanes: Uint16Array) => void;
+  resolve: (answer: { lanes: Uint16Array; ms: number }) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -46,7 +46,7 @@ class Slot {
 
   constructor(private readonly file: string) {}
 
-  run(job: RootJob): Promise<Uint16Array> {
+  run(job: RootJob): Promise<{ lanes: Uint16Array; ms: number }> {
     const worker = this.worker ?? this.start();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new RootHashersError(`root thread missed its ${ROOT_JOB_TIMEOUT_MS} ms deadline`)), ROOT_JOB_TIMEOUT_MS);
@@ -64,7 +64,7 @@ class Slot {
       this.pending.delete(answer.id);
       clearTimeout(pending.timer);
       if (answer.error !== undefined) pending.reject(new RootHashersError(`root thread: ${answer.error}`));
-      else pending.resolve(answer.lanes);
+      else pending.resolve({ lanes: answer.lanes, ms: answer.ms });
     });
     worker.on('error', (err) => this.fail(new RootHashersError(`root thread failed: ${err.message}`, { cause: err })));
     worker.on('exit', (code) => {
@@ -96,6 +96,8 @@ export class RootHashers {
   private nextId = 0;
   private failures = 0;
   private closed = false;
+  /** The threads' time on answered jobs, ms: root hashing that left the caller's thread. */
+  threadMs = 0;
 
   /** `threads` ≥ 1 worker threads, started on first use. */
   constructor(readonly threads: number, workerFile: string = defaultWorkerFile()) {
@@ -117,13 +119,13 @@ export class RootHashers {
     if (this.closed) throw new RootHashersError('root hashers closed');
     if (this.failures >= MAX_FAILURES) throw new RootHashersError(`root hashers stopped after ${MAX_FAILURES} failures in a row`);
     const parts = Math.max(1, Math.min(this.slots.length, Math.floor(changes.length / MIN_CHANGES_PER_THREAD)));
-    const jobs: Promise<Uint16Array>[] = [];
+    const jobs: Promise<{ lanes: Uint16Array; ms: number }>[] = [];
     for (let p = 0; p < parts; p++) {
       const from = Math.floor((changes.length * p) / parts);
       const to = Math.floor((changes.length * (p + 1)) / parts);
       jobs.push(this.slots[p]!.run({ id: this.nextId++, framed: frameChanges(changes, from, to) }));
     }
-    let deltas: Uint16Array[];
+    let deltas: { lanes: Uint16Array; ms: number }[];
     try {
       deltas = await Promise.all(jobs);
     } catch (err) {
@@ -132,7 +134,10 @@ export class RootHashers {
     }
     this.failures = 0;
     const sum = new Uint16Array(LATTICE_LANES);
-    for (const delta of deltas) for (let i = 0; i < LATTICE_LANES; i++) sum[i] = sum[i]! + delta[i]!;
+    for (const { lanes, ms } of deltas) {
+      this.threadMs += ms;
+      for (let i = 0; i < LATTICE_LANES; i++) sum[i] = sum[i]! + lanes[i]!;
+    }
     return sum;
   }
 

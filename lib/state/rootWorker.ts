@@ -7,14 +7,17 @@ export interface RootJob {
   framed: Uint8Array;
 }
 
-export type RootAnswer = { id: number; lanes: Uint16Array; error?: undefined } | { id: number; error: string };
+/** `ms`: the thread's time on the job (its CPU: hashing does not wait). */
+export type RootAnswer = { id: number; lanes: Uint16Array; ms: number; error?: undefined } | { id: number; error: string };
 
 const port = parentPort;
 if (port === null) throw new Error('rootWorker.js runs as a worker thread (RootHashers), not on its own');
 port.on('message', (job: RootJob) => {
   let answer: RootAnswer;
+  const started = performance.now();
   try {
-    answer = { id: job.id, lanes: latticeOfFramed(job.framed) };
+    answer = { id: job.id, lanes: latticeOfFramed(job.framed), ms: 0 };
+    answer.ms = performance.now() - started;
   } catch (err) {
     answer = { id: job.id, error: err instanceof Error ? err.message : String(err) };
   }

@@ -42,7 +42,7 @@ export async function startScheduler(config: LanesConfig, log: Logger): Promise<
       ok: s.running && !nc.isClosed(), committedHeight: s.committedHeight.toString(), blocks: s.blocks, txs: s.txs, rejected: s.rejected,
       executions: s.executions, reexecutions: s.reexecutions, parallelBlocks: s.parallelBlocks, serialBlocks: s.serialBlocks,
       serialFallbacks: s.serialFallbacks, execRetries: s.execRetries, executors: s.executors,
-      overlappedBlocks: s.overlappedBlocks, blockHashReruns: s.blockHashReruns,
+      overlappedBlocks: s.overlappedBlocks, blockHashReruns: s.blockHashReruns, chosenSerialMs: s.chosenSerialMs,
     };
   }, { host: config.healthHost, metrics: metrics.registry });
   log.info({ healthPort: health.port }, 'scheduler ready');

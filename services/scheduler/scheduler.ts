@@ -11,7 +11,7 @@ import { request, serve } from '../../lib/bus/nats.js';
 import {
   BLOCK_EXECUTED_SUBJECT, BLOCK_STREAM, MAX_PAYLOAD_BYTES, SCHEDULER_REPORT_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT, TX_STREAM,
 } from '../../lib/bus/subjects.js';
-import { HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
+import { CHOSEN_SERIAL_REASON, HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
@@ -41,6 +41,11 @@ export interface SchedulerStats {
   blockHashReruns: number;
   /** Blocks that began executing while the block before was still committing (pipelining). */
   overlappedBlocks: number;
+  /**
+   * Wall ms of blocks run in this process because the mode chooser found parallel slower lately:
+   * EVM work that executors do where parallel pays (the capacity projection counts it with them).
+   */
+  chosenSerialMs: number;
   executors: number;
 }
 
@@ -75,7 +80,7 @@ export class Scheduler {
   private requestId = 0n;
   private readonly counters = {
     blocks: 0, txs: 0, rejected: 0, execRetries: 0, lastBlockMs: 0, executions: 0, reexecutions: 0, parallelBlocks: 0, serialBlocks: 0, serialFallbacks: 0,
-    blockHashReruns: 0, overlappedBlocks: 0,
+    blockHashReruns: 0, overlappedBlocks: 0, chosenSerialMs: 0,
   };
   private readonly pool: NatsExecutorPool;
   private readonly engine: ParallelEngine;
@@ -319,6 +324,7 @@ export class Scheduler {
     this.counters.serialFallbacks += report.fallbacks;
     if (report.mode === 'parallel') this.counters.parallelBlocks++;
     else this.counters.serialBlocks++;
+    if (report.serialReason === CHOSEN_SERIAL_REASON && this.config.scheduler.serialInProcess) this.counters.chosenSerialMs += report.execMs;
     this.reports.set(report.height, report);
     if (this.reports.size > REPORTS_KEPT) this.reports.delete(this.reports.keys().next().value!);
     this.log.info({ report: reportToJson(report) }, 'conflict report');

@@ -92,7 +92,7 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   await nc.flush(); // the server has our subscriptions before anyone is told we are ready
   const health = await startHealthServer('state', config.healthPort, () => ({
     ok: nc !== null && !nc.isClosed(), height: service.height.toString(), headHash: service.headHeader.hash.toString('hex'),
-    oldestReadableHeight: service.oldestReadableHeight.toString(), role: config.state.role,
+    oldestReadableHeight: service.oldestReadableHeight.toString(), role: config.state.role, rootThreadMs: service.rootThreadMs,
   }), { host: config.healthHost, metrics: metrics.registry });
   log.info({ healthPort: health.port, height: service.height.toString(), backend: config.state.backend, store: where, role: config.state.role }, 'state ready');
   let stopping: Promise<void> | null = null;

@@ -160,6 +160,11 @@ export class StateService {
   /** Blocks whose root the threads hashed, and blocks the threads failed and this thread hashed. */
   readonly rootStats = { threadBlocks: 0, fallbackBlocks: 0 };
 
+  /** Time the root threads spent hashing, ms (their CPU, which the process's own accounting also counts). */
+  get rootThreadMs(): number {
+    return this.rootHashers?.threadMs ?? 0;
+  }
+
   private constructor(private readonly options: StateServiceOptions, head: Head, private oldestReadable: bigint) {
     this.current = head;
     const threads = options.rootThreads ?? 0;
