@@ -27,11 +27,15 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const SCRATCH_BYTES = 256;
 const scratch = Buffer.alloc(SCRATCH_BYTES);
 
-/** Writes the entry's canonical encoding (the digest's input) at `offset` of `out`; returns its length. */
-function writeEntryInput(key: StateKey, value: Uint8Array, out: Buffer, offset: number): number {
+/**
+ * Writes the entry's canonical encoding (the digest's input) at `offset` of `out`; returns its
+ * length. `bytes`: the key's bytes, if the caller has them (they must be the key's).
+ */
+function writeEntryInput(key: StateKey, value: Uint8Array, out: Buffer, offset: number, bytes?: Uint8Array): number {
   const keyBytes = key.length >>> 1;
   out.writeUInt32BE(keyBytes, offset);
-  if (out.write(key, offset + 4, keyBytes, 'hex') !== keyBytes) throw new Error(`state root: key is not hex: ${key}`);
+  if (bytes !== undefined && bytes.length === keyBytes) out.set(bytes, offset + 4);
+  else if (out.write(key, offset + 4, keyBytes, 'hex') !== keyBytes) throw new Error(`state root: key is not hex: ${key}`);
   out.set(value, offset + 4 + keyBytes);
   return 4 + keyBytes + value.length;
 }
@@ -68,6 +72,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** One entry's change: `before`/`after` are null when the entry is absent. */
 export interface RootChange {
   key: StateKey;
+  /** The key's bytes, when the caller has them (spares decoding the hex key). */
+  keyBytes?: Uint8Array | undefined;
   before: Uint8Array | null;
   after: Uint8Array | null;
 }
@@ -88,16 +94,16 @@ export function frameChanges(changes: readonly RootChange[], from: number, to: n
   // Its own memory, not a pool slab: the buffer is transferred to the worker.
   const out = Buffer.from(new ArrayBuffer(total));
   let at = 0;
-  const put = (key: StateKey, value: Uint8Array, sign: 1 | -1): void => {
-    const length = writeEntryInput(key, value, out, at + 4);
+  const put = (key: StateKey, value: Uint8Array, sign: 1 | -1, bytes: Uint8Array | undefined): void => {
+    const length = writeEntryInput(key, value, out, at + 4, bytes);
     out.writeInt32LE(sign * length, at);
     at += 4 + length;
   };
   for (let i = from; i < to; i++) {
-    const { key, before, after } = changes[i]!;
+    const { key, before, after, keyBytes } = changes[i]!;
     if (before !== null && after !== null && sameBytes(before, after)) continue;
-    if (before !== null) put(key, before, -1);
-    if (after !== null) put(key, after, 1);
+    if (before !== null) put(key, before, -1, keyBytes);
+    if (after !== null) put(key, after, 1, keyBytes);
   }
   return out;
 }

@@ -16,8 +16,11 @@ const key = fc.oneof(
 );
 // Short values, and code longer than the accumulator's scratch buffer.
 const value = fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 72 }), fc.uint8Array({ minLength: 300, maxLength: 700 }));
-const change = fc.record({ key, before: fc.option(value, { nil: null }), after: fc.option(value, { nil: null }), same: fc.boolean() })
-  .map(({ key: k, before, after, same }): RootChange => ({ key: k, before: same && after !== null ? Uint8Array.from(after) : before, after }));
+// With the key's bytes or without (the framing then decodes the hex key).
+const change = fc.record({ key, before: fc.option(value, { nil: null }), after: fc.option(value, { nil: null }), same: fc.boolean(), withBytes: fc.boolean() })
+  .map(({ key: k, before, after, same, withBytes }): RootChange => ({
+    key: k, before: same && after !== null ? Uint8Array.from(after) : before, after, ...(withBytes ? { keyBytes: Buffer.from(k, 'hex') } : {}),
+  }));
 
 function onThisThread(start: StateRootAccumulator, changes: readonly RootChange[]): Buffer {
   const acc = start.clone();

@@ -22,6 +22,8 @@ export interface StateMeta {
 export interface StateWrite {
   key: StateKey;
   value: Buffer | null;
+  /** The key's bytes, when the writer has them (a decoded commit does): spares converting the key back. */
+  keyBytes?: Buffer;
 }
 
 /** Everything one block changes, written atomically or not at all. */

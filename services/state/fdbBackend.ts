@@ -46,7 +46,8 @@ import {
   type StoredBlock, type TxRecord,
 } from './backend.js';
 import {
-  STATE_KEY_BYTES, collectLogs, decodeChanges, decodeFramed, decodeMeta, encodeChanges, encodeFramed, encodeMeta,
+  STATE_KEY_BYTES, TAG_ABSENT, TAG_PRESENT, collectLogs, decodeChanges, decodeFramed, decodeMeta, encodeChanges, encodeFramed, encodeMeta,
+  taggedValue, writeKeyBytes,
 } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 import { VersionedReadCache, ownedCopy } from './versionedReadCache.js';
@@ -54,8 +55,6 @@ import { VersionedReadCache, ownedCopy } from './versionedReadCache.js';
 export const FDB_API_VERSION = 720;
 const FORMAT_VERSION = 1;
 const MAX_U64 = (1n << 64n) - 1n;
-const TAG_ABSENT = 0x00;
-const TAG_PRESENT = 0x01;
 /** FDB refuses values over 100,000 bytes. */
 const VALUE_PART_BYTES = 90_000;
 /** State keys read per transaction; the batches of one request run concurrently. */
@@ -495,11 +494,10 @@ export class FdbStateBackend implements StateBackend {
     }
     if (record.lattice.length !== LATTICE_BYTES) throw new Error(`commit record: lattice must be ${LATTICE_BYTES} bytes`);
     const bulk: KV[] = record.writes.map((w) => {
-      const keyBytes = keyToBytes(w.key);
+      const keyBytes = writeKeyBytes(w);
       const expected = STATE_KEY_BYTES[keyBytes[0] ?? -1];
       if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${w.key}`);
-      const value = w.value === null ? Buffer.from([TAG_ABSENT]) : Buffer.concat([Buffer.from([TAG_PRESENT]), w.value]);
-      return [this.keys.stateVersion(keyBytes, height), value];
+      return [this.keys.stateVersion(keyBytes, height), taggedValue(w.value)];
     });
     bulk.push(...parted(this.keys.blockTxsOf(height), encodeFramed(record.txs.map((tx) => Tx.encode(tx).finish()))));
     record.txs.forEach((tx, i) => {

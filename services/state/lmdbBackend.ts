@@ -38,15 +38,14 @@ import {
   type StoredBlock, type TxRecord,
 } from './backend.js';
 import {
-  STATE_KEY_BYTES, collectLogs, decodeChanges, decodeFramed, decodeMeta, encodeChanges, encodeFramed, encodeMeta,
+  STATE_KEY_BYTES, TAG_ABSENT, TAG_PRESENT, collectLogs, decodeChanges, decodeFramed, decodeMeta, encodeChanges, encodeFramed, encodeMeta,
+  taggedValue, writeKeyBytes,
 } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 import { VersionedReadCache, ownedCopy } from './versionedReadCache.js';
 
 const FORMAT_VERSION = 1;
 const MAX_U64 = (1n << 64n) - 1n;
-const TAG_ABSENT = 0x00;
-const TAG_PRESENT = 0x01;
 const META_HEAD = 'head';
 const META_FORMAT = 'format';
 const META_OLDEST = 'oldest';
@@ -78,9 +77,9 @@ export function heightKey(height: bigint): Buffer {
 }
 
 /** stateKeyBytes ‖ (MAX - height): newer versions sort first. */
-export function versionedStateKey(keyBytes: Buffer, height: bigint): Buffer {
-  const out = Buffer.alloc(keyBytes.length + 8);
-  keyBytes.copy(out, 0);
+export function versionedStateKey(keyBytes: Uint8Array, height: bigint): Buffer {
+  const out = Buffer.allocUnsafe(keyBytes.length + 8);
+  out.set(keyBytes, 0);
   out.writeBigUInt64BE(MAX_U64 - height, keyBytes.length);
   return out;
 }
@@ -232,10 +231,9 @@ export class LmdbStateBackend implements StateBackend {
     }
     if (record.lattice.length !== LATTICE_BYTES) throw new Error(`commit record: lattice must be ${LATTICE_BYTES} bytes`);
     const stateEntries: [Buffer, Buffer][] = record.writes.map((w) => {
-      const keyBytes = keyToBytes(w.key);
+      const keyBytes = writeKeyBytes(w);
       checkStateKey(keyBytes, w.key);
-      const value = w.value === null ? Buffer.from([TAG_ABSENT]) : Buffer.concat([Buffer.from([TAG_PRESENT]), w.value]);
-      return [versionedStateKey(keyBytes, height), value];
+      return [versionedStateKey(keyBytes, height), taggedValue(w.value)];
     });
     const txLookups: [Buffer, Buffer][] = record.txs.map((tx, i) => {
       const receipt: Receipt = record.receipts[i]!;

@@ -7,6 +7,24 @@ import { keyToBytes } from '../../lib/state/keys.js';
 import { StateCorruptionError, type LogMatch, type StateMeta, type StateWrite } from './backend.js';
 
 const HASH_BYTES = 32;
+
+/** A stored state version's value: 0x00 (absent), or 0x01 ‖ value. */
+export const TAG_ABSENT = 0x00;
+export const TAG_PRESENT = 0x01;
+
+/** A write's key bytes: the ones it came with, else converted from its key. */
+export function writeKeyBytes(w: StateWrite): Buffer {
+  return w.keyBytes ?? keyToBytes(w.key);
+}
+
+/** A write's stored value (TAG_ABSENT, or TAG_PRESENT ‖ value), in one allocation. */
+export function taggedValue(value: Buffer | null): Buffer {
+  if (value === null) return Buffer.from([TAG_ABSENT]);
+  const out = Buffer.allocUnsafe(1 + value.length);
+  out[0] = TAG_PRESENT;
+  out.set(value, 1);
+  return out;
+}
 export const META_BYTES = 8 + 8 + HASH_BYTES + HASH_BYTES + LATTICE_BYTES;
 
 /** [u32 BE length ‖ bytes]*, after an optional fixed prefix: a list of messages in one value. */
@@ -94,7 +112,7 @@ export interface StateChange {
  * Pruning reads it to find, without a scan, which keys gained a version at that height.
  */
 export function encodeChanges(writes: readonly StateWrite[]): Buffer {
-  const keys = writes.map((w) => keyToBytes(w.key));
+  const keys = writes.map(writeKeyBytes);
   const out = Buffer.allocUnsafe(keys.reduce((n, k) => n + 1 + k.length, 0));
   let offset = 0;
   keys.forEach((k, i) => {

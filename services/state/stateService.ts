@@ -134,17 +134,18 @@ function canonicalWrite(entry: StateEntry): StateWrite | string {
   const keyProblem = stateKeyError(entry.key);
   if (keyProblem !== '') return keyProblem;
   const key = keyFromBytes(entry.key);
-  if (entry.absent) return { key, value: null };
+  const keyBytes = entry.key;
+  if (entry.absent) return { key, keyBytes, value: null };
   const value = entry.value;
   switch (entry.key[0]) {
     case KEY_ACCOUNT:
       if (value.length !== ACCOUNT_VALUE_BYTES) return `account ${key}: value must be ${ACCOUNT_VALUE_BYTES} bytes, got ${value.length}`;
-      return { key, value: isEmptyAccount(decodeAccount(value)) ? null : value };
+      return { key, keyBytes, value: isEmptyAccount(decodeAccount(value)) ? null : value };
     case KEY_STORAGE:
       if (value.length !== 32) return `storage ${key}: value must be 32 bytes, got ${value.length}`;
-      return { key, value: value.every((b) => b === 0) ? null : value };
+      return { key, keyBytes, value: value.every((b) => b === 0) ? null : value };
     default:
-      return { key, value };
+      return { key, keyBytes, value };
   }
 }
 
@@ -285,7 +286,7 @@ export class StateService {
       const txHashes = req.txs.map((tx) => tx.hash);
       // With root threads, the body's roots are computed while the threads hash the state's entries.
       let body: ReturnType<typeof blockBodyRoots> | undefined;
-      await this.updateRoot(accumulator, writes.map((w, i): RootChange => ({ key: w.key, before: before[i]!, after: w.value })), () => {
+      await this.updateRoot(accumulator, writes.map((w, i): RootChange => ({ key: w.key, keyBytes: w.keyBytes, before: before[i]!, after: w.value })), () => {
         body = blockBodyRoots(txHashes, req.receipts);
       });
       const t3 = performance.now();
