@@ -59,6 +59,8 @@ export interface LanesConfig {
     serialInProcess: boolean;
     /** Execute the next block while this one commits (one commit in flight); 0 = each block waits for its commit. */
     pipelineCommits: boolean;
+    /** Answer misses on keys never written from the state writer's key filter, without a read (LANES_KEY_FILTER). */
+    keyFilter: boolean;
   };
   executor: {
     cacheMaxEntries: number;
@@ -169,6 +171,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       tailShare: atMost(env, 'LANES_TAIL_PERCENT', 20, 90) / 100,
       serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
       pipelineCommits: int(env, 'LANES_PIPELINE_COMMITS', 1) === 1,
+      keyFilter: int(env, 'LANES_KEY_FILTER', 1) === 1,
     },
     executor: {
       cacheMaxEntries: int(env, 'LANES_EXECUTOR_CACHE_ENTRIES', 500_000),

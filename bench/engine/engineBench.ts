@@ -38,6 +38,7 @@ import { keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
 import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
+import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { procCpuSeconds } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
@@ -102,6 +103,8 @@ interface Options {
   lookahead: boolean;
   /** Tail partitions per executor, handed to whichever is free (LANES_TAILS_PER_EXECUTOR); 0 = assigned up front. */
   tailsPerExecutor: number;
+  /** The state writer's key filter on the engine's cache (LANES_KEY_FILTER); off = absent keys are read. */
+  keyFilter: boolean;
   /** Runs per cell, each on a fresh cluster: on a host whose load drifts, one run's ratio moves by a fifth. */
   repeat: number;
 }
@@ -125,6 +128,7 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string' },
       adaptive: { type: 'string', default: 'on' },
       lookahead: { type: 'string', default: 'on' },
+      'key-filter': { type: 'string', default: 'on' },
       tails: { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.tailsPerExecutor) },
       repeat: { type: 'string', default: '1' },
     },
@@ -151,6 +155,7 @@ function parseOptions(argv: string[]): Options {
     warmupBlocks: values.warmup === undefined ? undefined : Number(values.warmup),
     adaptiveMode: onOff(values.adaptive!, 'adaptive'),
     lookahead: onOff(values.lookahead!, 'lookahead'),
+    keyFilter: onOff(values['key-filter']!, 'key-filter'),
     tailsPerExecutor: values.tails === '0' ? 0 : int(values.tails!, 'tails'),
     repeat: int(values.repeat!, 'repeat'),
   };
@@ -187,6 +192,7 @@ interface CellOptions {
   adaptiveMode: boolean;
   lookahead: boolean;
   tailsPerExecutor: number;
+  keyFilter: boolean;
 }
 
 async function runCell(
@@ -198,7 +204,7 @@ async function runCell(
   const genesisPath = path.join(dataDir, 'genesis.json');
   fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
   const cluster = await startCluster({
-    dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: verbose ? 'debug' : 'warn' },
+    dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: verbose ? 'debug' : 'warn', LANES_KEY_FILTER: cellOptions.keyFilter ? '1' : '0' },
     ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] } : {}),
   });
   const nc = await connect({ servers: cluster.natsUrl, name: 'bench-engine' });
@@ -230,6 +236,11 @@ async function runCell(
       if (res.error !== '') throw new Error(res.error);
       return res.entries.map((e) => (e.absent ? null : e.value));
     }, 1_000_000);
+    if (cellOptions.keyFilter) {
+      // As the scheduler does: misses on keys never written need no read.
+      const filter = await requestKeyFilter(nc, timeoutMs);
+      if (typeof filter === 'string' || !cache.setKeyFilter(filter)) throw new Error(`no key filter from the state service: ${String(filter)}`);
+    }
     const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache, patterns: new AccessPatternLearner() };
     const silent = pino({ level: 'silent' });
     const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, adaptiveMode, tailsPerExecutor }, new HotKeyTracker(), silent);
@@ -366,7 +377,7 @@ export async function main(argv: string[]): Promise<number> {
           const runs: Array<Awaited<ReturnType<typeof runCell>>> = [];
           for (let r = 0; r < options.repeat; r++) {
             const run = await runCell(w.genesis, entries, blocks, {
-              executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor,
+              executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter,
             });
             if (!run.root.equals(run.serialRoot)) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
             runs.push(run);

@@ -39,6 +39,8 @@ export const STATE_READ_SUBJECT = 'lanes.state.read';
 export const STATE_COMMIT_SUBJECT = 'lanes.state.commit';
 /** Request/reply, queue group STATE_QUEUE. HeadRequest -> HeadResponse. */
 export const STATE_HEAD_SUBJECT = 'lanes.state.head';
+/** KeyFilterRequest → KeyFilterResponse: the writer's filter of every state key ever written. */
+export const STATE_KEY_FILTER_SUBJECT = 'lanes.state.keyfilter';
 /** Request/reply, queue group STATE_QUEUE. BlockRequest -> BlockResponse. */
 export const STATE_BLOCK_SUBJECT = 'lanes.state.block';
 /** Request/reply, queue group STATE_QUEUE. TxLookupRequest -> TxLookupResponse. */

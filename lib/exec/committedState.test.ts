@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommittedStateCache } from './committedState.js';
+import { KeyFilter } from '../state/keyFilter.js';
 import type { StateKey } from '../state/keys.js';
 
 const A = 'aa' as StateKey;
@@ -94,5 +95,58 @@ describe('CommittedStateCache with an executed block not yet committed', () => {
     expect(cache.peek(B, 2n)).toEqual(v('b2'));
     cache.applyCommitted(2n, [[B, v('b2')]]);
     expect(cache.unconfirmed).toBe(false);
+  });
+});
+
+describe('CommittedStateCache with a key filter', () => {
+  const D = 'dd' as StateKey;
+  const filterAt = (height: bigint, keys: StateKey[]): KeyFilter => {
+    const f = KeyFilter.create(100, height);
+    for (const k of keys) f.add(k);
+    return f;
+  };
+
+  it('answers a key never written as absent without a read, and reads keys written later', async () => {
+    const s = store();
+    s.versions.set(0n, new Map([[A, v('a0')]]));
+    const cache = s.cache();
+    cache.reset(0n);
+    expect(cache.setKeyFilter(filterAt(0n, [A]))).toBe(true);
+    expect(cache.peek(B, 0n)).toBeNull(); // never written: absent, no read
+    expect(await cache.load([A, C], 0n)).toEqual([v('a0'), null]);
+    expect(s.fetches).toEqual([{ keys: [A], height: 0n }]);
+    // Block 1 writes C: from now on C may exist, and is read.
+    s.versions.set(1n, new Map([[C, v('c1')]]));
+    cache.applyCommitted(1n, [[C, v('c1')]]);
+    cache.reset(1n); // drop cached values, keep the filter
+    expect(cache.filter?.height).toBe(1n);
+    expect(await cache.load([C, D], 1n)).toEqual([v('c1'), null]);
+    expect(s.fetches.at(-1)).toEqual({ keys: [C], height: 1n });
+    expect(cache.stats().absentByFilter).toBe(3);
+  });
+
+  it('drops the filter after a gap, and catches up a lagging one from the recent blocks', async () => {
+    const s = store();
+    s.versions.set(0n, new Map([[A, v('a0')]]));
+    s.versions.set(1n, new Map([[B, v('b1')]]));
+    s.versions.set(2n, new Map([[C, v('c2')]]));
+    const cache = s.cache();
+    cache.reset(0n);
+    cache.applyCommitted(1n, [[B, v('b1')]]);
+    cache.applyCommitted(2n, [[C, v('c2')]]);
+    // Fetched at height 0 while the cache moved to 2: blocks 1 and 2 are replayed into it.
+    expect(cache.setKeyFilter(filterAt(0n, [A]))).toBe(true);
+    expect(cache.filter?.height).toBe(2n);
+    cache.reset(2n);
+    expect(await cache.load([B, C, D], 2n)).toEqual([v('b1'), v('c2'), null]);
+    // More than the kept blocks behind: refused.
+    for (let h = 3n; h <= 12n; h++) {
+      s.versions.set(h, new Map());
+      cache.applyCommitted(h, []);
+    }
+    expect(cache.setKeyFilter(filterAt(1n, [A, B]))).toBe(false);
+    // A gap (block 14 without 13) drops the one in use: it would miss 13's keys.
+    cache.applyCommitted(14n, [[D, v('d14')]]);
+    expect(cache.filter).toBeNull();
   });
 });

@@ -7,6 +7,7 @@
 // next block while it commits) is applied with applyExecuted: the cache moves to its height and
 // keeps its writes aside until confirm(height). A miss at that height is read at the height
 // before, which is committed: a key the block did not write has the same value at both.
+import type { KeyFilter } from '../state/keyFilter.js';
 import type { StateKey } from '../state/keys.js';
 
 /** Reads committed values at `height` (one round trip per call); null = absent. */
@@ -19,12 +20,24 @@ export interface CommittedCacheStats {
   misses: number;
   roundTrips: number;
   clears: number;
+  /** Misses answered absent by the key filter, without a round trip. */
+  absentByFilter: number;
 }
+
+/** Blocks whose written keys are kept to bring a lagging key filter up to the cache. */
+const RECENT_BLOCKS = 8;
 
 export class CommittedStateCache {
   private readonly values = new Map<StateKey, Buffer | null>();
   private cacheHeight = -1n;
-  private readonly counters = { hits: 0, misses: 0, roundTrips: 0, clears: 0 };
+  private readonly counters = { hits: 0, misses: 0, roundTrips: 0, clears: 0, absentByFilter: 0 };
+  /**
+   * Which keys were ever written, up to keyFilter.height: a miss on a key it has never seen is
+   * absent, no round trip. Kept current with every block applied; dropped after a gap.
+   */
+  private keyFilter: KeyFilter | null = null;
+  /** The keys of the last RECENT_BLOCKS blocks applied: what a filter fetched a little behind the cache lacks. */
+  private readonly recentKeys: Array<{ height: bigint; keys: StateKey[] }> = [];
   private lastRunMissed = true;
   /** The block at cacheHeight while its commit is not confirmed: its whole write set. */
   private pending: { height: bigint; writes: Map<StateKey, Buffer | null> } | null = null;
@@ -33,6 +46,26 @@ export class CommittedStateCache {
 
   get height(): bigint {
     return this.cacheHeight;
+  }
+
+  /**
+   * Uses `filter` (holding every key written up to filter.height) for misses from now on. A
+   * filter behind the cache is brought up to it with the recent blocks' keys, when it is at most
+   * RECENT_BLOCKS behind (a filter fetched from the state service lags the blocks the scheduler
+   * has executed but not committed); false if it cannot be.
+   */
+  setKeyFilter(filter: KeyFilter | null): boolean {
+    if (filter !== null) {
+      for (const block of this.recentKeys) if (block.height === filter.height + 1n) filter.addBlock(block.height, block.keys);
+      if (filter.height < this.cacheHeight) return false;
+    }
+    this.keyFilter = filter;
+    return true;
+  }
+
+  /** The key filter in use, if any (null after a gap dropped it). */
+  get filter(): KeyFilter | null {
+    return this.keyFilter;
   }
 
   stats(): CommittedCacheStats {
@@ -76,7 +109,16 @@ export class CommittedStateCache {
     return this.pending !== null;
   }
 
-  private apply(height: bigint, writes: Iterable<readonly [StateKey, Buffer | null]>): void {
+  private apply(height: bigint, given: Iterable<readonly [StateKey, Buffer | null]>): void {
+    const writes = Array.isArray(given) ? (given as ReadonlyArray<readonly [StateKey, Buffer | null]>) : [...given];
+    const keys = writes.map(([key]) => key);
+    this.recentKeys.push({ height, keys });
+    if (this.recentKeys.length > RECENT_BLOCKS) this.recentKeys.shift();
+    const filter = this.keyFilter;
+    // A filter ahead of the cache (fetched while the cache caught up) already holds these blocks.
+    if (filter !== null && height > filter.height && !filter.addBlock(height, keys)) {
+      this.keyFilter = null; // a gap: it no longer holds every written key
+    }
     // Every written key is cached: what a block wrote is what the next blocks most likely read
     // (the same senders, recipients and pools), on whichever executor their txs land. Bounded:
     // past maxEntries the cache starts over.
@@ -104,8 +146,9 @@ export class CommittedStateCache {
     this.lastRunMissed = misses > 0;
   }
 
-  /** Empties the cache and pins it to `height`. */
+  /** Empties the cache and pins it to `height` (a key filter that does not reach it goes too). */
   reset(height: bigint): void {
+    if (this.keyFilter !== null && height > this.keyFilter.height) this.keyFilter = null;
     if (this.values.size > 0) this.counters.clears++;
     this.values.clear();
     this.cacheHeight = height;
@@ -113,21 +156,50 @@ export class CommittedStateCache {
     this.pending = null;
   }
 
-  /** The cached value at `height`, or undefined when not cached (or the cache is elsewhere). */
+  /**
+   * The cached value at `height`, or undefined when not cached (or the cache is elsewhere). A key
+   * the key filter has never seen reads as cached absent.
+   */
   peek(key: StateKey, height: bigint): Buffer | null | undefined {
     if (height !== this.cacheHeight) return undefined;
     const v = this.values.get(key);
-    if (v === undefined) return undefined;
+    if (v === undefined) {
+      const filter = this.keyFilter;
+      if (filter !== null && height <= filter.height && !filter.mayContain(key)) {
+        this.counters.absentByFilter++;
+        return null;
+      }
+      return undefined;
+    }
     this.counters.hits++;
     return v;
   }
 
-  /** Fetches `keys` at `height` in one round trip, caching them when the cache is at that height. */
+  /**
+   * Fetches `keys` at `height` in one round trip, caching them when the cache is at that height.
+   * Keys the key filter has never seen are absent without one.
+   */
   async load(keys: StateKey[], height: bigint): Promise<(Buffer | null)[]> {
     if (keys.length === 0) return [];
     this.counters.misses += keys.length;
-    this.counters.roundTrips++;
-    const values = await this.fetchAt(keys, height);
+    const filter = this.keyFilter;
+    let values: (Buffer | null)[];
+    if (filter !== null && height <= filter.height) {
+      // Decided before the fetch: the filter takes more keys while it is awaited.
+      const maybe = keys.map((key) => filter.mayContain(key));
+      const unknown = keys.filter((_, i) => maybe[i]);
+      this.counters.absentByFilter += keys.length - unknown.length;
+      let fetched: (Buffer | null)[] = [];
+      if (unknown.length > 0) {
+        this.counters.roundTrips++;
+        fetched = await this.fetchAt(unknown, height);
+      }
+      let next = 0;
+      values = unknown.length === keys.length ? fetched : keys.map((_, i) => (maybe[i] ? fetched[next++]! : null));
+    } else {
+      this.counters.roundTrips++;
+      values = await this.fetchAt(keys, height);
+    }
     if (height === this.cacheHeight) {
       if (this.values.size + keys.length > this.maxEntries) {
         this.values.clear();

@@ -51,18 +51,24 @@ describe('executor worker', () => {
   let state: RunningStateService;
   let nc: NatsConnection;
   let worker: ExecutorWorker;
+  let filtered: ExecutorWorker;
 
   beforeAll(async () => {
     nats = await startNatsServer();
     dataDir = await mkdtemp(path.join(tmpdir(), 'lanes-executor-'));
-    const config = loadConfig({ LANES_NATS_URL: nats.url, LANES_DATA_DIR: dataDir, LANES_HEALTH_PORT: '0' });
+    // Without the key filter: these tests send txs to accounts never written, which it answers without a read.
+    const config = loadConfig({ LANES_NATS_URL: nats.url, LANES_DATA_DIR: dataDir, LANES_HEALTH_PORT: '0', LANES_KEY_FILTER: '0' });
     state = await startStateService(config, log, { genesis, noSync: true });
     nc = await connect({ servers: nats.url });
     worker = await ExecutorWorker.create(nc, config, genesis, log);
     worker.start();
+    const withFilter = loadConfig({ LANES_NATS_URL: nats.url, LANES_DATA_DIR: dataDir, LANES_HEALTH_PORT: '0', LANES_INSTANCE_ID: 'filtered' });
+    filtered = await ExecutorWorker.create(nc, withFilter, genesis, log);
+    filtered.start();
   }, 30_000);
 
   afterAll(async () => {
+    await filtered?.stop();
     await worker?.stop();
     await nc?.close();
     await state?.stop();
@@ -99,5 +105,19 @@ describe('executor worker', () => {
 
     // A second lookahead for the same txs finds everything cached.
     expect(await lookahead(warmed)).toEqual({ keysLoaded: 0, stateRoundTrips: 0, error: '' });
+  }, 60_000);
+
+  it('with the state writer\'s key filter, pays no read for accounts never written', async () => {
+    const run = (req: ExecRequest) => request(nc, executorBlockSubject(filtered.executorId), ExecRequest, req, ExecResponse, TIMEOUT_MS);
+    // The first partition pins the cache and asks for the filter, which arrives while or after it runs.
+    expect((await run(partition(await transfers(0, 'filter-first'), 10n))).error).toBe('');
+    const deadline = Date.now() + 5_000;
+    while (!filtered.hasKeyFilter && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(filtered.hasKeyFilter).toBe(true);
+    // Eight recipients never written, no lookahead: no round trip, and the same results.
+    const res = await run(partition(await transfers(0, 'filter-cold'), 11n));
+    expect(res.error).toBe('');
+    expect(res.results.map((r) => r.gasUsed)).toEqual(Array(8).fill(21_000n));
+    expect(res.stateRoundTrips).toBe(0);
   }, 60_000);
 });

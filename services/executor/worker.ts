@@ -18,6 +18,7 @@ import { TxExecutor, type CallRequest as EvmCallRequest } from '../../lib/evm/in
 import { runBlockSerially, toEvmEnv, warmAhead } from '../../lib/exec/blockRun.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { KeyFilterKeeper } from '../../lib/exec/keyFilterKeeper.js';
 import { BlockOverlaySource } from '../../lib/exec/overlaySource.js';
 import type { Logger } from '../../lib/log.js';
 import { bigintToBytes, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } from '../../lib/state/keys.js';
@@ -43,6 +44,8 @@ class StatePrunedReadError extends Error {
 
 export class ExecutorWorker {
   private readonly cache: CommittedStateCache;
+  /** The state writer's key filter on the cache (LANES_KEY_FILTER): misses on keys never written need no read. */
+  private readonly keyFilters: KeyFilterKeeper | null;
   private readonly subs: Subscription[] = [];
   private head: { number: bigint; timestamp: bigint; hashes: Buffer[] } = { number: 0n, timestamp: 0n, hashes: [] };
   private readonly counters = { blocks: 0, txs: 0, calls: 0 };
@@ -65,6 +68,7 @@ export class ExecutorWorker {
   ) {
     this.executorId = `${config.instanceId}-${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_-]/g, '_');
     this.cache = new CommittedStateCache((keys, height) => this.readState(keys, height), config.executor.cacheMaxEntries);
+    this.keyFilters = config.scheduler.keyFilter ? new KeyFilterKeeper(nc, this.cache, config.requestTimeoutMs, log) : null;
   }
 
   static async create(nc: NatsConnection, config: LanesConfig, genesis: Genesis, log: Logger): Promise<ExecutorWorker> {
@@ -152,12 +156,18 @@ export class ExecutorWorker {
     if (this.cache.height !== baseHeight) this.cache.reset(baseHeight);
   }
 
+  /** Whether the cache has the state writer's key filter (LANES_KEY_FILTER). */
+  get hasKeyFilter(): boolean {
+    return this.cache.filter !== null;
+  }
+
   private async executeBlock(req: ExecRequest): Promise<ExecResponse> {
     const cpuStart = process.cpuUsage();
     this.inflight++;
     let run: Awaited<ReturnType<typeof runBlockSerially>>;
     try {
       await this.alignCache(req.baseHeight);
+      this.keyFilters?.refresh();
       run = await runBlockSerially(req.partition ? this.partitionExecutor : this.executor, req, this.cache, {
         patterns: this.patterns, yieldEveryMs: PARTITION_YIELD_MS,
       });

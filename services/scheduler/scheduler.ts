@@ -15,6 +15,7 @@ import { CHOSEN_SERIAL_REASON, HotKeyTracker, ParallelEngine, reportToJson, type
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { KeyFilterKeeper } from '../../lib/exec/keyFilterKeeper.js';
 import { keyToBytes } from '../../lib/state/keys.js';
 import { NatsExecutorPool } from './executorPool.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
@@ -95,6 +96,8 @@ export class Scheduler {
   private trimRunning = false;
   /** The last block sent to commit; with pipelining, the next block executes while it commits. */
   private inflight: InflightCommit | null = null;
+  /** Keeps the state writer's key filter on the local cache (LANES_KEY_FILTER). */
+  private keyFilters: KeyFilterKeeper | null = null;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -137,6 +140,7 @@ export class Scheduler {
       return res.entries.map((e) => (e.absent ? null : e.value));
     }, this.config.executor.cacheMaxEntries);
     this.local = { executor: await TxExecutor.create({ chainId: this.genesis.chainId }), cache: localCache, patterns: new AccessPatternLearner() };
+    if (this.config.scheduler.keyFilter) this.keyFilters = new KeyFilterKeeper(this.nc, localCache, this.config.requestTimeoutMs, this.log);
     this.reportSub = serve(this.nc, SCHEDULER_REPORT_SUBJECT, ConflictReportRequest, ConflictReportResponse, (req) => {
       const r = this.report(req.height);
       return r === undefined ? { found: false, json: '' } : { found: true, json: JSON.stringify(reportToJson(r)) };
@@ -316,6 +320,7 @@ export class Scheduler {
    */
   private async execute(req: ExecRequest, next: ExecRequest | undefined): Promise<BlockExecution> {
     if (this.local === null) throw new Error('scheduler not started');
+    this.keyFilters?.refresh();
     const execution = await this.engine.executeBlock(req, this.pool, this.local, next);
     const { report } = execution;
     this.counters.executions += report.executions;

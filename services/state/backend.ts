@@ -111,6 +111,11 @@ export interface StateBackend {
   getTxRecords(hashes: Buffer[]): Promise<(TxRecord | null)[]>;
   /** Matching logs of blocks fromBlock..toBlock inclusive, in chain order, at most maxResults. */
   getLogs(query: LogQuery): Promise<LogMatch[]>;
+  /**
+   * Every state key with a stored version (deleted ones may be included), in batches, for the
+   * key filter. Keys committed while it runs may or may not be in it. Absent: not supported.
+   */
+  stateKeys?(batchKeys: number): AsyncIterable<StateKey[]>;
   close(): Promise<void>;
 }
 

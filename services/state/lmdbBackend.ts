@@ -304,6 +304,24 @@ export class LmdbStateBackend implements StateBackend {
     return { oldestReadable: upTo, blocks: Number(upTo - from) };
   }
 
+  async *stateKeys(batchKeys: number): AsyncIterable<StateKey[]> {
+    this.assertOpen();
+    let batch: StateKey[] = [];
+    let previous: Buffer | null = null;
+    // Versions of a key are adjacent (key ‖ inverted height): one key per run of them.
+    for (const versioned of this.state.getKeys({ snapshot: false })) {
+      const keyBytes = versioned.subarray(0, versioned.length - 8);
+      if (previous !== null && previous.equals(keyBytes)) continue;
+      previous = Buffer.from(keyBytes);
+      batch.push(keyBytes.toString('hex'));
+      if (batch.length >= batchKeys) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
   /** Stored state versions, every key and height (diagnostics and tests). */
   stateVersionCount(): number {
     this.assertOpen();

@@ -6,11 +6,12 @@ import type { NatsConnection, Subscription } from 'nats';
 import {
   BlockCommitted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, HeadRequest, HeadResponse, LogsRequest,
   LogsResponse, StateReadRequest, StateReadResponse, TxLookupRequest, TxLookupResponse,
+  KeyFilterRequest, KeyFilterResponse,
 } from '../../gen/lanes/v1/bus.js';
 import { connectBus, serve, type Codec, type ServeOptions } from '../../lib/bus/nats.js';
 import {
   BLOCK_COMMITTED_SUBJECT, MAX_PAYLOAD_BYTES, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT,
-  STATE_LOGS_SUBJECT, STATE_QUEUE, STATE_READ_SUBJECT, STATE_TX_SUBJECT,
+  STATE_KEY_FILTER_SUBJECT, STATE_LOGS_SUBJECT, STATE_QUEUE, STATE_READ_SUBJECT, STATE_TX_SUBJECT,
 } from '../../lib/bus/subjects.js';
 import { resolveGenesis, type Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
@@ -172,6 +173,10 @@ function serveAll(nc: NatsConnection, service: StateService, log: Logger, commit
     on(STATE_HEAD_SUBJECT, HeadRequest, HeadResponse, () => service.head(),
       // HeadResponse has no error field: height 0 without a header reads as "not ready".
       () => ({ height: 0n, header: undefined, lastTxStreamSeq: 0n })),
+    // The writer's: it alone sees every commit. One at a time (up to MAX_KEY_FILTER_KEYS × 10 bits each).
+    on(STATE_KEY_FILTER_SUBJECT, KeyFilterRequest, KeyFilterResponse, () => service.keyFilterResponse(),
+      (err) => ({ height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: errorText(err) }),
+      { maxConcurrent: 1, maxPending: 4 }),
     // Not in the queue group: exactly one state instance commits (the fence rejects a second).
     on(STATE_COMMIT_SUBJECT, CommitRequest, CommitResponse, (req) => timed(commitSeconds, () => service.commitBlock(req)),
       (err) => ({ header: undefined, alreadyCommitted: false, error: errorText(err) }),

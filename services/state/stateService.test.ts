@@ -11,6 +11,7 @@ import { devGenesis, genesisStateEntries, type Genesis } from '../../lib/chain/g
 import {
   EMPTY_CODE_HASH, accountKey, encodeAccount, keyFromBytes, keyToBytes, storageKey, type StateKey,
 } from '../../lib/state/keys.js';
+import { KeyFilter } from '../../lib/state/keyFilter.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
 import { StateService, type StateServiceLimits, type StateServiceOptions } from './stateService.js';
@@ -351,6 +352,39 @@ describe('StateService on lmdb', () => {
     } finally {
       await Promise.all(services.map((s) => s.close()));
     }
+  });
+
+  it('keeps a filter of every key ever written: built from the store at open, then from each commit', async () => {
+    const filterOf = (s: StateService): KeyFilter => {
+      const res = s.keyFilterResponse();
+      expect(res.error).toBe('');
+      return KeyFilter.from({ height: res.height, added: Number(res.added), capacity: Number(res.capacity), hashes: res.hashes, bits: res.bits });
+    };
+    const genesisKeys = [...genesisStateEntries(genesis).keys()];
+    const a = storageKey(addr(3), word(1));
+    const b = storageKey(addr(3), word(2));
+    const never = storageKey(addr(3), word(3));
+    let filter = filterOf(service);
+    expect(filter.height).toBe(0n);
+    for (const k of genesisKeys) expect(filter.mayContain(k)).toBe(true);
+    expect(filter.mayContain(a)).toBe(false);
+    await service.commitBlock(commitRequest({ height: 1n, writes: [put(a, word(7))] }));
+    await service.commitBlock(commitRequest({ height: 2n, writes: [put(b, word(8)), del(a)] }));
+    filter = filterOf(service);
+    expect(filter.height).toBe(2n);
+    expect([a, b].map((k) => filter.mayContain(k))).toEqual([true, true]); // a deleted key stays in: it was written
+    expect(filter.mayContain(never)).toBe(false);
+    // Reopened, it is built from the store's keys (every version of a key counted once).
+    await service.close();
+    service = await open();
+    filter = filterOf(service);
+    expect(filter.height).toBe(2n);
+    expect(filter.added).toBe(genesisKeys.length + 2);
+    expect([a, b, never].map((k) => filter.mayContain(k))).toEqual([true, true, false]);
+    // None when switched off.
+    const off = await StateService.open({ backend: new LmdbStateBackend({ path: path.join(dir, 'off'), noSync: true }), genesis, limits, log, keyFilter: false });
+    expect(off.keyFilterResponse().error).toMatch(/no key filter/);
+    await off.close();
   });
 
   it('refuses to open a store created with another genesis', async () => {

@@ -10,7 +10,7 @@
 // PRUNE_BLOCKS_PER_STEP blocks once that many have left the window.
 import type {
   BlockCommitted, BlockRequest, BlockResponse, CommitRequest, CommitResponse, HeadResponse, LogsRequest,
-  LogsResponse, StateReadRequest, StateReadResponse, TxLookup, TxLookupRequest, TxLookupResponse,
+  LogsResponse, StateReadRequest, StateReadResponse, TxLookup, TxLookupRequest, TxLookupResponse, KeyFilterResponse,
 } from '../../gen/lanes/v1/bus.js';
 import type { BlockHeader, Rejection, StateEntry } from '../../gen/lanes/v1/types.js';
 import { ADDRESS_BYTES, BLOOM_BYTES, HASH_BYTES, blockBodyRoots, buildBlockHeader, genesisHeader } from '../../lib/chain/block.js';
@@ -21,6 +21,7 @@ import {
   type StateKey,
 } from '../../lib/state/keys.js';
 import { StateRootAccumulator, type RootChange } from '../../lib/state/root.js';
+import { KeyFilter } from '../../lib/state/keyFilter.js';
 import { RootHashers } from '../../lib/state/rootHashers.js';
 import { HeightFenceError, HeightPrunedError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
 
@@ -63,7 +64,17 @@ export interface StateServiceOptions {
   rootThreads?: number;
   /** The root threads' compiled worker (tests: a broken one); default rootHashers.ts's. */
   rootWorkerFile?: string;
+  /**
+   * Keep a filter of every state key ever written (keyFilter.ts) for the scheduler, built from the
+   * store at open (default true; a writer only, and only where the backend lists its keys).
+   */
+  keyFilter?: boolean;
 }
+
+/** A key filter larger than this many keys (10 bits each) would not fit in one NATS message (MAX_PAYLOAD_BYTES). */
+export const MAX_KEY_FILTER_KEYS = 6_000_000;
+/** Keys read per batch while building the key filter. */
+const KEY_FILTER_SCAN_BATCH = 10_000;
 
 /** A reader opened on a store the writer has not written genesis to yet. */
 export class StoreNotReadyError extends Error {
@@ -166,6 +177,12 @@ export class StateService {
     return this.rootHashers?.threadMs ?? 0;
   }
 
+  /** Every key ever written, up to the committed height; null: none (a reader, too large, not supported). */
+  private keyFilter: KeyFilter | null = null;
+  /** Why there is no key filter, for the scheduler's request. */
+  private keyFilterMissing = 'not built';
+  private keyFilterRebuildDue = false;
+
   private constructor(private readonly options: StateServiceOptions, head: Head, private oldestReadable: bigint) {
     this.current = head;
     const threads = options.rootThreads ?? 0;
@@ -203,11 +220,78 @@ export class StateService {
     }
     log.info({ height: meta.height.toString(), headHash: headBlock.header.hash.toString('hex') }, 'state opened');
     const head = { height: meta.height, header: headBlock.header, accumulator: headAccumulator, lastTxStreamSeq: meta.lastTxStreamSeq };
-    return new StateService(options, head, await backend.oldestReadable());
+    const service = new StateService(options, head, await backend.oldestReadable());
+    if (options.role !== 'reader' && options.keyFilter !== false) await service.buildKeyFilter();
+    return service;
   }
 
   get height(): bigint {
     return this.current.height;
+  }
+
+  /**
+   * (Re)builds the key filter from the store's keys, sized for twice as many. Run at open, and in
+   * the commit queue when the filter fills (so no commit lands during the scan).
+   */
+  private async buildKeyFilter(): Promise<void> {
+    const { backend, log } = this.options;
+    if (backend.stateKeys === undefined) {
+      this.keyFilterMissing = 'this state backend does not list its keys';
+      return;
+    }
+    const started = performance.now();
+    const height = this.current.height; // no commit lands during the scan (open, or the commit queue)
+    const keys: StateKey[] = [];
+    for await (const batch of backend.stateKeys(KEY_FILTER_SCAN_BATCH)) {
+      for (const key of batch) keys.push(key);
+      if (keys.length > MAX_KEY_FILTER_KEYS) break;
+    }
+    if (keys.length > MAX_KEY_FILTER_KEYS) {
+      this.keyFilter = null;
+      this.keyFilterMissing = `more than ${MAX_KEY_FILTER_KEYS} state keys: a filter would not fit in one message`;
+      log.info({ keys: `>${MAX_KEY_FILTER_KEYS}` }, 'no key filter: too many state keys');
+      return;
+    }
+    const filter = KeyFilter.create(Math.min(MAX_KEY_FILTER_KEYS, 2 * keys.length), height);
+    for (const key of keys) filter.add(key);
+    this.keyFilter = filter;
+    log.info({ keys: keys.length, capacity: filter.capacity, bytes: KeyFilter.bytesFor(filter.capacity), ms: Math.round(performance.now() - started) }, 'key filter built');
+  }
+
+  /** The key filter for the scheduler (lanes.state.keyfilter). */
+  keyFilterResponse(): KeyFilterResponse {
+    const filter = this.keyFilter;
+    if (filter === null) return { height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: `no key filter: ${this.keyFilterMissing}` };
+    const data = filter.data();
+    return {
+      height: data.height, added: BigInt(data.added), capacity: BigInt(data.capacity), hashes: data.hashes,
+      bits: Buffer.from(data.bits.buffer, data.bits.byteOffset, data.bits.byteLength), error: '',
+    };
+  }
+
+  /** A committed block's keys into the key filter; a full filter is rebuilt larger, between commits. */
+  private noteKeys(height: bigint, writes: readonly StateWrite[]): void {
+    const filter = this.keyFilter;
+    if (filter === null) return;
+    if (!filter.addBlock(height, writes.map((w) => w.key))) {
+      this.keyFilter = null;
+      this.keyFilterMissing = `it missed block ${height}`;
+      return;
+    }
+    if (filter.full && filter.capacity < MAX_KEY_FILTER_KEYS) this.keyFilterRebuildDue = true;
+  }
+
+  /** In the commit queue, after a commit: no other commit lands while the store's keys are scanned. */
+  private async rebuildKeyFilterIfDue(): Promise<void> {
+    if (!this.keyFilterRebuildDue || this.closed) return;
+    this.keyFilterRebuildDue = false;
+    try {
+      await this.buildKeyFilter();
+    } catch (err) {
+      this.keyFilter = null;
+      this.keyFilterMissing = `rebuilding failed: ${errorMessage(err)}`;
+      this.options.log.warn({ err }, 'rebuilding the key filter failed; the scheduler reads absent keys from the store');
+    }
   }
 
   /** The lowest height reads are served at, as this service last pruned to (or opened at). */
@@ -225,7 +309,7 @@ export class StateService {
       return Promise.resolve({ header: undefined, alreadyCommitted: false, error: 'this state service is a reader (LANES_STATE_ROLE=reader): commits go to the writer' });
     }
     const run = this.commitQueue.then(() => this.commitOne(req));
-    this.commitQueue = run.catch(() => undefined).then(() => this.pruneStep());
+    this.commitQueue = run.catch(() => undefined).then(() => this.pruneStep()).then(() => this.rebuildKeyFilterIfDue());
     return run;
   }
 
@@ -302,6 +386,7 @@ export class StateService {
       });
       const t5 = performance.now();
       this.current = { height, header, accumulator, lastTxStreamSeq: req.lastTxStreamSeq };
+      this.noteKeys(height, writes);
       this.wakeNextHeightWaiters();
       this.options.onCommitted?.({ header, txHashes: req.txs.map((tx) => tx.hash), rejections: rejectionsStored });
       const t6 = performance.now();
