@@ -39,6 +39,7 @@ import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.j
 import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
+import { KeyFilter } from '../../lib/state/keyFilter.js';
 import { procCpuSeconds } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
@@ -238,8 +239,15 @@ async function runCell(
     }, 1_000_000);
     if (cellOptions.keyFilter) {
       // As the scheduler does: misses on keys never written need no read.
-      const filter = await requestKeyFilter(nc, timeoutMs);
-      if (typeof filter === 'string' || !cache.setKeyFilter(filter)) throw new Error(`no key filter from the state service: ${String(filter)}`);
+      // The writer builds it in the background from its start: wait for it, as the cells compare with it on.
+      let filter = await requestKeyFilter(nc, timeoutMs);
+      for (const until = Date.now() + 60_000; !(filter instanceof KeyFilter) && filter.building && Date.now() < until;) {
+        await new Promise((r) => setTimeout(r, 100));
+        filter = await requestKeyFilter(nc, timeoutMs);
+      }
+      if (!(filter instanceof KeyFilter) || !cache.setKeyFilter(filter)) {
+        throw new Error(`no key filter from the state service: ${filter instanceof KeyFilter ? 'not usable' : filter.reason}`);
+      }
     }
     const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache, patterns: new AccessPatternLearner() };
     const silent = pino({ level: 'silent' });
@@ -290,15 +298,15 @@ async function runCell(
       hashes.push(commit.header.hash);
       cache.applyCommitted(height, writes);
       root = commit.header.stateRoot;
+      if (b % 2 === 1) serialSeconds = await serial.runBlock(height, block, timed);
       if (verbose) {
         const line = calls.map((c) => `${c.executor}: ${c.txs} txs ${c.mgas.toFixed(1)} Mgas ${c.ms.toFixed(0)} ms (cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
         const phases = report.mode === 'parallel'
           ? ` (plan ${report.planMs.toFixed(1)}, executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
           : '';
-        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; ${line}\n`);
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; ${line}\n`);
       }
       calls.length = 0;
-      if (b % 2 === 1) serialSeconds = await serial.runBlock(height, block, timed);
       if (!timed) continue;
       blockSpeedups.push(serialSeconds / elapsed);
       seconds += elapsed;

@@ -9,19 +9,28 @@ import type { Logger } from '../log.js';
 import { KeyFilter } from '../state/keyFilter.js';
 import type { CommittedStateCache } from './committedState.js';
 
-/** Requests come at most this often: the writer may still be building its filter, and a filter is up to 7.5 MB. */
+/** Requests come at most this often: a filter is up to 7.5 MB. */
 export const KEY_FILTER_RETRY_MS = 10_000;
+/** Sooner while the writer says it is building one (it builds in the background from its start). */
+export const KEY_FILTER_BUILDING_RETRY_MS = 1_000;
 
-/** The filter, or why the writer has none (still building, too many keys, a backend that cannot list them). */
-export async function requestKeyFilter(nc: NatsConnection, timeoutMs: number): Promise<KeyFilter | string> {
+/** Why the writer has no filter (too many keys, a backend that cannot list them, still building). */
+export interface NoKeyFilter {
+  reason: string;
+  building: boolean;
+}
+
+/** The filter, or why the writer has none. */
+export async function requestKeyFilter(nc: NatsConnection, timeoutMs: number): Promise<KeyFilter | NoKeyFilter> {
   const res = await request(nc, STATE_KEY_FILTER_SUBJECT, KeyFilterRequest, {}, KeyFilterResponse, timeoutMs);
-  if (res.error !== '') return res.error;
+  if (res.error !== '') return { reason: res.error, building: res.building };
   return KeyFilter.from({ height: res.height, added: Number(res.added), capacity: Number(res.capacity), hashes: res.hashes, bits: res.bits });
 }
 
 export class KeyFilterKeeper {
   private inflight = false;
   private askedMs = -Infinity;
+  private retryMs = KEY_FILTER_RETRY_MS;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -32,19 +41,22 @@ export class KeyFilterKeeper {
 
   /**
    * Asks for a filter when the cache has none (at start, after a gap) or a full one, at most once
-   * per KEY_FILTER_RETRY_MS, one request at a time; never waits for it. Until one arrives,
+   * per KEY_FILTER_RETRY_MS (KEY_FILTER_BUILDING_RETRY_MS while the writer builds one), one
+   * request at a time; never waits for it. Until one arrives,
    * misses on absent keys cost a read, as they did before there was a filter.
    */
   refresh(): void {
     const current = this.cache.filter;
-    if (this.inflight || (current !== null && !current.full) || performance.now() - this.askedMs < KEY_FILTER_RETRY_MS) return;
+    if (this.inflight || (current !== null && !current.full) || performance.now() - this.askedMs < this.retryMs) return;
     this.inflight = true;
     this.askedMs = performance.now();
     void (async () => {
       try {
         const filter = await requestKeyFilter(this.nc, this.timeoutMs);
-        if (typeof filter === 'string') {
-          this.log.info({ reason: filter }, 'no key filter from the state writer; absent keys are read');
+        this.retryMs = KEY_FILTER_RETRY_MS;
+        if (!(filter instanceof KeyFilter)) {
+          if (filter.building) this.retryMs = KEY_FILTER_BUILDING_RETRY_MS;
+          else this.log.info({ reason: filter.reason }, 'no key filter from the state writer; absent keys are read');
           return;
         }
         const used = this.cache.setKeyFilter(filter);

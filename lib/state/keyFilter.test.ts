@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyFilter, MIN_FILTER_KEYS } from './keyFilter.js';
+import { KeyFilter, KeyHashes, MIN_FILTER_KEYS } from './keyFilter.js';
 import type { StateKey } from './keys.js';
 
 const storageKey = (n: number): StateKey => '02' + 'ab'.repeat(20) + n.toString(16).padStart(64, '0');
@@ -43,5 +43,18 @@ describe('KeyFilter', () => {
     expect(filter.addBlock(4n, [storageKey(1)])).toBe(true);
     expect(filter.height).toBe(4n);
     expect(filter.mayContain(storageKey(1))).toBe(true);
+  });
+
+  it('takes keys as their hashes, collected before its size is known, bounded', () => {
+    const hashes = new KeyHashes(5_000);
+    for (let i = 0; i < 5_000; i++) expect(hashes.add(storageKey(i))).toBe(true); // grows past its first 1,024
+    expect(hashes.add(storageKey(5_000))).toBe(false);
+    expect(hashes.length).toBe(5_000);
+    const byKey = KeyFilter.create(10_000, 0n);
+    for (let i = 0; i < 5_000; i++) byKey.add(storageKey(i));
+    const byHashes = KeyFilter.create(10_000, 0n);
+    byHashes.addAll(hashes);
+    expect(Buffer.from(byHashes.data().bits).equals(Buffer.from(byKey.data().bits))).toBe(true);
+    expect(byHashes.added).toBe(byKey.added);
   });
 });

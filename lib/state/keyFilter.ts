@@ -18,6 +18,9 @@ const HASHES = 7;
 /** Filters are sized for at least this many keys. */
 export const MIN_FILTER_KEYS = 100_000;
 
+/** The second hash's seed: a key's bits are h1 + i·h2 (Kirsch-Mitzenmacher), for i below the hash count. */
+const H2_SEED = 0x5bd1e995;
+
 /** FNV-1a over the key's characters, with a seed. */
 function fnv(key: string, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
@@ -86,8 +89,16 @@ export class KeyFilter {
 
   /** Adds `key`; `added` counts only keys that set a bit (a key seen before adds nothing). */
   add(key: StateKey): void {
-    const h1 = fnv(key, 0);
-    const h2 = fnv(key, 0x5bd1e995) | 1;
+    this.addHashed(fnv(key, 0), fnv(key, H2_SEED) | 1);
+  }
+
+  /** Adds every key `hashes` holds. */
+  addAll(hashes: KeyHashes): void {
+    const pairs = hashes.pairs();
+    for (let i = 0; i < pairs.length; i += 2) this.addHashed(pairs[i]!, pairs[i + 1]!);
+  }
+
+  private addHashed(h1: number, h2: number): void {
     let changed = false;
     for (let i = 0; i < this.hashes; i++) {
       const bit = (h1 + Math.imul(i, h2)) >>> 0;
@@ -105,7 +116,7 @@ export class KeyFilter {
   /** False: `key` was never written at or below `height`. True: it may have been. */
   mayContain(key: StateKey): boolean {
     const h1 = fnv(key, 0);
-    const h2 = fnv(key, 0x5bd1e995) | 1;
+    const h2 = fnv(key, H2_SEED) | 1;
     for (let i = 0; i < this.hashes; i++) {
       const bit = (h1 + Math.imul(i, h2)) >>> 0;
       const at = bit % this.m;
@@ -120,5 +131,41 @@ export class KeyFilter {
     for (const key of keys) this.add(key);
     this.height = height;
     return true;
+  }
+}
+
+/**
+ * Keys as their two filter hashes (8 bytes each), for a filter whose size is known only once
+ * they are all in: a scan of the store collects millions of keys before it knows how large a
+ * filter they need, and as hex strings they would take ≈ 100 bytes each. Bounded: past `limit`
+ * keys, add() returns false and keeps nothing more.
+ */
+export class KeyHashes {
+  private data = new Uint32Array(2 * 1024);
+  private count = 0;
+
+  constructor(readonly limit: number) {}
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** False once `limit` keys are in (the key is not kept). */
+  add(key: StateKey): boolean {
+    if (this.count >= this.limit) return false;
+    if (2 * this.count === this.data.length) {
+      const grown = new Uint32Array(Math.min(2 * this.limit, 2 * this.data.length));
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[2 * this.count] = fnv(key, 0);
+    this.data[2 * this.count + 1] = fnv(key, H2_SEED) | 1;
+    this.count++;
+    return true;
+  }
+
+  /** h1, h2 of each key in turn. */
+  pairs(): Uint32Array {
+    return this.data.subarray(0, 2 * this.count);
   }
 }

@@ -11,7 +11,7 @@ import { devGenesis, genesisStateEntries, type Genesis } from '../../lib/chain/g
 import {
   EMPTY_CODE_HASH, accountKey, encodeAccount, keyFromBytes, keyToBytes, storageKey, type StateKey,
 } from '../../lib/state/keys.js';
-import { KeyFilter } from '../../lib/state/keyFilter.js';
+import { KeyFilter, MIN_FILTER_KEYS } from '../../lib/state/keyFilter.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
 import { StateService, type StateServiceLimits, type StateServiceOptions } from './stateService.js';
@@ -88,6 +88,12 @@ describe('StateService on lmdb', () => {
     await service.close();
     await rm(dir, { recursive: true, force: true });
   });
+
+  const filterOf = (s: StateService): KeyFilter => {
+    const res = s.keyFilterResponse();
+    expect(res.error).toBe('');
+    return KeyFilter.from({ height: res.height, added: Number(res.added), capacity: Number(res.capacity), hashes: res.hashes, bits: res.bits });
+  };
 
   it('writes genesis as block 0 with the root of the genesis entries', async () => {
     const entries = genesisStateEntries(genesis);
@@ -355,15 +361,11 @@ describe('StateService on lmdb', () => {
   });
 
   it('keeps a filter of every key ever written: built from the store at open, then from each commit', async () => {
-    const filterOf = (s: StateService): KeyFilter => {
-      const res = s.keyFilterResponse();
-      expect(res.error).toBe('');
-      return KeyFilter.from({ height: res.height, added: Number(res.added), capacity: Number(res.capacity), hashes: res.hashes, bits: res.bits });
-    };
     const genesisKeys = [...genesisStateEntries(genesis).keys()];
     const a = storageKey(addr(3), word(1));
     const b = storageKey(addr(3), word(2));
     const never = storageKey(addr(3), word(3));
+    await service.keyFilterSettled();
     let filter = filterOf(service);
     expect(filter.height).toBe(0n);
     for (const k of genesisKeys) expect(filter.mayContain(k)).toBe(true);
@@ -377,6 +379,7 @@ describe('StateService on lmdb', () => {
     // Reopened, it is built from the store's keys (every version of a key counted once).
     await service.close();
     service = await open();
+    await service.keyFilterSettled();
     filter = filterOf(service);
     expect(filter.height).toBe(2n);
     expect(filter.added).toBe(genesisKeys.length + 2);
@@ -386,6 +389,85 @@ describe('StateService on lmdb', () => {
     expect(off.keyFilterResponse().error).toMatch(/no key filter/);
     await off.close();
   });
+
+  /** An lmdb backend whose key listing, while held, stops after each batch until released: a scan caught in the middle. */
+  const pausableScan = (): { backend: LmdbStateBackend; hold: () => Promise<void>; release: () => void } => {
+    const backend = new LmdbStateBackend({ path: dir, noSync: true });
+    const list = backend.stateKeys.bind(backend);
+    let gate: Promise<void> | null = null;
+    let open = (): void => undefined;
+    let scanning = (): void => undefined;
+    let scanned = Promise.resolve();
+    backend.stateKeys = async function* (batchKeys: number) {
+      for await (const batch of list(batchKeys)) {
+        yield batch;
+        if (gate !== null) {
+          scanning();
+          await gate;
+        }
+      }
+    };
+    return {
+      backend,
+      /** Holds the next scan after its first batch; resolves when a scan is held. */
+      hold: () => {
+        gate = new Promise<void>((r) => { open = r; });
+        scanned = new Promise<void>((r) => { scanning = r; });
+        return scanned;
+      },
+      release: () => {
+        gate = null;
+        open();
+      },
+    };
+  };
+
+  it('builds the key filter in the background: commits go on during the scan and their keys are in it', async () => {
+    const a = storageKey(addr(4), word(1));
+    const b = storageKey(addr(4), word(2));
+    await service.commitBlock(commitRequest({ height: 1n, writes: [put(a, word(1))] }));
+    await service.close();
+    const scan = pausableScan();
+    const held = scan.hold();
+    service = await StateService.open({ backend: scan.backend, genesis, limits, log });
+    await held;
+    // Serving and committing while the store's keys are listed.
+    expect(service.keyFilterResponse()).toMatchObject({ error: 'no key filter: still building', building: true });
+    expect((await service.commitBlock(commitRequest({ height: 2n, writes: [put(b, word(2))] }))).error).toBe('');
+    expect((await service.read({ height: 2n, keys: [keyToBytes(b)], latest: false })).entries[0]!.value).toEqual(word(2));
+    scan.release();
+    await service.keyFilterSettled();
+    const filter = filterOf(service);
+    expect(filter.height).toBe(2n);
+    expect([a, b, storageKey(addr(4), word(3))].map((k) => filter.mayContain(k))).toEqual([true, true, false]);
+  });
+
+  it('rebuilds a full key filter larger in the background, serving the full one until then', async () => {
+    await service.close();
+    const scan = pausableScan();
+    service = await StateService.open({ backend: scan.backend, genesis, limits, log });
+    await service.keyFilterSettled();
+    expect(filterOf(service).capacity).toBe(MIN_FILTER_KEYS);
+    // Past the smallest filter's capacity in four blocks; the fourth fills it and starts a rebuild.
+    const keyOf = (i: number): StateKey => storageKey(addr(5), word(i));
+    const perBlock = 25_500;
+    const held = scan.hold();
+    for (let h = 1; h <= 4; h++) {
+      const writes = Array.from({ length: perBlock }, (_, j) => put(keyOf(h * perBlock + j), word(1)));
+      expect((await service.commitBlock(commitRequest({ height: BigInt(h), writes }))).error).toBe('');
+    }
+    await held;
+    const late = storageKey(addr(6), word(1));
+    expect((await service.commitBlock(commitRequest({ height: 5n, writes: [put(late, word(1))] }))).error).toBe('');
+    const full = filterOf(service);
+    expect([full.capacity, full.height, full.full, full.mayContain(late)]).toEqual([MIN_FILTER_KEYS, 5n, true, true]);
+    scan.release();
+    await service.keyFilterSettled();
+    const rebuilt = filterOf(service);
+    expect(rebuilt.capacity).toBeGreaterThanOrEqual(2 * 4 * perBlock);
+    expect([rebuilt.height, rebuilt.full]).toEqual([5n, false]);
+    expect([keyOf(perBlock), keyOf(5 * perBlock - 1), late, storageKey(addr(6), word(2))].map((k) => rebuilt.mayContain(k))).toEqual([true, true, true, false]);
+  }, 60_000);
 
   it('refuses to open a store created with another genesis', async () => {
     await service.close();

@@ -21,7 +21,7 @@ import {
   type StateKey,
 } from '../../lib/state/keys.js';
 import { StateRootAccumulator, type RootChange } from '../../lib/state/root.js';
-import { KeyFilter } from '../../lib/state/keyFilter.js';
+import { KeyFilter, KeyHashes } from '../../lib/state/keyFilter.js';
 import { RootHashers } from '../../lib/state/rootHashers.js';
 import { HeightFenceError, HeightPrunedError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
 
@@ -66,7 +66,8 @@ export interface StateServiceOptions {
   rootWorkerFile?: string;
   /**
    * Keep a filter of every state key ever written (keyFilter.ts) for the scheduler, built from the
-   * store at open (default true; a writer only, and only where the backend lists its keys).
+   * store in the background from open (default true; a writer only, and only where the backend
+   * lists its keys).
    */
   keyFilter?: boolean;
 }
@@ -177,11 +178,14 @@ export class StateService {
     return this.rootHashers?.threadMs ?? 0;
   }
 
-  /** Every key ever written, up to the committed height; null: none (a reader, too large, not supported). */
+  /** Every key ever written, up to the committed height; null: none (a reader, too large, not supported, not built yet). */
   private keyFilter: KeyFilter | null = null;
   /** Why there is no key filter, for the scheduler's request. */
   private keyFilterMissing = 'not built';
-  private keyFilterRebuildDue = false;
+  /** The build in progress (at open, or of a larger filter once the current one fills). */
+  private keyFilterBuild: Promise<void> | null = null;
+  /** Keys of the blocks committed while a build scans the store, which the scan may not see. */
+  private keyFilterPending: KeyHashes | null = null;
 
   private constructor(private readonly options: StateServiceOptions, head: Head, private oldestReadable: bigint) {
     this.current = head;
@@ -221,7 +225,7 @@ export class StateService {
     log.info({ height: meta.height.toString(), headHash: headBlock.header.hash.toString('hex') }, 'state opened');
     const head = { height: meta.height, header: headBlock.header, accumulator: headAccumulator, lastTxStreamSeq: meta.lastTxStreamSeq };
     const service = new StateService(options, head, await backend.oldestReadable());
-    if (options.role !== 'reader' && options.keyFilter !== false) await service.buildKeyFilter();
+    if (options.role !== 'reader' && options.keyFilter !== false) service.startKeyFilterBuild();
     return service;
   }
 
@@ -230,47 +234,88 @@ export class StateService {
   }
 
   /**
-   * (Re)builds the key filter from the store's keys, sized for twice as many. Run at open, and in
-   * the commit queue when the filter fills (so no commit lands during the scan).
+   * Starts building a key filter from the store's keys, sized for twice as many, in the
+   * background: commits and reads go on meanwhile (a scan of millions of keys on FoundationDB
+   * takes tens of seconds, which a service that built it before serving spent unavailable). The
+   * filter only has to hold a superset of the keys written up to its height, so the scan needs
+   * no snapshot: a block committed before the scan starts is in the store, and the keys of every
+   * block committed after it are kept aside (keyFilterPending) and added at the end. A filter
+   * already in use (a full one) serves until the new one replaces it.
    */
-  private async buildKeyFilter(): Promise<void> {
+  private startKeyFilterBuild(): void {
+    if (this.keyFilterBuild !== null || this.closed) return;
     const { backend, log } = this.options;
     if (backend.stateKeys === undefined) {
       this.keyFilterMissing = 'this state backend does not list its keys';
       return;
     }
+    if (this.keyFilter === null) this.keyFilterMissing = 'still building';
+    const pending = new KeyHashes(MAX_KEY_FILTER_KEYS + 1);
+    this.keyFilterPending = pending;
+    this.keyFilterBuild = this.buildKeyFilter(pending)
+      .catch((err: unknown) => {
+        this.keyFilter = null;
+        this.keyFilterMissing = `building failed: ${errorMessage(err)}`;
+        log.warn({ err }, 'building the key filter failed; the scheduler reads absent keys from the store');
+      })
+      .finally(() => {
+        this.keyFilterBuild = null;
+        this.keyFilterPending = null;
+      });
+  }
+
+  private async buildKeyFilter(pending: KeyHashes): Promise<void> {
+    const { backend, log } = this.options;
     const started = performance.now();
-    const height = this.current.height; // no commit lands during the scan (open, or the commit queue)
-    const keys: StateKey[] = [];
-    for await (const batch of backend.stateKeys(KEY_FILTER_SCAN_BATCH)) {
-      for (const key of batch) keys.push(key);
-      if (keys.length > MAX_KEY_FILTER_KEYS) break;
+    const scanned = new KeyHashes(MAX_KEY_FILTER_KEYS + 1);
+    for await (const batch of backend.stateKeys!(KEY_FILTER_SCAN_BATCH)) {
+      if (this.closed) return;
+      for (const key of batch) scanned.add(key);
+      if (scanned.length + pending.length > MAX_KEY_FILTER_KEYS) break;
+      // lmdb lists its keys synchronously: let commits and reads in between batches.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (keys.length > MAX_KEY_FILTER_KEYS) {
+    if (this.closed) return;
+    // Keys in both are counted twice: the filter comes out a little larger, never too small.
+    const keys = scanned.length + pending.length;
+    if (keys > MAX_KEY_FILTER_KEYS) {
       this.keyFilter = null;
       this.keyFilterMissing = `more than ${MAX_KEY_FILTER_KEYS} state keys: a filter would not fit in one message`;
       log.info({ keys: `>${MAX_KEY_FILTER_KEYS}` }, 'no key filter: too many state keys');
       return;
     }
-    const filter = KeyFilter.create(Math.min(MAX_KEY_FILTER_KEYS, 2 * keys.length), height);
-    for (const key of keys) filter.add(key);
+    // From here to the swap nothing awaits, so no commit lands in between: the filter holds
+    // every key up to the committed height.
+    const filter = KeyFilter.create(Math.min(MAX_KEY_FILTER_KEYS, 2 * keys), this.current.height);
+    filter.addAll(scanned);
+    filter.addAll(pending);
     this.keyFilter = filter;
-    log.info({ keys: keys.length, capacity: filter.capacity, bytes: KeyFilter.bytesFor(filter.capacity), ms: Math.round(performance.now() - started) }, 'key filter built');
+    log.info({
+      keys: filter.added, duringScan: pending.length, height: filter.height.toString(), capacity: filter.capacity,
+      bytes: KeyFilter.bytesFor(filter.capacity), ms: Math.round(performance.now() - started),
+    }, 'key filter built');
+  }
+
+  /** Resolves once no key filter build is in progress (tests, and close). */
+  async keyFilterSettled(): Promise<void> {
+    while (this.keyFilterBuild !== null) await this.keyFilterBuild;
   }
 
   /** The key filter for the scheduler (lanes.state.keyfilter). */
   keyFilterResponse(): KeyFilterResponse {
     const filter = this.keyFilter;
-    if (filter === null) return { height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: `no key filter: ${this.keyFilterMissing}` };
+    if (filter === null) return { height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: `no key filter: ${this.keyFilterMissing}`, building: this.keyFilterBuild !== null };
     const data = filter.data();
     return {
       height: data.height, added: BigInt(data.added), capacity: BigInt(data.capacity), hashes: data.hashes,
-      bits: Buffer.from(data.bits.buffer, data.bits.byteOffset, data.bits.byteLength), error: '',
+      bits: Buffer.from(data.bits.buffer, data.bits.byteOffset, data.bits.byteLength), error: '', building: false,
     };
   }
 
-  /** A committed block's keys into the key filter; a full filter is rebuilt larger, between commits. */
+  /** A committed block's keys into the key filter and any build in progress; a full filter starts a larger one. */
   private noteKeys(height: bigint, writes: readonly StateWrite[]): void {
+    const pending = this.keyFilterPending;
+    if (pending !== null) for (const w of writes) pending.add(w.key);
     const filter = this.keyFilter;
     if (filter === null) return;
     if (!filter.addBlock(height, writes.map((w) => w.key))) {
@@ -278,20 +323,7 @@ export class StateService {
       this.keyFilterMissing = `it missed block ${height}`;
       return;
     }
-    if (filter.full && filter.capacity < MAX_KEY_FILTER_KEYS) this.keyFilterRebuildDue = true;
-  }
-
-  /** In the commit queue, after a commit: no other commit lands while the store's keys are scanned. */
-  private async rebuildKeyFilterIfDue(): Promise<void> {
-    if (!this.keyFilterRebuildDue || this.closed) return;
-    this.keyFilterRebuildDue = false;
-    try {
-      await this.buildKeyFilter();
-    } catch (err) {
-      this.keyFilter = null;
-      this.keyFilterMissing = `rebuilding failed: ${errorMessage(err)}`;
-      this.options.log.warn({ err }, 'rebuilding the key filter failed; the scheduler reads absent keys from the store');
-    }
+    if (filter.full && filter.capacity < MAX_KEY_FILTER_KEYS) this.startKeyFilterBuild();
   }
 
   /** The lowest height reads are served at, as this service last pruned to (or opened at). */
@@ -309,7 +341,7 @@ export class StateService {
       return Promise.resolve({ header: undefined, alreadyCommitted: false, error: 'this state service is a reader (LANES_STATE_ROLE=reader): commits go to the writer' });
     }
     const run = this.commitQueue.then(() => this.commitOne(req));
-    this.commitQueue = run.catch(() => undefined).then(() => this.pruneStep()).then(() => this.rebuildKeyFilterIfDue());
+    this.commitQueue = run.catch(() => undefined).then(() => this.pruneStep());
     return run;
   }
 
@@ -615,6 +647,7 @@ export class StateService {
     this.closed = true;
     this.wakeNextHeightWaiters();
     await this.commitQueue;
+    await this.keyFilterSettled();
     await this.rootHashers?.close();
     await this.options.backend.close();
   }
