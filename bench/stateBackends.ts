@@ -5,13 +5,16 @@
 // of a block is shaped like an ERC-20 transfer's: its signed bytes, a receipt with one Transfer
 // log and its bloom, and four state writes, so the stored block weighs what a cluster's does.
 // Then as many blocks again, rewriting the first ones' keys (rewriteCommitUsPerTx: what a chain
-// whose accounts recur pays, the old values now in the read cache), and the history window's
+// whose accounts recur pays, the old values now in the read cache), then as many that each
+// rewrite the block before's keys (hotRewriteCommitUsPerTx: hot state, whose old entries' root
+// digests are remembered, LANES_STATE_ROOT_DIGESTS), and the history window's
 // cost: the first blocks pruned in the state service's steps (pruneUsPerTx: one older version
 // removed per written key).
 //
-// Usage: npm run bench:state [-- --blocks 10 --txs 500 --backends lmdb,fdb --cache N --root-threads N --out results/state.json]
+// Usage: npm run bench:state [-- --blocks 10 --txs 500 --backends lmdb,fdb --cache N --root-threads N --root-digests N --out results/state.json]
 // (--cache: entries of the read cache, LANES_STATE_CACHE_ENTRIES, default the backends' own;
-// --root-threads: LANES_STATE_ROOT_THREADS, default 0)
+// --root-threads: LANES_STATE_ROOT_THREADS, default 0; --root-digests: LANES_STATE_ROOT_DIGESTS,
+// default 32768 as in the services, 0 = none)
 // The FDB figures from ../shared/fdb are those of an UNOPTIMISED (-O0) one-process server on
 // loopback: they bound the client-side cost and the protocol's round trips, not FDB's speed.
 import { execFileSync } from 'node:child_process';
@@ -45,6 +48,10 @@ interface BackendResult {
    * old value was written `blocks` blocks before): the usual case of a chain whose accounts recur.
    */
   rewriteCommitUsPerTx: number;
+  /** µs per tx of as many blocks again that each rewrite the block before's keys: hot state. */
+  hotRewriteCommitUsPerTx: number;
+  /** Of those blocks' old entries, the share whose root digest was remembered (--root-digests). */
+  hotRootDigestHitShare: number;
   /** Reads of each tx's keys at the head, one request per block, by a fresh backend (no cache). */
   coldReadUsPerTx: number;
   /** The same reads again on the same backend (cache, if any). */
@@ -63,6 +70,8 @@ const log = pino({ level: 'silent' });
 const limits = { maxReadKeys: 100_000, maxLogsRange: 100, maxLogs: 100 };
 /** --root-threads: the state service's root hashing threads (LANES_STATE_ROOT_THREADS). */
 let rootThreads = 0;
+/** --root-digests: remembered root entry digests (LANES_STATE_ROOT_DIGESTS). */
+let rootDigests = 0;
 const WRITES_PER_TX = 4; // an ERC-20 transfer: sender account, two balance slots, coinbase share
 
 function word(n: number): Buffer {
@@ -139,17 +148,25 @@ function requestOf(height: number, txsPerBlock: number, keysOf = height): Commit
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 async function measure(name: string, note: string, open: () => Promise<StateBackend>, blocks: number, txsPerBlock: number): Promise<BackendResult> {
-  const service = await StateService.open({ backend: await open(), genesis, limits, log, rootThreads });
+  const service = await StateService.open({ backend: await open(), genesis, limits, log, rootThreads, rootDigests });
   const commitMs: number[] = [];
   const rewriteMs: number[] = [];
-  // Blocks 1…blocks write new keys; blocks+1…2·blocks rewrite theirs, as a chain's recurring accounts do.
-  for (let h = 1; h <= 2 * blocks; h++) {
-    const req = h <= blocks ? requestOf(h, txsPerBlock) : requestOf(h, txsPerBlock, h - blocks);
+  const hotMs: number[] = [];
+  // Blocks 1…blocks write new keys; blocks+1…2·blocks rewrite theirs, as a chain's recurring
+  // accounts do, `blocks` blocks later; 2·blocks+1…3·blocks rewrite the keys of the block just
+  // before, as hot state is (a pool's reserves, a popular token's holders).
+  let hotDigests = { hits: 0, misses: 0 };
+  for (let h = 1; h <= 3 * blocks; h++) {
+    const req = h <= blocks ? requestOf(h, txsPerBlock) : requestOf(h, txsPerBlock, h <= 2 * blocks ? h - blocks : blocks);
+    if (h === 2 * blocks + 1) hotDigests = service.rootDigestStats;
     const t0 = performance.now();
     const res = await service.commitBlock(req);
-    (h <= blocks ? commitMs : rewriteMs).push(performance.now() - t0);
+    (h <= blocks ? commitMs : h <= 2 * blocks ? rewriteMs : hotMs).push(performance.now() - t0);
     if (res.error !== '') throw new Error(`${name}: commit of block ${h} failed: ${res.error}`);
   }
+  const digests = service.rootDigestStats;
+  const hotHits = digests.hits - hotDigests.hits;
+  const hotLookups = hotHits + digests.misses - hotDigests.misses;
   await service.close();
   const reader = await open();
   const readAll = async (): Promise<number> => {
@@ -171,6 +188,7 @@ async function measure(name: string, note: string, open: () => Promise<StateBack
   return {
     backend: name, note, blocks, txsPerBlock, writesPerTx: WRITES_PER_TX,
     commitUsPerTx: us(sum(commitMs)), commitMsPerBlockP50: Math.round(median(commitMs) * 10) / 10, rewriteCommitUsPerTx: us(sum(rewriteMs)),
+    hotRewriteCommitUsPerTx: us(sum(hotMs)), hotRootDigestHitShare: hotLookups === 0 ? 0 : Math.round((hotHits / hotLookups) * 1000) / 1000,
     coldReadUsPerTx: us(coldMs), warmReadUsPerTx: us(warmMs), readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: us(pruneMs),
   };
 }
@@ -197,6 +215,7 @@ async function main(): Promise<void> {
     options: {
       blocks: { type: 'string', default: '10' }, txs: { type: 'string', default: '500' }, out: { type: 'string' },
       backends: { type: 'string', default: 'lmdb,fdb' }, cache: { type: 'string' }, 'root-threads': { type: 'string', default: '0' },
+      'root-digests': { type: 'string', default: '32768' },
     },
   });
   const blocks = Number(values.blocks);
@@ -207,6 +226,7 @@ async function main(): Promise<void> {
   // The read cache's entries (both backends; default: theirs).
   const cache = values.cache === undefined ? {} : { cacheMaxEntries: Number(values.cache) };
   rootThreads = Number(values['root-threads']);
+  rootDigests = Number(values['root-digests']);
   const results: BackendResult[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-bench-state-'));
   try {
@@ -228,7 +248,7 @@ async function main(): Promise<void> {
 async function measureFdb(dir: string, blocks: number, txsPerBlock: number, cache: { cacheMaxEntries?: number }): Promise<BackendResult> {
   const missing = (why: string): BackendResult => ({
     backend: 'fdb', note: `not measured: ${why}`, blocks: 0, txsPerBlock, writesPerTx: WRITES_PER_TX,
-    commitUsPerTx: 0, commitMsPerBlockP50: 0, rewriteCommitUsPerTx: 0, coldReadUsPerTx: 0, warmReadUsPerTx: 0, readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: 0,
+    commitUsPerTx: 0, commitMsPerBlockP50: 0, rewriteCommitUsPerTx: 0, hotRewriteCommitUsPerTx: 0, hotRootDigestHitShare: 0, coldReadUsPerTx: 0, warmReadUsPerTx: 0, readKeysPerTx: WRITES_PER_TX, pruneUsPerTx: 0,
   });
   const shared = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'shared', 'fdb');
   let clusterFile = process.env['FDB_CLUSTER_FILE'] ?? '';

@@ -82,6 +82,7 @@ export interface LanesConfig {
     retainBlocks: number;
     /** Worker threads hashing the state root's entries (0 = on the service's own thread). */
     rootThreads: number;
+    rootDigests: number;
     /** 'writer' commits (exactly one per store); 'reader' replicas serve reads from the writer's FoundationDB store. */
     role: 'writer' | 'reader';
   };
@@ -189,6 +190,8 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       maxLogs: int(env, 'LANES_MAX_LOGS', 10_000),
       retainBlocks: int(env, 'LANES_STATE_RETAIN_BLOCKS', 10_000),
       rootThreads: atMost(env, 'LANES_STATE_ROOT_THREADS', 1, 16),
+      // Remembered state-root entry digests, 2 KB each (lib/state/entryDigests.ts): 32,768 = 64 MB.
+      rootDigests: atMost(env, 'LANES_STATE_ROOT_DIGESTS', 32_768, 1_048_576),
       role: stateRole(env, backend),
     },
     requestTimeoutMs: int(env, 'LANES_REQUEST_TIMEOUT_MS', 10_000),

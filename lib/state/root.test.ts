@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { EntryDigests } from './entryDigests.js';
 import { LATTICE_BYTES, LATTICE_LANES, StateRootAccumulator } from './root.js';
 
 /** The root's definition, spelled out plainly: what the accumulator's faster path must equal. */
@@ -64,6 +65,34 @@ describe('StateRootAccumulator', () => {
       expect(new StateRootAccumulator(fast.serialize()).root().equals(fast.root())).toBe(true);
       expect(fast.clone().root().equals(fast.root())).toBe(true);
     }), { numRuns: 200 });
+  });
+
+  it('gives the same lattice with remembered entry digests, however few are kept', () => {
+    // Keys rewritten again and again (the remembered case), with small and large capacities.
+    const key = fc.constantFrom(ACCOUNT, SLOT, CODE, '01' + '55'.repeat(20), '02' + '66'.repeat(52));
+    const value = fc.oneof(fc.constantFrom(Buffer.alloc(32, 1), Buffer.alloc(72, 2)), fc.uint8Array({ minLength: 1, maxLength: 72 }), fc.uint8Array({ minLength: 200, maxLength: 300 }));
+    const op = fc.record({ key, after: fc.option(value, { nil: null }) });
+    fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: 40 }), fc.constantFrom(1, 2, 64), (ops, capacity) => {
+      const plain = new StateRootAccumulator();
+      const remembered = new StateRootAccumulator();
+      const digests = new EntryDigests(capacity);
+      const state = new Map<string, Uint8Array>();
+      for (const { key: k, after } of ops) {
+        const before = state.get(k) ?? null;
+        plain.update(k, before, after);
+        remembered.update(k, before, after, digests);
+        if (after === null) state.delete(k);
+        else state.set(k, after);
+      }
+      expect(remembered.serialize().equals(plain.serialize())).toBe(true);
+    }), { numRuns: 200 });
+    // A rewrite finds the entry its last write put in.
+    const digests = new EntryDigests(16);
+    const acc = new StateRootAccumulator();
+    acc.update(SLOT, null, Buffer.alloc(32, 1), digests);
+    acc.update(SLOT, Buffer.alloc(32, 1), Buffer.alloc(32, 2), digests);
+    acc.update(SLOT, Buffer.alloc(32, 2), null, digests);
+    expect([digests.hits, digests.misses]).toEqual([2, 0]);
   });
 
   it('gives the same lattice whatever the order of updates', () => {

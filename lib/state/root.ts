@@ -11,18 +11,18 @@
 // - it gives no inclusion proofs; light clients are not a goal of this layer.
 //
 // Every committed write costs two entry hashes (the old value out, the new one in): with the
-// durable write, the largest part of a commit in the state service. So the SHAKE256 output is used in place as
-// little-endian lanes (no per-lane byte assembly, which cost a third as much as the hash), the
-// input is spelled into one scratch buffer, and the two entries of a write are folded into the
-// lattice in one pass.
+// durable write, the largest part of a commit in the state service. So the input is spelled into
+// one scratch buffer, the digests are folded into the lattice with WebAssembly SIMD
+// (latticeFold.ts: the JavaScript loop cost 40 % as much as a digest), and the digests of entries
+// put in lately are remembered (entryDigests.ts), so the old entry of a rewrite costs a lookup.
 import { createHash } from 'node:crypto';
+import type { EntryDigests } from './entryDigests.js';
+import { foldDigests } from './latticeFold.js';
 import type { StateKey } from './keys.js';
 
 export const LATTICE_LANES = 1024;
 export const LATTICE_BYTES = LATTICE_LANES * 2;
 
-/** Lanes are little-endian; on such a host a digest's bytes are its lanes as they are. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Hash input: 4 length bytes, then a key (at most 53 bytes), then an account or storage value; code values may be longer. */
 const SCRATCH_BYTES = 256;
 const scratch = Buffer.alloc(SCRATCH_BYTES);
@@ -46,23 +46,27 @@ function digestOf(input: Uint8Array): Buffer {
   return createHash('shake256', { outputLength: LATTICE_BYTES }).update(input).digest();
 }
 
+/**
+ * The digest of one entry input: remembered in `digests` if given (an entry going out of the
+ * lattice was, most of the time, put in a few blocks before), else computed; an entry coming in
+ * (`incoming`) is remembered for when it goes out. A remembered digest is a view that the next
+ * remembered one may overwrite: use it before that.
+ */
+function inputDigest(input: Uint8Array, digests: EntryDigests | undefined, incoming: boolean): Uint8Array {
+  if (digests === undefined) return digestOf(input);
+  const known = digests.get(input, !incoming);
+  if (known !== undefined) return known;
+  const digest = digestOf(input);
+  if (incoming) digests.put(input, digest);
+  return digest;
+}
+
 /** SHAKE256 of the entry's canonical encoding: LATTICE_BYTES bytes, its lanes little-endian. */
-function entryDigest(key: StateKey, value: Uint8Array): Buffer {
+function entryDigest(key: StateKey, value: Uint8Array, digests?: EntryDigests, incoming = false): Uint8Array {
   const total = entryInputBytes(key, value);
   const input = total <= SCRATCH_BYTES ? scratch : Buffer.alloc(total);
   writeEntryInput(key, value, input, 0);
-  return digestOf(input.subarray(0, total));
-}
-
-/** The digest's lanes as a Uint16Array over its own memory when aligned, else in `spare`. */
-function lanesOf(digest: Buffer, spare: Uint16Array): Uint16Array {
-  if (!LITTLE_ENDIAN) {
-    for (let i = 0; i < LATTICE_LANES; i++) spare[i] = digest[2 * i]! | (digest[2 * i + 1]! << 8);
-    return spare;
-  }
-  if (digest.byteOffset % 2 === 0) return new Uint16Array(digest.buffer, digest.byteOffset, LATTICE_LANES);
-  new Uint8Array(spare.buffer).set(digest);
-  return spare;
+  return inputDigest(input.subarray(0, total), digests, incoming);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -108,10 +112,12 @@ export function frameChanges(changes: readonly RootChange[], from: number, to: n
   return out;
 }
 
-/** The lattice delta of framed changes (frameChanges): what a root worker computes. */
-export function latticeOfFramed(framed: Uint8Array): Uint16Array {
+/**
+ * The lattice delta of framed changes (frameChanges): what a root worker computes, with the
+ * digests it remembers (entryDigests.ts) when given.
+ */
+export function latticeOfFramed(framed: Uint8Array, digests?: EntryDigests): Uint16Array {
   const lanes = new Uint16Array(LATTICE_LANES);
-  const spare = new Uint16Array(LATTICE_LANES);
   const view = new DataView(framed.buffer, framed.byteOffset, framed.byteLength);
   let at = 0;
   while (at < framed.length) {
@@ -119,9 +125,9 @@ export function latticeOfFramed(framed: Uint8Array): Uint16Array {
     const signed = view.getInt32(at, true);
     const length = Math.abs(signed);
     if (signed === 0 || at + 4 + length > framed.length) throw new Error(`state root: bad framed entry at ${at}`);
-    const digest = lanesOf(digestOf(framed.subarray(at + 4, at + 4 + length)), spare);
-    if (signed < 0) for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! - digest[i]!;
-    else for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! + digest[i]!;
+    const digest = inputDigest(framed.subarray(at + 4, at + 4 + length), digests, signed > 0);
+    if (signed < 0) foldDigests(lanes, digest, null);
+    else foldDigests(lanes, null, digest);
     at += 4 + length;
   }
   return lanes;
@@ -130,8 +136,6 @@ export function latticeOfFramed(framed: Uint8Array): Uint16Array {
 /** Accumulates the state lattice; feed it every changed entry with its old and new value. */
 export class StateRootAccumulator {
   private readonly lanes: Uint16Array;
-  private readonly spareBefore = new Uint16Array(LATTICE_LANES);
-  private readonly spareAfter = new Uint16Array(LATTICE_LANES);
 
   constructor(lattice?: Uint8Array) {
     this.lanes = new Uint16Array(LATTICE_LANES);
@@ -142,21 +146,20 @@ export class StateRootAccumulator {
     }
   }
 
-  /** Replace entry `key`: `before`/`after` are null when the entry is absent. */
-  update(key: StateKey, before: Uint8Array | null, after: Uint8Array | null): void {
-    const lanes = this.lanes;
-    if (before !== null && after !== null) {
-      if (sameBytes(before, after)) return;
-      const out = lanesOf(entryDigest(key, before), this.spareBefore);
-      const into = lanesOf(entryDigest(key, after), this.spareAfter);
-      for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! - out[i]! + into[i]!; // Uint16Array stores mod 2^16
-    } else if (before !== null) {
-      const out = lanesOf(entryDigest(key, before), this.spareBefore);
-      for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! - out[i]!;
-    } else if (after !== null) {
-      const into = lanesOf(entryDigest(key, after), this.spareAfter);
-      for (let i = 0; i < LATTICE_LANES; i++) lanes[i] = lanes[i]! + into[i]!;
+  /**
+   * Replace entry `key`: `before`/`after` are null when the entry is absent. `digests`: entry
+   * digests to reuse and remember (entryDigests.ts); the result is the same without.
+   */
+  update(key: StateKey, before: Uint8Array | null, after: Uint8Array | null, digests?: EntryDigests): void {
+    if (before !== null && after !== null && sameBytes(before, after)) return;
+    if (digests === undefined && before !== null && after !== null) {
+      // Both in one fold; the first digest is a buffer of its own (nothing remembered can overwrite it).
+      foldDigests(this.lanes, entryDigest(key, before), entryDigest(key, after));
+      return;
     }
+    // Out, then in: a remembered digest is a view that remembering the next one may overwrite.
+    if (before !== null) foldDigests(this.lanes, entryDigest(key, before, digests, false), null);
+    if (after !== null) foldDigests(this.lanes, null, entryDigest(key, after, digests, true));
   }
 
   /** Adds a lattice delta (latticeOfFramed): the lattice is a sum, so deltas of parts add up to the whole. */

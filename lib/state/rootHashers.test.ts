@@ -7,7 +7,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateRootAccumulator, frameChanges, latticeOfFramed, type RootChange } from './root.js';
-import { MAX_FAILURES, MIN_CHANGES_PER_THREAD, RootHashers, RootHashersError } from './rootHashers.js';
+import { MAX_FAILURES, MIN_CHANGES_PER_THREAD, RootHashers, RootHashersError, threadOf } from './rootHashers.js';
 
 const key = fc.oneof(
   fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => '01' + Buffer.from(a).toString('hex')),
@@ -38,8 +38,8 @@ describe('RootHashers', () => {
     await Promise.all(pools.map((p) => p.close()));
     rmSync(dir, { recursive: true, force: true });
   });
-  const pool = (threads: number, file?: string): RootHashers => {
-    const p = file === undefined ? new RootHashers(threads) : new RootHashers(threads, file);
+  const pool = (threads: number, file?: string, digestEntries = 0): RootHashers => {
+    const p = file === undefined ? new RootHashers(threads, undefined, digestEntries) : new RootHashers(threads, file, digestEntries);
     pools.push(p);
     return p;
   };
@@ -66,6 +66,26 @@ describe('RootHashers', () => {
         expect(acc.serialize().equals(onThisThread(start, changes))).toBe(true);
       }), { numRuns: 8 });
     }
+  });
+
+  it('sends each key to the same thread, whose remembered digests make a rewrite one digest, with the same lattice', async () => {
+    expect([0, 1, 2].map((t) => threadOf('02' + 'ab'.repeat(48) + '0000000' + t, 3))).toEqual([0, 1, 2]);
+    expect(threadOf('01' + 'ab'.repeat(20), 1)).toBe(0);
+    const hashers = pool(3, undefined, 3 * 4_096);
+    const keys = Array.from({ length: 300 }, (_, i) => '02' + 'cd'.repeat(20) + i.toString(16).padStart(64, '0'));
+    const word = (n: number): Buffer => Buffer.alloc(32, n);
+    const service = new StateRootAccumulator();
+    const threads = new StateRootAccumulator();
+    let previous: Buffer | null = null;
+    for (let round = 1; round <= 3; round++) {
+      const changes = keys.map((k): RootChange => ({ key: k, before: previous, after: word(round) }));
+      for (const c of changes) service.update(c.key, c.before, c.after);
+      threads.addLattice(await hashers.delta(changes));
+      expect(threads.serialize().equals(service.serialize())).toBe(true);
+      previous = word(round);
+    }
+    // Rounds 2 and 3 found every old entry where round 1 and 2 put it.
+    expect(hashers.digestStats).toEqual({ hits: 2 * keys.length, misses: 0 });
   });
 
   it('fails a call whose thread dies, and starts a new thread for the next', async () => {
@@ -101,6 +121,7 @@ describe('RootHashers', () => {
 
   it('refuses a bad thread count and a missing worker file, and skips small blocks', () => {
     expect(() => new RootHashers(0)).toThrow(/threads must be/);
+    expect(() => new RootHashers(1, undefined, -1)).toThrow(/digestEntries must be/);
     expect(() => new RootHashers(1, path.join(dir, 'none.js'))).toThrow(/not found/);
     expect(pool(1).worthIt(MIN_CHANGES_PER_THREAD - 1)).toBe(false);
   });

@@ -5,6 +5,10 @@
 // thread hashes one part, the commit's other work (header roots, encoding) runs meanwhile on the
 // main thread, and on a machine with cores to spare the root's cost divides by the threads.
 //
+// Each key goes to the same thread every block (by its last hex digits), and each thread remembers
+// the digests of the entries it put in lately (entryDigests.ts), so the old entry of a rewrite is
+// a lookup there rather than a second digest.
+//
 // Bounded: one job per thread at a time (commits are serial), each with a deadline. A thread that
 // fails, exits or misses its deadline is replaced on the next call; after MAX_FAILURES in a row
 // the pool stops and every call throws, and the caller hashes on its own thread (the same result).
@@ -12,10 +16,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { StateKey } from './keys.js';
 import { LATTICE_LANES, frameChanges, type RootChange } from './root.js';
-import type { RootAnswer, RootJob } from './rootWorker.js';
+import type { RootAnswer, RootJob, RootWorkerData } from './rootWorker.js';
 
-/** Below this many changes per thread, a part is not worth a hop to a thread. */
+/** Below this many changes, a block is not worth the hop to the threads. */
 export const MIN_CHANGES_PER_THREAD = 64;
 /** A job that takes longer fails (its thread is replaced). */
 export const ROOT_JOB_TIMEOUT_MS = 30_000;
@@ -34,8 +39,15 @@ function defaultWorkerFile(): string {
   return path.resolve(path.dirname(here), '..', '..', 'dist', 'lib', 'state', 'rootWorker.js');
 }
 
+interface Delta {
+  lanes: Uint16Array;
+  ms: number;
+  hits: number;
+  misses: number;
+}
+
 interface Pending {
-  resolve: (answer: { lanes: Uint16Array; ms: number }) => void;
+  resolve: (answer: Delta) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -44,9 +56,9 @@ class Slot {
   worker: Worker | null = null;
   readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: string, private readonly data: RootWorkerData) {}
 
-  run(job: RootJob): Promise<{ lanes: Uint16Array; ms: number }> {
+  run(job: RootJob): Promise<Delta> {
     const worker = this.worker ?? this.start();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new RootHashersError(`root thread missed its ${ROOT_JOB_TIMEOUT_MS} ms deadline`)), ROOT_JOB_TIMEOUT_MS);
@@ -56,7 +68,7 @@ class Slot {
   }
 
   private start(): Worker {
-    const worker = new Worker(this.file);
+    const worker = new Worker(this.file, { workerData: this.data });
     worker.unref(); // an idle pool never keeps the process alive
     worker.on('message', (answer: RootAnswer) => {
       const pending = this.pending.get(answer.id);
@@ -64,7 +76,7 @@ class Slot {
       this.pending.delete(answer.id);
       clearTimeout(pending.timer);
       if (answer.error !== undefined) pending.reject(new RootHashersError(`root thread: ${answer.error}`));
-      else pending.resolve({ lanes: answer.lanes, ms: answer.ms });
+      else pending.resolve(answer);
     });
     worker.on('error', (err) => this.fail(new RootHashersError(`root thread failed: ${err.message}`, { cause: err })));
     worker.on('exit', (code) => {
@@ -91,6 +103,11 @@ class Slot {
   }
 }
 
+/** The thread a key's entries go to, the same every block: by its last 8 hex digits (an address's or a hashed slot's: spread evenly). */
+export function threadOf(key: StateKey, threads: number): number {
+  return threads === 1 ? 0 : Number.parseInt(key.slice(-8), 16) % threads;
+}
+
 export class RootHashers {
   private readonly slots: Slot[];
   private nextId = 0;
@@ -98,12 +115,19 @@ export class RootHashers {
   private closed = false;
   /** The threads' time on answered jobs, ms: root hashing that left the caller's thread. */
   threadMs = 0;
+  /** Old entries whose digest a thread remembered, and those it computed. */
+  readonly digestStats = { hits: 0, misses: 0 };
 
-  /** `threads` ≥ 1 worker threads, started on first use. */
-  constructor(readonly threads: number, workerFile: string = defaultWorkerFile()) {
+  /**
+   * `threads` ≥ 1 worker threads, started on first use; `digestEntries` remembered entry digests
+   * in all (LATTICE_BYTES each), shared out among the threads (0: none).
+   */
+  constructor(readonly threads: number, workerFile: string = defaultWorkerFile(), digestEntries = 0) {
     if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`root hashers: threads must be an integer >= 1, got ${threads}`);
+    if (!(Number.isInteger(digestEntries) && digestEntries >= 0)) throw new Error(`root hashers: digestEntries must be an integer >= 0, got ${digestEntries}`);
     if (!existsSync(workerFile)) throw new Error(`root hashers: worker ${workerFile} not found (run npm run build)`);
-    this.slots = Array.from({ length: threads }, () => new Slot(workerFile));
+    const data: RootWorkerData = { digestEntries: Math.ceil(digestEntries / threads) };
+    this.slots = Array.from({ length: threads }, () => new Slot(workerFile, data));
   }
 
   /** Whether `changes` are worth splitting across the threads (else: hash them on the caller's thread). */
@@ -118,14 +142,14 @@ export class RootHashers {
   async delta(changes: readonly RootChange[]): Promise<Uint16Array> {
     if (this.closed) throw new RootHashersError('root hashers closed');
     if (this.failures >= MAX_FAILURES) throw new RootHashersError(`root hashers stopped after ${MAX_FAILURES} failures in a row`);
-    const parts = Math.max(1, Math.min(this.slots.length, Math.floor(changes.length / MIN_CHANGES_PER_THREAD)));
-    const jobs: Promise<{ lanes: Uint16Array; ms: number }>[] = [];
-    for (let p = 0; p < parts; p++) {
-      const from = Math.floor((changes.length * p) / parts);
-      const to = Math.floor((changes.length * (p + 1)) / parts);
-      jobs.push(this.slots[p]!.run({ id: this.nextId++, framed: frameChanges(changes, from, to) }));
-    }
-    let deltas: { lanes: Uint16Array; ms: number }[];
+    // Every thread, each taking its own keys: the thread that put an entry in finds it when it goes out.
+    const parts: RootChange[][] = this.slots.map(() => []);
+    for (const change of changes) parts[threadOf(change.key, parts.length)]!.push(change);
+    const jobs: Promise<Delta>[] = [];
+    parts.forEach((part, p) => {
+      if (part.length > 0) jobs.push(this.slots[p]!.run({ id: this.nextId++, framed: frameChanges(part, 0, part.length) }));
+    });
+    let deltas: Delta[];
     try {
       deltas = await Promise.all(jobs);
     } catch (err) {
@@ -134,8 +158,10 @@ export class RootHashers {
     }
     this.failures = 0;
     const sum = new Uint16Array(LATTICE_LANES);
-    for (const { lanes, ms } of deltas) {
+    for (const { lanes, ms, hits, misses } of deltas) {
       this.threadMs += ms;
+      this.digestStats.hits += hits;
+      this.digestStats.misses += misses;
       for (let i = 0; i < LATTICE_LANES; i++) sum[i] = sum[i]! + lanes[i]!;
     }
     return sum;

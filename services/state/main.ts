@@ -75,6 +75,7 @@ export async function startStateService(config: LanesConfig, log: Logger, option
     service = await StateService.open({
       backend, genesis, log, limits: config.state, retainBlocks: config.state.retainBlocks, role: config.state.role,
       rootThreads: config.state.rootThreads,
+      rootDigests: config.state.rootDigests,
       onCommitted: (event) => {
         commitMetrics.onCommitted(event);
         publishCommitted(nc, event, log);
@@ -89,6 +90,8 @@ export async function startStateService(config: LanesConfig, log: Logger, option
   metrics.gaugeFrom('lanes_state_oldest_readable_height', 'Lowest height state reads are served at (LANES_STATE_RETAIN_BLOCKS)', () => Number(service.oldestReadableHeight));
   metrics.counterFrom('lanes_state_root_thread_blocks_total', 'Blocks whose state root the root threads hashed (LANES_STATE_ROOT_THREADS)', () => service.rootStats.threadBlocks);
   metrics.counterFrom('lanes_state_root_thread_fallbacks_total', 'Blocks the root threads failed, hashed on the service thread instead', () => service.rootStats.fallbackBlocks);
+  metrics.counterFrom('lanes_state_root_digest_hits_total', 'Old state entries whose root digest was remembered (LANES_STATE_ROOT_DIGESTS), not computed', () => service.rootDigestStats.hits);
+  metrics.counterFrom('lanes_state_root_digest_misses_total', 'Old state entries whose root digest had to be computed', () => service.rootDigestStats.misses);
   const subs = serveAll(nc, service, log, commitMetrics.commitSeconds, config.state.role);
   await nc.flush(); // the server has our subscriptions before anyone is told we are ready
   const health = await startHealthServer('state', config.healthPort, () => ({

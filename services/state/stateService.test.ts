@@ -325,7 +325,11 @@ describe('StateService on lmdb', () => {
     await writeFile(broken, 'process.exit(3);\n');
     const warnings: string[] = [];
     const warnLog = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(JSON.parse(line).msg); } });
-    const variants: Array<Partial<StateServiceOptions>> = [{ rootThreads: 2 }, { rootThreads: 1, rootWorkerFile: broken, log: warnLog }];
+    const variants: Array<Partial<StateServiceOptions>> = [
+      { rootThreads: 2 }, { rootThreads: 1, rootWorkerFile: broken, log: warnLog },
+      // Remembered entry digests, on the threads and on the service thread.
+      { rootThreads: 2, rootDigests: 4_096 }, { rootDigests: 4_096 },
+    ];
     const services = await Promise.all(variants.map(async (extra, i) => StateService.open({
       backend: new LmdbStateBackend({ path: path.join(dir, `variant-${i}`), noSync: true }), genesis, limits, log, ...extra,
     })));
@@ -351,6 +355,11 @@ describe('StateService on lmdb', () => {
         for (const other of others) expect(other.header).toEqual(plain!.header);
       }
       expect(services[0]!.rootStats).toEqual({ threadBlocks: 3, fallbackBlocks: 0 });
+      // Blocks 2 and 3 rewrite or delete 100 keys of the block before each (block 2 had deleted 10
+      // of block 3's, which have no old entry): every old entry was remembered.
+      expect(services[2]!.rootDigestStats).toEqual({ hits: 190, misses: 0 });
+      expect(services[3]!.rootDigestStats).toEqual({ hits: 190, misses: 0 });
+      expect(service.rootDigestStats).toEqual({ hits: 0, misses: 0 });
       expect(services[1]!.rootStats).toEqual({ threadBlocks: 0, fallbackBlocks: 3 });
       expect(service.rootStats).toEqual({ threadBlocks: 0, fallbackBlocks: 0 });
       // Logged once, not per block.

@@ -20,9 +20,10 @@ import {
   ACCOUNT_VALUE_BYTES, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, decodeAccount, isEmptyAccount, keyFromBytes,
   type StateKey,
 } from '../../lib/state/keys.js';
-import { StateRootAccumulator, type RootChange } from '../../lib/state/root.js';
+import { LATTICE_BYTES, StateRootAccumulator, type RootChange } from '../../lib/state/root.js';
 import { KeyFilter, KeyHashes } from '../../lib/state/keyFilter.js';
 import { RootHashers } from '../../lib/state/rootHashers.js';
+import { EntryDigests } from '../../lib/state/entryDigests.js';
 import { HeightFenceError, HeightPrunedError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
 
 export interface StateServiceLimits {
@@ -65,12 +66,21 @@ export interface StateServiceOptions {
   /** The root threads' compiled worker (tests: a broken one); default rootHashers.ts's. */
   rootWorkerFile?: string;
   /**
+   * LANES_STATE_ROOT_DIGESTS (32,768 in config): entry digests remembered for the root, 2 KB each
+   * (entryDigests.ts), shared out among the root threads; the service thread keeps its own for
+   * what it hashes (all of it without threads; else at most SERVICE_THREAD_DIGESTS). 0 or absent = none.
+   */
+  rootDigests?: number;
+  /**
    * Keep a filter of every state key ever written (keyFilter.ts) for the scheduler, built from the
    * store in the background from open (default true; a writer only, and only where the backend
    * lists its keys).
    */
   keyFilter?: boolean;
 }
+
+/** Remembered entry digests on the service thread when root threads hash the large blocks (small blocks and fallbacks are its share). */
+const SERVICE_THREAD_DIGESTS = 4_096;
 
 /** A key filter larger than this many keys (10 bits each) would not fit in one NATS message (MAX_PAYLOAD_BYTES). */
 export const MAX_KEY_FILTER_KEYS = 6_000_000;
@@ -173,6 +183,9 @@ export class StateService {
   /** Blocks whose root the threads hashed, and blocks the threads failed and this thread hashed. */
   readonly rootStats = { threadBlocks: 0, fallbackBlocks: 0 };
 
+  /** Entry digests the service thread remembers for the root (entryDigests.ts). */
+  private readonly rootDigests: EntryDigests | undefined;
+
   /** Time the root threads spent hashing, ms (their CPU, which the process's own accounting also counts). */
   get rootThreadMs(): number {
     return this.rootHashers?.threadMs ?? 0;
@@ -189,8 +202,17 @@ export class StateService {
 
   private constructor(private readonly options: StateServiceOptions, head: Head, private oldestReadable: bigint) {
     this.current = head;
-    const threads = options.rootThreads ?? 0;
-    this.rootHashers = threads > 0 && options.role !== 'reader' ? new RootHashers(threads, options.rootWorkerFile) : null;
+    const threads = options.role === 'reader' ? 0 : options.rootThreads ?? 0;
+    const digests = options.role === 'reader' ? 0 : options.rootDigests ?? 0;
+    this.rootHashers = threads > 0 ? new RootHashers(threads, options.rootWorkerFile, digests) : null;
+    const own = threads > 0 ? Math.min(digests, SERVICE_THREAD_DIGESTS) : digests;
+    this.rootDigests = own > 0 ? new EntryDigests(own, LATTICE_BYTES) : undefined;
+  }
+
+  /** Old entries whose root digest was remembered (no digest computed) and those computed, threads included. */
+  get rootDigestStats(): { hits: number; misses: number } {
+    const threads = this.rootHashers?.digestStats ?? { hits: 0, misses: 0 };
+    return { hits: threads.hits + (this.rootDigests?.hits ?? 0), misses: threads.misses + (this.rootDigests?.misses ?? 0) };
   }
 
   /** Opens the store, writing genesis as block 0 when it is empty. */
@@ -459,7 +481,7 @@ export class StateService {
         this.rootStats.fallbackBlocks++;
       }
     }
-    for (const c of changes) accumulator.update(c.key, c.before, c.after);
+    for (const c of changes) accumulator.update(c.key, c.before, c.after, this.rootDigests);
   }
 
   private async answerRetry(height: bigint, digest: Buffer, fail: (e: string) => CommitResponse): Promise<CommitResponse> {
