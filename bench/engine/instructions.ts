@@ -45,6 +45,9 @@ export interface InstructionRow {
   engine: PerTxCost;
   /** engine.total / baseline.total. */
   ratio: number;
+  /** With --partition: an executor's path for a partition (partitionRatio = partition.total / baseline.total). */
+  partition?: PerTxCost;
+  partitionRatio?: number;
 }
 
 /** Block size by workload: blocks of similar EVM work, so a run stays within a few minutes. */
@@ -57,6 +60,8 @@ interface Options {
   top: number;
   json: string | undefined;
   seed: string;
+  /** Also count an executor's path for a partition. */
+  partition: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -65,7 +70,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       workload: { type: 'string', default: 'transfer,erc20' }, accounts: { type: 'string', default: '2' },
       blocks: { type: 'string', default: '8,16' }, top: { type: 'string', default: '0' },
-      json: { type: 'string' }, seed: { type: 'string', default: 'instructions' },
+      json: { type: 'string' }, seed: { type: 'string', default: 'instructions' }, partition: { type: 'boolean', default: false },
     },
   });
   const workloads = values.workload!.split(',') as WorkloadKind[];
@@ -76,7 +81,7 @@ function parseOptions(argv: string[]): Options {
   }
   const accounts = Number(values.accounts);
   if (!Number.isInteger(accounts) || accounts < 2) throw new Error(`--accounts must be an integer of at least 2, got ${values.accounts}`);
-  return { workloads, accounts, blocks: [blocks[0]!, blocks[1]!], top: Number(values.top), json: values.json, seed: values.seed! };
+  return { workloads, accounts, blocks: [blocks[0]!, blocks[1]!], top: Number(values.top), json: values.json, seed: values.seed!, partition: values.partition! };
 }
 
 async function requireValgrind(): Promise<void> {
@@ -144,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
   const rows: InstructionRow[] = [];
   try {
     out(`instructions per tx under callgrind (compiling left out), ${options.accounts} accounts, runs of ${options.blocks[0]} and ${options.blocks[1]} blocks`);
-    out('workload  accounts   baseline  (gc)     engine    (gc)   engine/baseline');
+    out(`workload  accounts   baseline  (gc)     engine    (gc)   engine/baseline${options.partition ? '  partition    (gc)  partition/baseline' : ''}`);
     for (const workload of options.workloads) {
       const blockTxs = BLOCK_TXS[workload];
       const top = options.top > 0;
@@ -160,19 +165,32 @@ export async function main(argv: string[]): Promise<number> {
       const baseline = perTxCost(baseLo, baseHi, hi - lo);
       const engine = perTxCost(engineLo, engineHi, hi - lo);
       const row: InstructionRow = { workload, accounts: options.accounts, blockTxs, txs: [lo, hi], baseline, engine, ratio: engine.total / baseline.total };
+      let partitionRuns: [FunctionCounts, FunctionCounts] | null = null;
+      if (options.partition) {
+        partitionRuns = await Promise.all([countRun('partition', file, lo, blockTxs, dir, top), countRun('partition', file, hi, blockTxs, dir, top)]);
+        row.partition = perTxCost(partitionRuns[0], partitionRuns[1], hi - lo);
+        row.partitionRatio = row.partition.total / baseline.total;
+      }
       rows.push(row);
       out([
         workload.padEnd(8), String(options.accounts).padStart(9), k(baseline.total).padStart(10), `(${k(baseline.byCategory.gc)})`.padStart(8),
         k(engine.total).padStart(10), `(${k(engine.byCategory.gc)})`.padStart(8), `${row.ratio.toFixed(3)}×`.padStart(17),
+        ...(row.partition === undefined ? [] : [
+          k(row.partition.total).padStart(10), `(${k(row.partition.byCategory.gc)})`.padStart(8), `${row.partitionRatio!.toFixed(3)}×`.padStart(20),
+        ]),
       ].join(' '));
       if (options.top > 0) {
         out(`  ${workload}: baseline, top ${options.top} functions (self instructions per tx)`);
         for (const [fn, n] of topFunctions(baseLo, baseHi, hi - lo, options.top)) out(`    ${n.toFixed(0).padStart(8)}  ${fn.slice(0, 140)}`);
-        out(`  ${workload}: engine minus baseline, top ${options.top} functions`);
-        const diff = new Map<string, number>();
-        for (const [fn, n] of topFunctions(engineLo, engineHi, hi - lo, Infinity)) diff.set(fn, n);
-        for (const [fn, n] of topFunctions(baseLo, baseHi, hi - lo, Infinity)) diff.set(fn, (diff.get(fn) ?? 0) - n);
-        for (const [fn, n] of [...diff].sort((a, b) => b[1] - a[1]).slice(0, options.top)) out(`    ${n.toFixed(0).padStart(8)}  ${fn.slice(0, 140)}`);
+        const minusBaseline = (side: string, [sideLo, sideHi]: [FunctionCounts, FunctionCounts]): void => {
+          out(`  ${workload}: ${side} minus baseline, top ${options.top} functions`);
+          const diff = new Map<string, number>();
+          for (const [fn, n] of topFunctions(sideLo, sideHi, hi - lo, Infinity)) diff.set(fn, n);
+          for (const [fn, n] of topFunctions(baseLo, baseHi, hi - lo, Infinity)) diff.set(fn, (diff.get(fn) ?? 0) - n);
+          for (const [fn, n] of [...diff].sort((a, b) => b[1] - a[1]).slice(0, options.top)) out(`    ${n.toFixed(0).padStart(8)}  ${fn.slice(0, 140)}`);
+        };
+        minusBaseline('engine', [engineLo, engineHi]);
+        if (partitionRuns !== null) minusBaseline('partition', partitionRuns);
       }
     }
     if (options.json !== undefined) {

@@ -101,4 +101,26 @@ describe('dynamic dispatch', () => {
       expect(report.partitionRetries).toBeGreaterThanOrEqual(1);
     }
   }, 60_000);
+
+  it('runs a block serially when an executor answers without read-sets or with a broken one, and its result stays the serial one', async () => {
+    const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed: 'dispatch-unfit', txCount: 2 * 120 });
+    const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+    const blocks = [0, 1].map((b) => txs.slice(b * 120, (b + 1) * 120));
+    // Executor 1 answers as an executor of an older version would (its sets in fields this one
+    // does not read) in block 1, and with truncated read-sets in block 2. Partition requests are
+    // numbered height × 64 + partition.
+    const r = await runChain({
+      genesis: w.genesis, blocks, executors, executorCount: 2, local,
+      chaos: {
+        failRate: 0, maxDelayMs: 0, random: () => 0.5,
+        answer: (res, slot) => (slot !== 1 ? res : {
+          ...res, results: res.results.map((t) => ({ ...t, readsPacked: res.requestId / 64n === 1n ? Buffer.alloc(0) : t.readsPacked.subarray(0, 5) })),
+        }),
+      },
+      engine: { adaptiveMode: false, tailsPerExecutor: 0 },
+    });
+    expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
+    expect(r.receipts).toEqual(r.referenceReceipts);
+    expect(r.reports.map((report) => [report.mode, report.serialReason])).toEqual([['serial', 'engine fallback'], ['serial', 'engine fallback']]);
+  }, 60_000);
 });

@@ -22,7 +22,8 @@ import type { TxExecutor } from '../evm/index.js';
 import { blockWritesOf, runBlockSerially, toEvmEnv, toTxResult, warmAhead, type BlockWrites } from '../exec/blockRun.js';
 import type { AccessPatternLearner } from '../exec/accessPatterns.js';
 import type { CommittedStateCache } from '../exec/committedState.js';
-import { accountKey, bytesToBigint, keyFromBytes, type StateKey } from '../state/keys.js';
+import { PackedSetError, unpackReads, unpackWrites } from '../exec/packedSets.js';
+import { accountKey, bytesToBigint, type StateKey } from '../state/keys.js';
 import { BlockMemory, type BaseReader } from './blockMemory.js';
 import { longestChain, topKeys, type ConflictReport } from './conflictReport.js';
 import { ContractCallCounter, type HotKeyTracker } from './hotKeys.js';
@@ -127,12 +128,25 @@ export class EngineInvariantError extends Error {
   override readonly name = 'EngineInvariantError';
 }
 
+/** A packed set that does not decode is an answer that does not fit: the block runs serially. */
+function unpacked<T>(r: TxResult, unpack: () => T): T {
+  try {
+    return unpack();
+  } catch (err) {
+    if (err instanceof PackedSetError) throw new EngineInvariantError(`result for tx ${r.txIndex}: ${err.message}`);
+    throw err;
+  }
+}
+
 function readEntries(r: TxResult): ReadVersionEntry[] {
-  return r.reads.map((e) => ({ key: keyFromBytes(e.key), txIndex: e.txIndex, incarnation: e.incarnation }));
+  // Every tx that ran read at least its sender's account. An empty read-set is an answer that does
+  // not fit: an executor of an older version, say, which sent its sets in fields 8 and 9.
+  if (r.status !== TxStatus.TX_STATUS_INVALID && r.readsPacked.length === 0) throw new EngineInvariantError(`result for tx ${r.txIndex} has no read-set`);
+  return unpacked(r, () => unpackReads(r.readsPacked));
 }
 
 function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
-  return r.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value]);
+  return unpacked(r, () => unpackWrites(r.writesPacked));
 }
 
 /**
@@ -345,7 +359,7 @@ export class ParallelEngine {
       const calls = blockCallFields(req.txs);
       for (let i = 0; i < results.length; i++) {
         counter.beginTx(i);
-        for (const e of results[i]!.reads) if (e.txIndex >= 0) counter.read(keyFromBytes(e.key), e.txIndex);
+        for (const e of readEntries(results[i]!)) if (e.txIndex >= 0) counter.read(e.key, e.txIndex);
         contracts.add(calledContract(calls[i]!), counter.endTx());
       }
       writes = blockWritesOf(results);

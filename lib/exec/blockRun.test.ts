@@ -5,10 +5,11 @@ import { assembleCommit } from '../../services/scheduler/assemble.js';
 import { devGenesis, genesisStateEntries, DEV_ACCOUNTS } from '../chain/genesis.js';
 import { erc20Artifact } from '../contracts.js';
 import { ReferenceExecutor, TxExecutor } from '../evm/index.js';
-import { bigintToBytes, keyFromBytes, type StateKey } from '../state/keys.js';
+import { accountKey, bigintToBytes, keyFromBytes, type StateKey } from '../state/keys.js';
 import { txCallFields } from '../chain/txFields.js';
 import { blockWritesOf, runBlockSerially } from './blockRun.js';
 import { CommittedStateCache } from './committedState.js';
+import { unpackReads, unpackWrites } from './packedSets.js';
 
 const genesis = devGenesis();
 const env = {
@@ -56,7 +57,9 @@ describe('runBlockSerially', () => {
       TxStatus.TX_STATUS_SUCCESS, TxStatus.TX_STATUS_SUCCESS, TxStatus.TX_STATUS_REVERTED, TxStatus.TX_STATUS_INVALID, TxStatus.TX_STATUS_SUCCESS,
     ]);
     expect(results[3]!.error).toMatch(/nonce too high/);
-    expect(results[3]!.writes).toHaveLength(0);
+    expect(unpackWrites(results[3]!.writesPacked)).toHaveLength(0);
+    // Every tx that ran reports what it read, its sender's account first among them.
+    for (const r of results) expect(unpackReads(r.readsPacked).map((e) => e.key)).toContain(accountKey(txs[r.txIndex]!.sender));
     expect(roundTrips).toBe(fetches);
     expect(roundTrips).toBeLessThan(12);
 
@@ -73,7 +76,7 @@ describe('runBlockSerially', () => {
     const cache2 = new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 10_000);
     cache2.reset(0n);
     const compact = await runBlockSerially(await TxExecutor.create({ chainId: genesis.chainId }), req, cache2, { wire: false });
-    expect(compact.results.every((r) => r.reads.length === 0 && r.writes.length === 0)).toBe(true);
+    expect(compact.results.every((r) => r.readsPacked.length === 0 && r.writesPacked.length === 0)).toBe(true);
     expect(compact.results.map((r) => [r.status, r.gasUsed])).toEqual(results.map((r) => [r.status, r.gasUsed]));
     expect(compact.writes).toEqual(writes);
 

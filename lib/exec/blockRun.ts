@@ -6,10 +6,11 @@ import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResul
 import { blockCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
 import type { VersionedRead } from '../evm/stateView.js';
-import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, keyFromBytes, StateKeyBytes, type StateKey } from '../state/keys.js';
+import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, type StateKey } from '../state/keys.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
 import { BlockOverlaySource } from './overlaySource.js';
+import { packReads, packWrites, unpackWrites } from './packedSets.js';
 
 /** The EVM's view of a wire BlockEnv, with the BLOCKHASH window by number. */
 export function toEvmEnv(env: WireBlockEnv, recentHashes: readonly Buffer[]): BlockEnv {
@@ -34,12 +35,7 @@ const STATUS: Record<TxOutcome['status'], TxStatus> = {
   invalid: TxStatus.TX_STATUS_INVALID,
 };
 
-/** Shared, never written: results are encoded or read, not mutated in place. */
-const NO_READS: TxResult['reads'] = Object.freeze([]) as unknown as TxResult['reads'];
-const NO_WRITES: TxResult['writes'] = Object.freeze([]) as unknown as TxResult['writes'];
 const EMPTY = Buffer.alloc(0);
-/** Key bytes of results, shared between results (never written into): keys recur block after block. */
-const resultKeys = new StateKeyBytes(1 << 16);
 
 /** The bytes of the last amount converted: a block's txs mostly share a gas price and a tip per gas. */
 class LastAmountBytes {
@@ -63,14 +59,6 @@ const coinbaseDeltaBytes = new LastAmountBytes();
  * key to bytes and back.
  */
 export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: number, wire = true): TxResult {
-  let writes = NO_WRITES;
-  let reads = NO_READS;
-  if (wire) {
-    writes = [];
-    for (const [key, value] of outcome.writes) writes.push({ key: resultKeys.bytes(key), value: value ?? EMPTY, absent: value === null });
-    reads = [];
-    for (const [key, v] of outcome.reads) reads.push({ key: resultKeys.bytes(key), txIndex: v.txIndex, incarnation: v.incarnation });
-  }
   return {
     txIndex,
     status: STATUS[outcome.status],
@@ -79,8 +67,8 @@ export function toTxResult(outcome: TxOutcome, txIndex: number, incarnation: num
     gasUsed: outcome.gasUsed,
     logs: outcome.logs,
     contractAddress: outcome.contractAddress ?? EMPTY,
-    writes,
-    reads,
+    writesPacked: wire ? packWrites(outcome.writes) : EMPTY,
+    readsPacked: wire ? packReads(outcome.reads) : EMPTY,
     returnData: outcome.returnData,
     incarnation,
     txType: outcome.txType,
@@ -103,7 +91,7 @@ export function blockWritesOf(results: readonly TxResult[]): BlockWrites {
   const writes = new Map<StateKey, Buffer | null>();
   for (const r of results) {
     if (r.status === TxStatus.TX_STATUS_INVALID) continue;
-    for (const w of r.writes) writes.set(keyFromBytes(w.key), w.absent ? null : w.value);
+    for (const [key, value] of unpackWrites(r.writesPacked)) writes.set(key, value);
   }
   return [...writes];
 }

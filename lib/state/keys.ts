@@ -124,6 +124,18 @@ export function keyFromBytes(bytes: Uint8Array): StateKey {
   return hexOf(bytes);
 }
 
+/** keyFromBytes of bytes[from, to), without a view object for them (decoding packed read/write sets). */
+export function keyFromRange(bytes: Uint8Array, from: number, to: number): StateKey {
+  if (to - from > MAX_KEY_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('hex');
+  let o = 0;
+  for (let i = from; i < to; i++) {
+    const pair = HEX_PAIRS[bytes[i]!]!;
+    spelling[o++] = pair & 0xff;
+    spelling[o++] = pair >> 8;
+  }
+  return spelling.toString('latin1', 0, o);
+}
+
 /** Bytes a big-endian integer can have and still be summed exactly as a float64, in two parts of 6. */
 const SMALL_UINT_BYTES = 12;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -37,6 +37,8 @@ export interface Chaos {
   slotDelayMs?: (slot: number) => number;
   /** Whether every request to an executor slot fails (one that died but is still announced). */
   slotFails?: (slot: number) => boolean;
+  /** Changes an executor's answer before the engine sees it (an answer that does not fit). */
+  answer?: (res: ExecResponse, slot: number) => ExecResponse;
 }
 
 class SimPool implements ExecutorPool {
@@ -67,7 +69,8 @@ class SimPool implements ExecutorPool {
     const cache = new CommittedStateCache(async (keys) => keys.map((k) => this.committed.get(k) ?? null), 100_000);
     cache.reset(req.baseHeight);
     const run = await runBlockSerially(req.partition ? sim.deltas : sim.plain, req, cache);
-    return { requestId: req.requestId, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: `sim-${slot}`, cpuMicros: 0n };
+    const res: ExecResponse = { requestId: req.requestId, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: `sim-${slot}`, cpuMicros: 0n };
+    return this.chaos.answer?.(res, slot % this.count) ?? res;
   }
 
   /** Loads the next block's keys over committed state as it is now (the block before it still runs). */
