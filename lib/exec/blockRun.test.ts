@@ -7,7 +7,7 @@ import { erc20Artifact } from '../contracts.js';
 import { ReferenceExecutor, TxExecutor } from '../evm/index.js';
 import { accountKey, bigintToBytes, keyFromBytes, type StateKey } from '../state/keys.js';
 import { txCallFields } from '../chain/txFields.js';
-import { blockWritesOf, runBlockSerially } from './blockRun.js';
+import { blockWritesOf, runBlockSerially, warmAhead } from './blockRun.js';
 import { CommittedStateCache } from './committedState.js';
 import { unpackReads, unpackWrites } from './packedSets.js';
 
@@ -136,5 +136,45 @@ describe('runBlockSerially on a cold cache', () => {
     // The first swap's cold misses used to spend every look before anything was learned: 289
     // round trips for this block (≈ 550 for 500 swaps).
     expect(roundTrips, `${roundTrips} round trips`).toBeLessThanOrEqual(40);
+  });
+
+  it('predicts a block\'s keys once: the prefetch of a cold cache reuses what the lookahead predicted for the same txs', async () => {
+    const { generateWorkload } = await import('../workloads/index.js');
+    const { AccessPatternLearner } = await import('./accessPatterns.js');
+    const w = await generateWorkload({ workload: 'erc20', accounts: 200, hotShare: 0, chainId: 31337n, seed: 'predict-once', txCount: 120 });
+    const committed = new Map<StateKey, Buffer>(genesisStateEntries(w.genesis));
+    const g = w.genesis;
+    const blockEnv = { number: 1n, timestamp: g.timestamp + 1n, coinbase: g.coinbase, gasLimit: g.gasLimit, baseFeePerGas: bigintToBytes(g.baseFeePerGas), prevRandao: Buffer.alloc(32), chainId: g.chainId };
+    const txs = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+    const request = (blockTxs: typeof txs): ExecRequest => ({ env: blockEnv, baseHeight: 0n, txs: blockTxs, txIndexes: blockTxs.map((_, i) => i), recentHashes: [], prefetched: [], requestId: 1n, partition: false });
+    const executor = await TxExecutor.create({ chainId: g.chainId });
+    const patterns = new AccessPatternLearner();
+    // Learn the token's balance mappings from a first run, so that predictions name storage keys.
+    const learning = new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 100_000);
+    learning.reset(0n);
+    await runBlockSerially(executor, request(txs.slice(0, 60)), learning, { patterns });
+    let predictions = 0;
+    const predict = patterns.predict.bind(patterns);
+    patterns.predict = (call) => {
+      predictions++;
+      return predict(call);
+    };
+    const block = txs.slice(60);
+    const cold = (): CommittedStateCache => {
+      const cache = new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 100_000);
+      cache.reset(0n);
+      cache.noteRun(1); // the last run missed: the block's prefetch predicts its keys
+      return cache;
+    };
+    const cache = cold();
+    await warmAhead(request(block), cache, patterns);
+    const byLookahead = predictions;
+    expect(byLookahead).toBe(block.length);
+    const run = await runBlockSerially(executor, request(block), cache, { patterns });
+    expect(run.roundTrips).toBe(0);
+    expect(predictions).toBe(byLookahead); // nothing predicted again
+    // Another txs array (another block) is predicted afresh.
+    await runBlockSerially(executor, request([...block]), cold(), { patterns });
+    expect(predictions).toBeGreaterThanOrEqual(2 * block.length);
   });
 });
