@@ -30,6 +30,25 @@ describe('EntryDigests', () => {
     expect(() => digests.put(input(3), Buffer.alloc(10))).toThrow(/2048 bytes/);
   });
 
+  it('finds an entry of a state key by its key: a key\'s new entry takes the place of its old one', () => {
+    const entry = (key: string, value: number): Buffer => {
+      const keyBytes = Buffer.from(key, 'hex');
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(keyBytes.length, 0);
+      return Buffer.concat([length, keyBytes, Buffer.alloc(32, value)]);
+    };
+    const slot = '02' + '22'.repeat(20) + '00'.repeat(31) + '01'; // a fixed slot: its last bytes are a small number
+    const other = '02' + '33'.repeat(20) + '00'.repeat(31) + '01'; // the same slot of another contract
+    const account = '01' + '44'.repeat(20);
+    const digests = new EntryDigests(8);
+    for (const [k, v] of [[slot, 1], [other, 1], [account, 1]] as const) digests.put(entry(k, v), digest(v));
+    for (const k of [slot, other, account]) expect(digests.get(entry(k, 1), false)).toBeDefined();
+    digests.put(entry(slot, 2), digest(2));
+    expect(digests.get(entry(slot, 1), false)).toBeUndefined(); // left the state
+    expect(Buffer.from(digests.get(entry(slot, 2), false)!).equals(digest(2))).toBe(true);
+    expect(digests.get(entry(other, 1), false)).toBeDefined();
+  });
+
   it('keeps at most `capacity` digests, the most recent ones, across slab chunks', () => {
     const capacity = 1_500; // more than one chunk of 1,024 slots
     const digests = new EntryDigests(capacity);
