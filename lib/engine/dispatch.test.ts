@@ -54,6 +54,13 @@ describe('planPartitions with tails', () => {
   });
 });
 
+/** `count` blocks of 120 plain transfers over 300 accounts. */
+async function transferBlocks(seed: string, count: number) {
+  const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed, txCount: count * 120 });
+  const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+  return { w, blocks: Array.from({ length: count }, (_, b) => txs.slice(b * 120, (b + 1) * 120)) };
+}
+
 describe('dynamic dispatch', () => {
   let executors: SimExecutor[];
   let local: TxExecutor;
@@ -64,9 +71,7 @@ describe('dynamic dispatch', () => {
   });
 
   it('gives the tails to the executor that is free, and the result stays the serial one', async () => {
-    const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed: 'dispatch', txCount: 3 * 120 });
-    const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
-    const blocks = [0, 1, 2].map((b) => txs.slice(b * 120, (b + 1) * 120));
+    const { w, blocks } = await transferBlocks('dispatch', 3);
     // Executor 0 answers every request a second late: executor 1 runs its head and every tail
     // (84 transfers, a few ms each even on a cold, loaded machine) before executor 0 has
     // answered its head.
@@ -84,9 +89,7 @@ describe('dynamic dispatch', () => {
   }, 60_000);
 
   it('re-issues the partitions of an executor that fails every request, tails included, to the other', async () => {
-    const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed: 'dispatch-dead', txCount: 2 * 120 });
-    const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
-    const blocks = [0, 1].map((b) => txs.slice(b * 120, (b + 1) * 120));
+    const { w, blocks } = await transferBlocks('dispatch-dead', 2);
     const r = await runChain({
       genesis: w.genesis, blocks, executors, executorCount: 2, local,
       chaos: { failRate: 0, maxDelayMs: 0, random: () => 0.5, slotFails: (slot) => slot === 0 },
@@ -103,9 +106,7 @@ describe('dynamic dispatch', () => {
   }, 60_000);
 
   it('runs a block serially when an executor answers without read-sets or with a broken one, and its result stays the serial one', async () => {
-    const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed: 'dispatch-unfit', txCount: 2 * 120 });
-    const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
-    const blocks = [0, 1].map((b) => txs.slice(b * 120, (b + 1) * 120));
+    const { w, blocks } = await transferBlocks('dispatch-unfit', 2);
     // Executor 1 answers as an executor of an older version would (its sets in fields this one
     // does not read) in block 1, and with truncated read-sets in block 2. Partition requests are
     // numbered height × 64 + partition.

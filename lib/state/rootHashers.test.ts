@@ -7,7 +7,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateRootAccumulator, frameChanges, latticeOfFramed, type RootChange } from './root.js';
-import { MAX_FAILURES, MIN_CHANGES_PER_THREAD, RootHashers, RootHashersError, threadOf } from './rootHashers.js';
+import { MAX_FAILURES, MIN_CHANGES_FOR_THREADS, RootHashers, RootHashersError, threadOf } from './rootHashers.js';
 
 const key = fc.oneof(
   fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => '01' + Buffer.from(a).toString('hex')),
@@ -59,7 +59,7 @@ describe('RootHashers', () => {
     start.update('01' + '11'.repeat(20), null, Buffer.alloc(72, 3));
     for (const threads of [1, 2, 3]) {
       const hashers = pool(threads);
-      await fc.assert(fc.asyncProperty(fc.array(change, { minLength: MIN_CHANGES_PER_THREAD, maxLength: 4 * MIN_CHANGES_PER_THREAD }), async (changes) => {
+      await fc.assert(fc.asyncProperty(fc.array(change, { minLength: MIN_CHANGES_FOR_THREADS, maxLength: 4 * MIN_CHANGES_FOR_THREADS }), async (changes) => {
         expect(hashers.worthIt(changes.length)).toBe(true);
         const acc = start.clone();
         acc.addLattice(await hashers.delta(changes));
@@ -90,7 +90,7 @@ describe('RootHashers', () => {
 
   it('fails a call whose thread dies, and starts a new thread for the next', async () => {
     const hashers = pool(2);
-    const changes = fc.sample(change, 4 * MIN_CHANGES_PER_THREAD);
+    const changes = fc.sample(change, 4 * MIN_CHANGES_FOR_THREADS);
     const expected = onThisThread(new StateRootAccumulator(), changes);
     const check = async (): Promise<void> => {
       const acc = new StateRootAccumulator();
@@ -110,7 +110,7 @@ describe('RootHashers', () => {
     const broken = path.join(dir, 'broken-worker.js');
     writeFileSync(broken, 'process.exit(3);\n');
     const hashers = pool(1, broken);
-    const changes = fc.sample(change, MIN_CHANGES_PER_THREAD);
+    const changes = fc.sample(change, MIN_CHANGES_FOR_THREADS);
     for (let i = 0; i < MAX_FAILURES; i++) {
       expect(hashers.worthIt(changes.length)).toBe(true);
       await expect(hashers.delta(changes)).rejects.toThrow(/exited with code 3/);
@@ -123,6 +123,6 @@ describe('RootHashers', () => {
     expect(() => new RootHashers(0)).toThrow(/threads must be/);
     expect(() => new RootHashers(1, undefined, -1)).toThrow(/digestEntries must be/);
     expect(() => new RootHashers(1, path.join(dir, 'none.js'))).toThrow(/not found/);
-    expect(pool(1).worthIt(MIN_CHANGES_PER_THREAD - 1)).toBe(false);
+    expect(pool(1).worthIt(MIN_CHANGES_FOR_THREADS - 1)).toBe(false);
   });
 });

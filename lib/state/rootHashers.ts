@@ -21,7 +21,7 @@ import { LATTICE_LANES, frameChanges, type RootChange } from './root.js';
 import type { RootAnswer, RootJob, RootWorkerData } from './rootWorker.js';
 
 /** Below this many changes, a block is not worth the hop to the threads. */
-export const MIN_CHANGES_PER_THREAD = 64;
+export const MIN_CHANGES_FOR_THREADS = 64;
 /** A job that takes longer fails (its thread is replaced). */
 export const ROOT_JOB_TIMEOUT_MS = 30_000;
 /** Consecutive failed calls after which the pool stops. */
@@ -132,7 +132,7 @@ export class RootHashers {
 
   /** Whether `changes` are worth splitting across the threads (else: hash them on the caller's thread). */
   worthIt(changes: number): boolean {
-    return !this.closed && this.failures < MAX_FAILURES && changes >= MIN_CHANGES_PER_THREAD;
+    return !this.closed && this.failures < MAX_FAILURES && changes >= MIN_CHANGES_FOR_THREADS;
   }
 
   /**
