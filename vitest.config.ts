@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Services skip their JIT warm-up (lib/exec/warmUp.ts) in tests, which start dozens of them:
+    // cluster.e2e.test.ts turns it on to check it.
+    env: { LANES_WARMUP_TXS: '0' },
   },
 });

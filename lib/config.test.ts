@@ -12,6 +12,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LANES_TAIL_PERCENT: '100' })).toThrow(/LANES_TAIL_PERCENT must be at most 90/);
     expect(() => loadConfig({ LANES_MAX_PARTITIONS: '65' })).toThrow(/LANES_MAX_PARTITIONS must be at most 64/);
     expect(() => loadConfig({ LANES_TAILS_PER_EXECUTOR: '1.5' })).toThrow(/LANES_TAILS_PER_EXECUTOR must be a non-negative integer/);
+    expect(() => loadConfig({ LANES_WARMUP_TXS: '100001' })).toThrow(/LANES_WARMUP_TXS must be at most 100000/);
+  });
+
+  it('warms the JIT on 4,000 txs for at most 20 s by default; 0 turns it off', () => {
+    expect(loadConfig({}).warmUp).toEqual({ txs: 4000, maxMs: 20_000 });
+    expect(loadConfig({ LANES_WARMUP_TXS: '0' }).warmUp.txs).toBe(0);
   });
 
   it('keeps every state version only when asked, and one copy of each stream unless told more', () => {

@@ -86,6 +86,12 @@ export interface LanesConfig {
     /** 'writer' commits (exactly one per store); 'reader' replicas serve reads from the writer's FoundationDB store. */
     role: 'writer' | 'reader';
   };
+  /**
+   * JIT warm-up of the processes that run the EVM (executors; the scheduler when it runs serial
+   * blocks itself) before they take work: a private mixed workload of `txs` transactions, at
+   * most `maxMs` (lib/exec/warmUp.ts). txs = 0 turns it off.
+   */
+  warmUp: { txs: number; maxMs: number };
   requestTimeoutMs: number;
   /** Copies of each JetStream stream (LANES_STREAM_REPLICAS): 3 in a 3-server cluster survives one server's loss. */
   streamReplicas: number;
@@ -194,6 +200,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       rootDigests: atMost(env, 'LANES_STATE_ROOT_DIGESTS', 32_768, 1_048_576),
       role: stateRole(env, backend),
     },
+    warmUp: { txs: atMost(env, 'LANES_WARMUP_TXS', 4000, 100_000), maxMs: int(env, 'LANES_WARMUP_MAX_MS', 20_000) },
     requestTimeoutMs: int(env, 'LANES_REQUEST_TIMEOUT_MS', 10_000),
     streamReplicas: streamReplicas(env),
   };

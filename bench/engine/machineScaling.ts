@@ -2,6 +2,12 @@
 // transfers, in-process, warm) in 1 process, then in N processes at once; the ratio of aggregate
 // throughputs is the ceiling any parallel engine can reach here, whatever its design.
 // Run as a child (`node machineScaling.js --child`) it executes the work and prints µs/tx.
+//
+// Each child warms up on 4,000 txs before the timed ones. With 500 (up to session 19), the timed
+// txs fell inside V8's warm-up: the compiler threads were still busy (≈ 130 µs of CPU per tx on
+// four V8 worker threads beside the main thread's ≈ 190), so one process alone already used
+// about 1.7 of the 2 cores, and two at once read as a ceiling of 1.00–1.18×. Warmed, a process
+// uses ≈ 1.2 cores and the same measurement reads ≈ 1.6× (session 20, bench/README).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { genesisStateEntries } from '../../lib/chain/genesis.js';
@@ -9,8 +15,8 @@ import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
 import { generateWorkload } from '../../lib/workloads/index.js';
 import { median } from '../stats.js';
 
-const WARM_TXS = 500;
-const TIMED_TXS = 1500;
+const WARM_TXS = 4000;
+const TIMED_TXS = 2000;
 
 async function child(): Promise<void> {
   const w = await generateWorkload({ workload: 'erc20', accounts: 1000, hotShare: 0, chainId: 31337n, seed: 'scaling', txCount: WARM_TXS + TIMED_TXS });

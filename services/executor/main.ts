@@ -12,6 +12,8 @@ export async function startExecutor(config: LanesConfig, log: Logger): Promise<{
   const genesis = config.genesisPath === '' ? devGenesis() : loadGenesis(config.genesisPath);
   const nc = await connectBus(config.natsUrl, `executor-${config.instanceId}`, log);
   const worker = await ExecutorWorker.create(nc, config, genesis, log);
+  // Before it says hello: the scheduler sends work only to executors that run at full speed.
+  await worker.warmUp();
   worker.start();
   const metrics = createServiceMetrics('executor', config.instanceId);
   metrics.counterFrom('lanes_executor_blocks_total', 'Execution requests (blocks or partitions) this executor ran', () => worker.stats().blocks);

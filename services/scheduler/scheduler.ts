@@ -14,6 +14,7 @@ import {
 import { CHOSEN_SERIAL_REASON, HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
+import { warmUpExecution, warmUpLogFields } from '../../lib/exec/warmUp.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { KeyFilterKeeper } from '../../lib/exec/keyFilterKeeper.js';
 import { keyToBytes } from '../../lib/state/keys.js';
@@ -140,6 +141,11 @@ export class Scheduler {
       return res.entries.map((e) => (e.absent ? null : e.value));
     }, this.config.executor.cacheMaxEntries);
     this.local = { executor: await TxExecutor.create({ chainId: this.genesis.chainId }), cache: localCache, patterns: new AccessPatternLearner() };
+    if (this.config.scheduler.serialInProcess) {
+      // Serial blocks run here: warm the JIT before the first one (lib/exec/warmUp.ts).
+      const warm = await warmUpExecution([this.local.executor], { ...this.config.warmUp, chainId: this.genesis.chainId });
+      if (warm.txs > 0) this.log.info(warmUpLogFields(warm), 'scheduler warmed up');
+    }
     if (this.config.scheduler.keyFilter) this.keyFilters = new KeyFilterKeeper(this.nc, localCache, this.config.requestTimeoutMs, this.log);
     this.reportSub = serve(this.nc, SCHEDULER_REPORT_SUBJECT, ConflictReportRequest, ConflictReportResponse, (req) => {
       const r = this.report(req.height);

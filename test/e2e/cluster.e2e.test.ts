@@ -12,6 +12,8 @@ import { DEV_ACCOUNTS } from '../../lib/chain/genesis.js';
 import { erc20Artifact } from '../../lib/contracts.js';
 import { replayThroughReference } from '../support/reference.js';
 
+const WARM_UP_TXS = 200;
+
 describe('local cluster end to end', () => {
   let cluster: RunningCluster;
   let provider: JsonRpcProvider;
@@ -19,7 +21,7 @@ describe('local cluster end to end', () => {
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-e2e-'));
-    cluster = await startCluster({ dataDir, executors: 2, env: { LANES_BLOCK_INTERVAL_MS: '50', LANES_LOG_LEVEL: 'info' } });
+    cluster = await startCluster({ dataDir, executors: 2, env: { LANES_BLOCK_INTERVAL_MS: '50', LANES_LOG_LEVEL: 'info', LANES_WARMUP_TXS: String(WARM_UP_TXS) } });
     provider = new JsonRpcProvider(cluster.rpcUrl, undefined, { staticNetwork: true, polling: true, pollingInterval: 50 });
   });
 
@@ -27,6 +29,15 @@ describe('local cluster end to end', () => {
     provider?.destroy();
     await cluster?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('warmed the JIT of the executors and the scheduler before they took work', () => {
+    for (const name of ['executor-1', 'executor-2', 'scheduler']) {
+      const service = cluster.services.find((s) => s.name === name)!;
+      const lines = fs.readFileSync(service.logFile, 'utf8').split('\n').filter((l) => l.includes('warmed up')).map((l) => JSON.parse(l) as { txs: number; succeeded: number });
+      expect(lines, name).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ txs: WARM_UP_TXS, succeeded: WARM_UP_TXS });
+    }
   });
 
   it('serves chain id, balances and nonces of the dev genesis', async () => {
