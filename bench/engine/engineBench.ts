@@ -7,8 +7,10 @@
 // which goes first), so both sides of a ratio see the same machine at the same moment. The first
 // blocks are warm-up, untimed on both sides: the JIT, hot-key and access-pattern learning, and
 // the caches. The baseline holds the whole state in memory from the start; executors and the
-// scheduler start empty and, in a running cluster, hold the accounts in play and have JIT-compiled
-// the EVM. So the default warm-up (--warmup) is 12 blocks (the mode chooser's 8 parallel warm-up
+// scheduler start empty and, in a running cluster, hold the accounts in play. (Executors warm
+// their JIT before they say hello, as in any cluster: LANES_WARMUP_TXS, lib/exec/warmUp.ts; the
+// bench process, which plays the scheduler, warms on both sides' warm-up blocks.)
+// So the default warm-up (--warmup) is 12 blocks (the mode chooser's 8 parallel warm-up
 // blocks, then a few compared), or enough for about two touches per account (at most 20 blocks
 // of 500), whichever is more: what is timed is the steady state, not a cold start.
 // Timed: the engine's executeBlock (partitions, validation,
