@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import { pino } from 'pino';
@@ -42,7 +43,7 @@ import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/as
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { KeyFilter } from '../../lib/state/keyFilter.js';
-import { procCpuSeconds } from '../resources.js';
+import { procCpuSeconds, procMinorFaults, procThreadCpuSeconds } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
 import { lineChart } from '../svg.js';
@@ -94,6 +95,8 @@ interface Options {
   seed: string;
   /** Directory for CPU profiles of the service processes (node --cpu-prof). */
   profile: string | undefined;
+  /** Extra Node.js flags for every service process (e.g. --trace-gc-nvp), space-separated. */
+  nodeArgs: string[];
   /** Per-block breakdown: partition round trips, executor CPU, scheduler-side time. */
   verbose: boolean;
   /** Leave out the machine-ceiling measurement (about ten seconds; the smoke test skips it). */
@@ -126,6 +129,7 @@ function parseOptions(argv: string[]): Options {
       txs: { type: 'string' }, block: { type: 'string', default: '500' },
       json: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, seed: { type: 'string', default: 'engine-bench' },
       profile: { type: 'string' },
+      'node-args': { type: 'string', default: '' },
       verbose: { type: 'boolean', default: false },
       'skip-ceiling': { type: 'boolean', default: false },
       warmup: { type: 'string' },
@@ -153,6 +157,7 @@ function parseOptions(argv: string[]): Options {
     out: values.out!,
     seed: values.seed!,
     profile: values.profile,
+    nodeArgs: values['node-args']!.split(' ').filter((a) => a !== ''),
     verbose: values.verbose!,
     skipCeiling: values['skip-ceiling']!,
     warmupBlocks: values.warmup === undefined ? undefined : Number(values.warmup),
@@ -190,6 +195,7 @@ interface CellOptions {
   executors: number;
   workDir: string;
   profileDir: string | undefined;
+  nodeArgs: string[];
   verbose: boolean;
   warmupBlocks: number;
   adaptiveMode: boolean;
@@ -201,14 +207,14 @@ interface CellOptions {
 async function runCell(
   genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
 ): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch' | 'speedupRuns'> & { root: Buffer; serialRoot: Buffer }> {
-  const { executors, workDir, profileDir, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor } = cellOptions;
+  const { executors, workDir, profileDir, nodeArgs, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor } = cellOptions;
   const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
   fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
   const cluster = await startCluster({
     dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: verbose ? 'debug' : 'warn', LANES_KEY_FILTER: cellOptions.keyFilter ? '1' : '0' },
-    ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] } : {}),
+    nodeArgs: [...nodeArgs, ...(profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [])],
   });
   const nc = await connect({ servers: cluster.natsUrl, name: 'bench-engine' });
   try {
@@ -258,11 +264,17 @@ async function runCell(
     const hashes: Buffer[] = [genesisBlock.header!.hash];
     const pids = cluster.services.filter((s) => s.name.startsWith('executor')).map((s) => s.child.pid!);
     const cpuOf = (): number => pids.reduce((sum, pid) => sum + (procCpuSeconds(pid) ?? 0), 0) * 1e6;
+    const faultsOf = (): number => pids.reduce((sum, pid) => sum + (procMinorFaults(pid) ?? 0), 0);
     // Verbose: each process's CPU over the block, to tell the engine's own excess from what the
     // other processes (the state service serving the lookahead, executors applying the last block)
     // took from it on a host with 2 cores. /proc's clock ticks are 10 ms.
     const others = cluster.services.filter((s) => !s.name.startsWith('executor'));
     const othersCpu = (): number[] => others.map((s) => (procCpuSeconds(s.child.pid!) ?? 0) * 1e3);
+    // Verbose: the bench process's own threads (V8's GC and compiler helpers run beside the main
+    // thread and take a core from the executors) and its main thread's GC pauses, per block.
+    const gcPauses: number[] = [];
+    const gcObserver = verbose ? new PerformanceObserver((list) => { for (const e of list.getEntries()) gcPauses.push(e.duration); }) : undefined;
+    gcObserver?.observe({ entryTypes: ['gc'] });
     let seconds = 0;
     let cpu = 0;
     let txs = 0;
@@ -290,13 +302,20 @@ async function runCell(
         prefetched: [], requestId: height + 1n, partition: false,
       };
       const execCpu0 = cpuOf();
+      const faults0 = verbose ? faultsOf() : 0;
+      const ownFaults0 = verbose ? procMinorFaults(process.pid) ?? 0 : 0;
       const others0 = verbose ? othersCpu() : [];
+      const threads0 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
+      gcPauses.length = 0;
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       const { results, writes, report } = await engine.executeBlock(req, pool, local, lookahead ? next : undefined);
       const elapsed = (performance.now() - t0) / 1000;
       const own = process.cpuUsage(own0);
       const execCpu = cpuOf() - execCpu0;
+      const faults = verbose ? `; page faults: bench ${(procMinorFaults(process.pid) ?? 0) - ownFaults0}, executors ${faultsOf() - faults0}` : '';
+      const threads1 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
+      const blockGc = [...gcPauses];
       const othersMs = verbose ? othersCpu().map((ms, i) => `${others[i]!.name} ${(ms - others0[i]!).toFixed(0)}`).join(', ') : '';
       const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
       const assembled = assembleCommit(ordered, env, results, writes);
@@ -313,7 +332,10 @@ async function runCell(
         const phases = report.mode === 'parallel'
           ? ` (plan ${report.planMs.toFixed(1)}, executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
           : '';
-        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}; ${line}\n`);
+        const split = threads0 !== undefined && threads1 !== undefined
+          ? ` (main ${((threads1.main - threads0.main) * 1000).toFixed(0)}, helpers ${((threads1.helpers - threads0.helpers) * 1000).toFixed(0)}; gc ${blockGc.length} pauses ${blockGc.reduce((a, b) => a + b, 0).toFixed(0)} ms)`
+          : '';
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${faults}; ${line}\n`);
       }
       calls.length = 0;
       if (!timed) continue;
@@ -327,6 +349,7 @@ async function runCell(
       else serialBlocks++;
     }
     pool.stop();
+    gcObserver?.disconnect();
     const tps = txs / seconds;
     const serialTps = serial.txs / serial.seconds;
     return {
@@ -394,7 +417,7 @@ export async function main(argv: string[]): Promise<number> {
           const runs: Array<Awaited<ReturnType<typeof runCell>>> = [];
           for (let r = 0; r < options.repeat; r++) {
             const run = await runCell(w.genesis, entries, blocks, {
-              executors, workDir, profileDir: options.profile, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter,
+              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter,
             });
             if (!run.root.equals(run.serialRoot)) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
             runs.push(run);
