@@ -59,15 +59,50 @@ describe('ModeChooser', () => {
     expect(parallelBlocks(FAR, 130, 100)).toEqual([0, 3, 6, 9, 14, 23, 40, 57, 74, 91]);
   });
 
-  it('drops a cold first figure as soon as a warm one exists', () => {
+  it('outvotes a cold first pair with the pairs after it', () => {
     const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
-    modes.record('parallel', 300, GAS, true); // first parallel block: cold caches, nothing learned
-    modes.record('serial', 100, GAS, true);
+    modes.record('parallel', 300, GAS, true); // first parallel block: cold caches
+    modes.record('serial', 100, GAS, true); // the pair says parallel costs 3×
     modes.record(modes.choose(), 100, GAS, true);
     expect(modes.choose()).toBe('parallel'); // the probe after 2 blocks
-    modes.record('parallel', 60, GAS, true);
-    expect(modes.costs().parallel).toBe(6);
+    modes.record('parallel', 60, GAS, true); // 0.6×: one warm pair against one cold one
+    expect(modes.choose()).toBe('serial');
+    modes.record('serial', 100, GAS, true); // the probe's second pair
+    expect(modes.ratio()).toBeCloseTo(0.6);
     expect(modes.choose()).toBe('parallel');
+    expect(modes.costs().parallel).toBe(6);
+  });
+
+  it('compares adjacent blocks, so a host that slows down or speeds up does not decide for it', () => {
+    // Every block's cost is the host's speed × its mode's cost × up to ±10 % of its own (a fixed
+    // pseudo-random sequence). Comparing each mode's cheapest recent block, a probe that ran on a
+    // slower host than the chosen mode's window lost, and the chooser left the cheaper mode for
+    // blocks at a time (with the last chooser: "ss" runs while the host slowed from 1× to 3×).
+    const hosts: Record<string, (b: number) => number> = {
+      rising: (b) => 1 + b / 60,
+      steps: (b) => (Math.floor(b / 10) % 2 === 0 ? 1 : 1.6),
+      wave: (b) => 1.5 + 0.5 * Math.sin((b / 20) * Math.PI),
+    };
+    for (const [name, host] of Object.entries(hosts)) {
+      for (const [parallelShare, chosen] of [[0.8, 'p'], [1.25, 's']] as const) {
+        const modes = new ModeChooser({ window: 5, probeEveryBlocks: 16, probeShare: 0.03, parallelAdvantage: 0.95, warmupParallelBlocks: 4 });
+        let seed = 7;
+        const noise = (): number => {
+          seed = (seed * 1103515245 + 12345) % 2147483648;
+          return 0.9 + 0.2 * (seed / 2147483648);
+        };
+        let ran = '';
+        for (let b = 0; b < 120; b++) {
+          const mode = modes.choose();
+          ran += mode[0];
+          modes.record(mode, 100 * host(b) * noise() * (mode === 'parallel' ? parallelShare : 1), GAS, true);
+        }
+        // Past the early comparisons, the other mode runs only as single probes.
+        const other = chosen === 'p' ? 's' : 'p';
+        expect(ran.slice(20).includes(other + other), `${name}, parallel at ${parallelShare}× serial: ${ran}`).toBe(false);
+        expect([...ran.slice(20)].filter((m) => m === chosen).length, `${name}: ${ran}`).toBeGreaterThan(90);
+      }
+    }
   });
 
   it('keeps the mode whose recent blocks were cheaper when one block of it runs slow', () => {
@@ -84,7 +119,7 @@ describe('ModeChooser', () => {
     expect(modes.choose()).toBe('parallel');
   });
 
-  it('leaves a mode that really got dearer within its window of blocks', () => {
+  it('leaves a mode that really got dearer once its pairs say so', () => {
     const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 0 });
     modes.record('parallel', 100, GAS, true);
     modes.record('serial', 150, GAS, true);
@@ -94,9 +129,10 @@ describe('ModeChooser', () => {
       ran.push(mode[0]!);
       modes.record(mode, mode === 'parallel' ? 200 : 150, GAS, true); // parallel now costs 200
     }
-    // Parallel until its window of 3 holds only dear blocks (a probe of serial comes in between), then serial.
-    expect(ran.join('')).toBe('psppss');
-    expect(modes.costs()).toEqual({ parallel: 20, serial: 15 });
+    // The first dear parallel block makes a pair of 1.33× against 0.67× before it: a median of
+    // 1.0, not cheaper by 5 %, so serial; the probe after 2 blocks confirms it.
+    expect(ran.join('')).toBe('psspss');
+    expect(modes.ratio()).toBeCloseTo(200 / 150);
   });
 
   it('switches to parallel once it is clearly cheaper, and not for a tie', () => {
@@ -140,10 +176,7 @@ describe('ModeChooser', () => {
 
   it('foresees the next block\'s mode, probes included, unless that block changes which mode is cheaper', () => {
     const modes = new ModeChooser({ window: 3, probeEveryBlocks: 16, probeShare: 1, parallelAdvantage: 0.95, warmupParallelBlocks: 3 });
-    const cheaper = (): string | null => {
-      const { parallel, serial } = modes.costs();
-      return parallel === null || serial === null ? null : parallel < serial * 0.95 ? 'parallel' : 'serial';
-    };
+    const cheaper = (): string | null => modes.preferred();
     let checked = 0;
     const ran = new Set<string>();
     for (const [parallelMs, serialMs] of [[150, 100], [60, 100], [150, 100]] as const) {

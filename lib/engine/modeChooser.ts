@@ -2,33 +2,40 @@
 // gains nothing from parallelism: a block of cheap txs (plain transfers, ≈ 100 µs of EVM each)
 // spends as long on the bus hops, encoding and validation around its partitions as on the EVM,
 // and a host whose cores do not scale gives the executors less than it promises. So the engine
-// keeps, per mode, the wall time per unit of gas of the last `window` blocks it ran that way,
-// runs eligible blocks in the mode whose best recent block was cheaper, and now and then runs one
-// in the other mode to keep that mode's figure current.
+// runs eligible blocks in the mode that has been cheaper per unit of gas, and now and then runs
+// one in the other mode to keep the comparison current.
 //
-// Why the best of the last few and not an average: a block's cost here moves by a third from one
-// block to the next, and only one way (a busy host, a garbage collection, a cold JIT slow a block
-// down; nothing speeds one up beyond what the mode allows). An average carried one slow block for
-// several blocks: in a cluster run, a parallel figure still at 342 ms after a 283 ms block lost to
-// a serial probe of 355 ms, and three 1,000-tx blocks ran serially at 381–451 ms between parallel
-// ones at 226–283. The minimum ignores one slow block, takes a faster one at once, and follows a
-// mode that really got dearer within `window` of its own blocks (it runs, so they come quickly).
+// The comparison is paired: each time two chosen blocks in a row ran in different modes, their
+// costs per gas make one ratio (parallel over serial), and the engine follows the median of the
+// last `window` ratios. A block's cost here moves by a third from one block to the next, and the
+// host's speed drifts over tens of seconds; two adjacent blocks see the same host, two blocks far
+// apart do not. Comparing each mode's cheapest recent block (sessions before this one) compared
+// unequal things: the chosen mode's figure came from many recent blocks, the other's from a few
+// probes spread over a minute, so whichever mode ran while the host was slow lost, and at 10,000
+// ERC-20 accounts a chooser of that kind ran 1 of 6 timed blocks in parallel, where forcing every
+// block parallel gave 1.24× its serial baseline. A probe between two blocks of the chosen mode
+// gives two pairs, so a median over a window of 5 needs about three probes to move, and one slow
+// block (a garbage collection, a busy neighbour) moves it by at most one rank. Each mode's cheapest
+// recent block is still kept: it is the figure reports show, the comparison while no pair exists
+// yet, and what a probe's excess cost is not.
 //
-// The first `warmupParallelBlocks` eligible blocks all run in parallel: executors JIT-compile the
-// EVM over their first few thousand txs (a partition's CPU drops by 3-4× over its first 8
-// blocks), while the scheduler's own serial path warms on every block, so a comparison made
-// earlier judges cold executors and keeps them cold by not using them. Probes come every 2 blocks
-// until each mode has EARLY_SAMPLES figures, then after 4, 8, up to probeEveryBlocks blocks while
-// they confirm the choice, and again after 2 when the choice changes. A probe of a mode that costs
-// far more than the chosen one wastes most of a block each time (parallel transfers at 10,000
-// accounts took ≈ 2× a serial block here), so such probes back off further, until they take at
-// most probeShare of the time, up to FAR_PROBE_FACTOR × probeEveryBlocks apart; and a mode that
-// far off is confirmed by FAR_EARLY_SAMPLES figures, then probed at that distance at once rather
-// than after doubling up to it (bench:engine's plain transfers at 10,000 accounts ran 5 of their
-// 20 timed blocks in parallel while probes doubled 2, 4, 8, 16). The choice moves only time: any
-// mode gives the same result.
+// The first `warmupParallelBlocks` eligible blocks all run in parallel: executors fill their caches
+// and grow their heaps over their first blocks (at 10,000 accounts, 1,600–3,700 page faults per
+// block each over the first ~11 blocks, then a few hundred at most), while the scheduler's own
+// serial path warms on every block, so a comparison made earlier judges cold executors and keeps
+// them cold by not using them. Probes come every 2 blocks until each mode has EARLY_SAMPLES
+// figures, then after 4, 8, up to probeEveryBlocks blocks while they confirm the choice, and
+// again after 2 when the choice changes. A probe of a mode that costs far more than the chosen one
+// wastes most of a block each time (parallel transfers at 10,000 accounts took ≈ 2× a serial
+// block here), so such probes back off further, until they take at most probeShare of the time,
+// up to FAR_PROBE_FACTOR × probeEveryBlocks apart; and a mode that far off is confirmed by
+// FAR_EARLY_SAMPLES figures, then probed at that distance at once rather than after doubling up
+// to it. The choice moves only time: any mode gives the same result.
 export interface ModeChooserOptions {
-  /** Samples kept per mode; a mode's figure is the cheapest of them. */
+  /**
+   * Adjacent pairs kept (the choice follows their median ratio), and samples kept per mode (a
+   * mode's figure is the cheapest of them).
+   */
   window: number;
   /**
    * At most this many blocks in one mode before one block runs in the other to refresh its
@@ -41,14 +48,14 @@ export interface ModeChooserOptions {
    * probeEveryBlocks blocks apart).
    */
   probeShare: number;
-  /** Parallel must be at least this much cheaper per gas to be chosen (hysteresis against noise). */
+  /** Parallel must be at least this much cheaper per gas (the pairs' median ratio) to be chosen. */
   parallelAdvantage: number;
   /** Eligible blocks run in parallel before any comparison, while executors warm up. */
   warmupParallelBlocks: number;
 }
 
 export const DEFAULT_MODE_CHOOSER_OPTIONS: ModeChooserOptions = {
-  window: 3, probeEveryBlocks: 16, probeShare: 0.03, parallelAdvantage: 0.95, warmupParallelBlocks: 8,
+  window: 5, probeEveryBlocks: 16, probeShare: 0.03, parallelAdvantage: 0.95, warmupParallelBlocks: 8,
 };
 
 export type ExecutionMode = 'parallel' | 'serial';
@@ -64,6 +71,10 @@ export class ModeChooser {
   /** Per mode, wall ms per gas of its last `window` blocks, oldest first. */
   private readonly recent: Record<ExecutionMode, number[]> = { parallel: [], serial: [] };
   private readonly samples: Record<ExecutionMode, number> = { parallel: 0, serial: 0 };
+  /** Cost per gas of parallel over serial, of adjacent chosen blocks that ran in different modes, oldest first. */
+  private pairs: number[] = [];
+  /** The last block this chooser picked the mode of (or a warm-up block): the next one in the other mode pairs with it. */
+  private lastChosen: { mode: ExecutionMode; sample: number } | null = null;
   private sinceProbe = 0;
   private probeInterval = 2;
   private lastBest: ExecutionMode | null = null;
@@ -97,12 +108,19 @@ export class ModeChooser {
     const twin = new ModeChooser(this.options);
     twin.recent.parallel = [...this.recent.parallel];
     twin.recent.serial = [...this.recent.serial];
+    twin.pairs = [...this.pairs];
+    twin.lastChosen = this.lastChosen;
     Object.assign(twin.samples, this.samples);
     twin.sinceProbe = this.sinceProbe;
     twin.probeInterval = this.probeInterval;
     twin.lastBest = this.lastBest;
     twin.warmupLeft = this.warmupLeft;
-    const usual = this.cost(now) ?? this.cost(now === 'parallel' ? 'serial' : 'parallel') ?? 1;
+    // A block that pairs is guessed at the pairs' median ratio, which leaves the median where it is.
+    const last = this.lastChosen;
+    const ratio = this.ratio();
+    const usual = last !== null && last.mode !== now && ratio !== null
+      ? (now === 'parallel' ? last.sample * ratio : last.sample / ratio)
+      : this.cost(now) ?? this.cost(now === 'parallel' ? 'serial' : 'parallel') ?? 1;
     twin.record(now, usual * 1e6, 1_000_000n, true);
     return twin.choose();
   }
@@ -118,6 +136,7 @@ export class ModeChooser {
     if (mode === 'parallel' && chosen && this.warmupLeft > 0) {
       this.warmupLeft--;
       this.add(mode, sample);
+      this.lastChosen = { mode, sample };
       return;
     }
     const bestBefore = this.best();
@@ -125,6 +144,12 @@ export class ModeChooser {
     this.add(mode, sample);
     this.samples[mode]++;
     if (!chosen) return;
+    const last = this.lastChosen;
+    if (last !== null && last.mode !== mode) {
+      this.pairs.push(mode === 'parallel' ? sample / last.sample : last.sample / sample);
+      if (this.pairs.length > this.options.window) this.pairs.shift();
+    }
+    this.lastChosen = { mode, sample };
     const best = this.best();
     const changed = best !== null && this.lastBest !== null && best !== this.lastBest;
     const far = best !== null && this.isFar(best);
@@ -149,7 +174,8 @@ export class ModeChooser {
    */
   private probeCap(probed: ExecutionMode, best: ExecutionMode): number {
     const { probeEveryBlocks, probeShare } = this.options;
-    const excess = this.cost(probed)! / this.cost(best)! - 1;
+    const ratio = this.ratio();
+    const excess = (ratio === null ? this.cost(probed)! / this.cost(best)! : probed === 'parallel' ? ratio : 1 / ratio) - 1;
     if (!(excess > 0)) return probeEveryBlocks;
     return Math.min(FAR_PROBE_FACTOR * probeEveryBlocks, Math.max(probeEveryBlocks, Math.ceil(excess / probeShare)));
   }
@@ -166,11 +192,28 @@ export class ModeChooser {
     return recent.length === 0 ? null : Math.min(...recent);
   }
 
+  /**
+   * The mode the comparison prefers (null = a mode untried): by the pairs' median ratio, or
+   * before the first pair by each mode's cheapest recent block.
+   */
+  preferred(): ExecutionMode | null {
+    return this.best();
+  }
+
   private best(): ExecutionMode | null {
     const parallel = this.cost('parallel');
     const serial = this.cost('serial');
     if (parallel === null || serial === null) return null;
-    return parallel < serial * this.options.parallelAdvantage ? 'parallel' : 'serial';
+    const ratio = this.ratio() ?? parallel / serial;
+    return ratio < this.options.parallelAdvantage ? 'parallel' : 'serial';
+  }
+
+  /** Median cost per gas of parallel over serial, of the recent adjacent pairs (null = none yet). */
+  ratio(): number | null {
+    const n = this.pairs.length;
+    if (n === 0) return null;
+    const sorted = [...this.pairs].sort((a, b) => a - b);
+    return n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
   }
 
   /** Milliseconds per million gas, per mode (null = not measured yet): for reports and metrics. */
