@@ -9,15 +9,14 @@
 // costs per gas make one ratio (parallel over serial), and the engine follows the median of the
 // last `window` ratios. A block's cost here moves by a third from one block to the next, and the
 // host's speed drifts over tens of seconds; two adjacent blocks see the same host, two blocks far
-// apart do not. Comparing each mode's cheapest recent block (sessions before this one) compared
-// unequal things: the chosen mode's figure came from many recent blocks, the other's from a few
-// probes spread over a minute, so whichever mode ran while the host was slow lost, and at 10,000
-// ERC-20 accounts a chooser of that kind ran 1 of 6 timed blocks in parallel, where forcing every
-// block parallel gave 1.24× its serial baseline. A probe between two blocks of the chosen mode
-// gives two pairs, so a median over a window of 5 needs about three probes to move, and one slow
-// block (a garbage collection, a busy neighbour) moves it by at most one rank. Each mode's cheapest
-// recent block is still kept: it is the figure reports show, the comparison while no pair exists
-// yet, and what a probe's excess cost is not.
+// apart do not. The chooser before this one compared each mode's cheapest recent block, which
+// compared unequal things: the chosen mode's figure came from recent blocks, the other's from a
+// few probes spread over a minute, so whichever mode ran while the host was slow lost (at 10,000
+// ERC-20 accounts it ran 1 of 6 timed blocks in parallel where forcing every block parallel gave
+// 1.24× the serial baseline). A probe between two blocks of the chosen mode gives two pairs, so a
+// median over a window of 5 needs about three probes to move, and one slow block (a garbage
+// collection, a busy neighbour) moves it by one rank at most. Each mode's cheapest recent block is
+// still kept, for reports and as the comparison until the first pair exists.
 //
 // The first `warmupParallelBlocks` eligible blocks all run in parallel: executors fill their caches
 // and grow their heaps over their first blocks (at 10,000 accounts, 1,600–3,700 page faults per
