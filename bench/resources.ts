@@ -23,28 +23,32 @@ export interface ResourceSample {
 
 const CLOCK_TICKS_PER_SEC = 100; // Linux USER_HZ on every common build (getconf CLK_TCK)
 
-/** utime + stime of a process in seconds, from /proc/<pid>/stat; undefined when gone. */
-export function procCpuSeconds(pid: number): number | undefined {
+/**
+ * The fields of a /proc/.../stat line after the command name (which may contain spaces), or
+ * undefined when the process is gone. Index i here is field i + 3 of the whole line.
+ */
+function statFields(file: string): string[] | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at ") ".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line = indexes 11 and 12 here.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+    const stat = fs.readFileSync(file, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
 
-/** Minor page faults of a process so far (each costs about 11 µs on a firecracker VM), from /proc/<pid>/stat. */
+/** utime + stime (fields 14 and 15) in seconds. */
+const cpuSecondsOf = (fields: string[]): number => (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+
+/** utime + stime of a process in seconds, from /proc/<pid>/stat; undefined when gone. */
+export function procCpuSeconds(pid: number): number | undefined {
+  const fields = statFields(`/proc/${pid}/stat`);
+  return fields === undefined ? undefined : cpuSecondsOf(fields);
+}
+
+/** Minor page faults of a process so far (minflt, field 10; ≈ 11 µs each on a firecracker VM); undefined when gone. */
 export function procMinorFaults(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // minflt is field 10 of the whole line = index 7 here.
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
-  } catch {
-    return undefined;
-  }
+  const fields = statFields(`/proc/${pid}/stat`);
+  return fields === undefined ? undefined : Number(fields[7]);
 }
 
 /**
@@ -52,20 +56,21 @@ export function procMinorFaults(pid: number): number | undefined {
  * helpers, libuv's pool), from /proc/<pid>/task/<tid>/stat; undefined when gone.
  */
 export function procThreadCpuSeconds(pid: number): { main: number; helpers: number } | undefined {
+  let tids: string[];
   try {
-    let main = 0;
-    let helpers = 0;
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
-      if (Number(tid) === pid) main += seconds;
-      else helpers += seconds;
-    }
-    return { main, helpers };
+    tids = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
     return undefined;
   }
+  let main = 0;
+  let helpers = 0;
+  for (const tid of tids) {
+    const fields = statFields(`/proc/${pid}/task/${tid}/stat`);
+    if (fields === undefined) continue; // a thread that ended meanwhile
+    if (Number(tid) === pid) main += cpuSecondsOf(fields);
+    else helpers += cpuSecondsOf(fields);
+  }
+  return { main, helpers };
 }
 
 export function procMemory(pid: number): { rssBytes?: number; maxRssBytes?: number } {

@@ -90,7 +90,7 @@ export class ModeChooser {
   /** The mode for a block that could run in parallel. Untried modes are tried first, parallel first. */
   choose(): ExecutionMode {
     if (this.warmupLeft > 0) return 'parallel';
-    const best = this.best();
+    const best = this.preferred();
     if (best === null) return this.cost('parallel') === null ? 'parallel' : 'serial';
     if (this.sinceProbe >= this.probeInterval) return best === 'parallel' ? 'serial' : 'parallel';
     return best;
@@ -138,7 +138,7 @@ export class ModeChooser {
       this.lastChosen = { mode, sample };
       return;
     }
-    const bestBefore = this.best();
+    const bestBefore = this.preferred();
     const probe = chosen && bestBefore !== null && mode !== bestBefore;
     this.add(mode, sample);
     this.samples[mode]++;
@@ -149,7 +149,7 @@ export class ModeChooser {
       if (this.pairs.length > this.options.window) this.pairs.shift();
     }
     this.lastChosen = { mode, sample };
-    const best = this.best();
+    const best = this.preferred();
     const changed = best !== null && this.lastBest !== null && best !== this.lastBest;
     const far = best !== null && this.isFar(best);
     const early = this.samples.parallel < FAR_EARLY_SAMPLES || this.samples.serial < FAR_EARLY_SAMPLES
@@ -196,10 +196,6 @@ export class ModeChooser {
    * before the first pair by each mode's cheapest recent block.
    */
   preferred(): ExecutionMode | null {
-    return this.best();
-  }
-
-  private best(): ExecutionMode | null {
     const parallel = this.cost('parallel');
     const serial = this.cost('serial');
     if (parallel === null || serial === null) return null;
