@@ -135,10 +135,14 @@ function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
  */
 export class JournaledStateView implements StateManagerInterface {
   private source: VersionedStateSource | null = null;
+  // `current` and `dirty` are replaced, not cleared, at each beginTx: V8's Map.clear() gives the
+  // map a new table and leaves the old one pointing at it (for live iterators), so a cleared
+  // table that was promoted keeps every later table, and the values in them, alive through
+  // scavenges until a full collection.
   /** Value of every key the transaction has seen: read from the source or written itself. */
-  private readonly current = new Map<StateKey, Current>();
+  private current = new Map<StateKey, Current>();
   /** Keys whose `current` value was written by the transaction. */
-  private readonly dirty = new Set<StateKey>();
+  private dirty = new Set<StateKey>();
   private reads = new Map<StateKey, VersionedRead>();
   // The undo log, as parallel arrays so a write allocates no entry object.
   private readonly undoKeys: StateKey[] = [];
@@ -171,8 +175,8 @@ export class JournaledStateView implements StateManagerInterface {
     this.source = source;
     this.deltaKey = coinbaseKey;
     this.deltaVirtual = false;
-    this.current.clear();
-    this.dirty.clear();
+    this.current = new Map();
+    this.dirty = new Set();
     this.reads = new Map();
     this.undoKeys.length = 0;
     this.undoValues.length = 0;

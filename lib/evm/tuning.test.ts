@@ -1,6 +1,7 @@
 // The tuned interpreter (cached jump analysis, Set-backed EIP lookups, WebAssembly keccak) must
 // compute exactly what the stock one does: same receipts, same reads and writes, on every
 // workload, including contract creation and AMM swaps that run four call frames.
+import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { genesisStateEntries } from '../chain/genesis.js';
 import { generateWorkload, type WorkloadKind } from '../workloads/index.js';
@@ -53,6 +54,38 @@ describe('EVM tuning', () => {
       expect(jumpAnalysisStats.cached).toBeGreaterThan(before);
     });
   }
+
+  it("gives each call frame's objects the hidden classes of the frames before (no map per object)", async () => {
+    // V8 11 gives every `{ ...a, b }` object a hidden class of its own; the patched package builds
+    // those objects with Object.assign (patches/README.md). %HaveSameMap tells the two apart.
+    v8.setFlagsFromString('--allow-natives-syntax');
+    const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
+    const w = await generateWorkload({ workload: 'erc20', accounts: 20, hotShare: 0, chainId: CHAIN_ID, seed: 'tuning-maps', txCount: 24 });
+    const state = new Map(genesisStateEntries(w.genesis));
+    const executor = await TxExecutor.create({ chainId: CHAIN_ID });
+    const evm = (executor as unknown as { vm: { evm: Record<string, (...args: unknown[]) => Promise<object>> } }).vm.evm;
+    const frames: Array<{ message: object; result: object }> = [];
+    const runInterpreter = evm.runInterpreter!;
+    evm.runInterpreter = async function (this: unknown, message: unknown, opts: unknown) {
+      const result = await runInterpreter.call(this, message, opts);
+      frames.push({ message: message as object, result });
+      return result;
+    };
+    const g = w.genesis;
+    const env: BlockEnv = { chainId: g.chainId, number: 1n, timestampSec: g.timestamp + 1n, coinbase: g.coinbase, gasLimit: g.gasLimit, baseFeePerGas: g.baseFeePerGas, prevRandao: Buffer.alloc(32, 7) };
+    for (const tx of w.txs) {
+      const o = await executor.execute(tx, env, new MapStateSource(state));
+      expect(o.status).toBe('success');
+      for (const [k, v] of o.writes) v === null ? state.delete(k) : state.set(k, v);
+    }
+    // Past the inline caches' warm-up (the first 8 spreads got shared maps even unpatched).
+    const late = frames.slice(12);
+    expect(late.length).toBeGreaterThan(8);
+    for (const f of late.slice(1)) {
+      expect(haveSameMap(f.message, late[0]!.message)).toBe(true);
+      expect(haveSameMap(f.result, late[0]!.result)).toBe(true);
+    }
+  });
 
   it('answers isActivatedEIP as Common does, and follows a hardfork change', () => {
     const plain = chainCommon(CHAIN_ID).copy();

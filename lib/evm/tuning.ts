@@ -13,6 +13,12 @@
 //   not wait synchronously.
 // - `Common.isActivatedEIP`, asked twice per opcode, scans an array of ~40 EIPs. It becomes a Set
 //   lookup, rebuilt whenever Common replaces that array (it always replaces, never mutates it).
+// - Object spreads followed by more properties (`{ ...message, gasLimit }`), two per call frame in
+//   `EVM._executeCall` and `runInterpreter`: V8 11 (Node 20) gives every such object a hidden class
+//   of its own, allocated in old space, whose descriptors keep the frame's objects alive through
+//   every scavenge until a full collection. They are not patched here but in the package itself
+//   (`patches/`, applied by `npm install`; patches/README.md has the measurements); `tuneVm`
+//   refuses to tune an EVM whose package lacks that patch.
 //
 // The interpreter class is not exported by the package, so its module is loaded by file URL next
 // to the package's entry point (the same URL evm.js imports, hence the same class). The shapes
@@ -158,12 +164,35 @@ export function fastHardforkOrder(common: Common): void {
   });
 }
 
+/** Text of the patched lines (patches/@ethereumjs+evm+*.patch), one per method. */
+const PATCHED_FRAME_OBJECTS: ReadonlyArray<[string, string]> = [
+  ['_executeCall', 'Object.assign({ codeAddress: message.codeAddress }, message, { gasLimit })'],
+  ['runInterpreter', 'Object.assign({}, interpreterRes.runState, result, interpreter._env)'],
+];
+
+/**
+ * Throws unless the installed @ethereumjs/evm carries Lanes' patch of its per-frame objects. The
+ * stock package computes the same results, but its call frames cost about 1.8× as much (GC),
+ * which would go unnoticed: install with scripts (`npm ci` runs patch-package).
+ */
+export function assertEvmPatched(evm: object): void {
+  const proto = Object.getPrototypeOf(evm) as Record<string, unknown>;
+  for (const [method, text] of PATCHED_FRAME_OBJECTS) {
+    const fn = proto[method];
+    if (typeof fn !== 'function') throw new EvmTuningError(`@ethereumjs/evm layout changed: EVM.${method} not found`);
+    if (!fn.toString().includes(text)) {
+      throw new EvmTuningError(`@ethereumjs/evm lacks Lanes' patch of EVM.${method} (patches/README.md): reinstall with scripts enabled (npm ci runs patch-package)`);
+    }
+  }
+}
+
 /**
  * Applies all of it to a VM: the process-wide analysis cache, fast EIP and hardfork lookups on
  * its Commons, and the journal's cheaper keys (journalTuning.ts).
  */
 export async function tuneVm(vm: VM): Promise<void> {
   await installEvmTuning();
+  assertEvmPatched(vm.evm);
   tunedEvms.add(vm.evm);
   const commons = new Set<Common>([vm.common, vm.evm.common as Common]);
   const journal = (vm.evm as unknown as { journal?: JournalInternals }).journal;
