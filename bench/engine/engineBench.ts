@@ -180,7 +180,7 @@ function onOff(value: string, name: string): boolean {
  * third (a plain transfer costs ≈ 100 µs, an ERC-20 transfer ≈ 400, a router swap ≈ 2,500:
  * 1,500 swaps are 3 blocks, the fewest a block median means something over).
  */
-export const DEFAULT_TIMED_TXS: Record<WorkloadKind, number> = { transfer: 10_000, erc20: 3_000, amm: 1_500, nft: 2_000, mixed: 2_500 };
+export const DEFAULT_TIMED_TXS: Record<WorkloadKind, number> = { transfer: 30_000, erc20: 8_000, amm: 2_500, nft: 4_000, mixed: 5_000 };
 
 /** Blocks before the mode chooser compares modes (DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks), plus a few. */
 const MIN_WARMUP_BLOCKS = DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks + 4;
