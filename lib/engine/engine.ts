@@ -293,7 +293,8 @@ export class ParallelEngine {
       }
       await Promise.all(bySlot.map(async (indexes, slot) => {
         try {
-          const res = await pool.lookahead({ ...next, txs: indexes.map((i) => next.txs[i]!), txIndexes: indexes, partition: true }, slot);
+          // Object.assign, not `{ ...next, … }`: V8 11 gives each spread-then-extended object a hidden class of its own (patches/README.md).
+          const res = await pool.lookahead(Object.assign({}, next, { txs: indexes.map((i) => next.txs[i]!), txIndexes: indexes, partition: true }), slot);
           if (res.error !== '') throw new Error(res.error);
           add({ keysLoaded: res.keysLoaded, roundTrips: res.stateRoundTrips });
         } catch {
@@ -329,7 +330,7 @@ export class ParallelEngine {
     const attempts = this.options.serialInProcess ? 0 : this.options.attempts;
     for (let attempt = 0; attempt < attempts && pool.size() > 0 && results === null; attempt++) {
       try {
-        const res = await pool.run({ ...req, partition: false }, attempt);
+        const res = await pool.run(Object.assign({}, req, { partition: false }), attempt);
         if (res.error !== '') throw new Error(res.error);
         if (res.results.length !== req.txs.length) throw new Error(`${res.results.length} results for ${req.txs.length} txs`);
         results = res.results;
