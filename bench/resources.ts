@@ -73,6 +73,16 @@ export function procThreadCpuSeconds(pid: number): { main: number; helpers: numb
   return { main, helpers };
 }
 
+/** Seconds all CPUs of the host have spent idle (idle + iowait of /proc/stat's first line) since boot; undefined without /proc. */
+export function hostIdleSeconds(): number | undefined {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+    return (Number(fields[4]) + Number(fields[5])) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return undefined;
+  }
+}
+
 export function procMemory(pid: number): { rssBytes?: number; maxRssBytes?: number } {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

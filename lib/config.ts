@@ -57,6 +57,8 @@ export interface LanesConfig {
     tailShare: number;
     /** Serial blocks run in the scheduler itself (no bus); 0 sends them to one executor. */
     serialInProcess: boolean;
+    /** While at most this many executors are alive, the scheduler runs a share of each parallel block itself (engine localPartitionMaxExecutors); 0 = never. */
+    localPartitionMaxExecutors: number;
     /** Execute the next block while this one commits (one commit in flight); 0 = each block waits for its commit. */
     pipelineCommits: boolean;
     /** Answer misses on keys never written from the state writer's key filter, without a read (LANES_KEY_FILTER). */
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       tailsPerExecutor: int(env, 'LANES_TAILS_PER_EXECUTOR', 2),
       tailShare: atMost(env, 'LANES_TAIL_PERCENT', 20, 90) / 100,
       serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
+      localPartitionMaxExecutors: int(env, 'LANES_LOCAL_PARTITION_MAX_EXECUTORS', 1),
       pipelineCommits: int(env, 'LANES_PIPELINE_COMMITS', 1) === 1,
       keyFilter: int(env, 'LANES_KEY_FILTER', 1) === 1,
     },

@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import { pino } from 'pino';
@@ -43,7 +43,7 @@ import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/as
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { KeyFilter } from '../../lib/state/keyFilter.js';
-import { procCpuSeconds, procMinorFaults, procThreadCpuSeconds } from '../resources.js';
+import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procThreadCpuSeconds } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
 import { lineChart } from '../svg.js';
@@ -111,6 +111,8 @@ interface Options {
   tailsPerExecutor: number;
   /** The state writer's key filter on the engine's cache (LANES_KEY_FILTER); off = absent keys are read. */
   keyFilter: boolean;
+  /** While at most this many executors are alive, the scheduler's role runs a share of each parallel block itself (LANES_LOCAL_PARTITION_MAX_EXECUTORS). */
+  localPartitionMaxExecutors: number;
   /** Runs per cell, each on a fresh cluster: on a host whose load drifts, one run's ratio moves by a fifth. */
   repeat: number;
 }
@@ -137,6 +139,7 @@ function parseOptions(argv: string[]): Options {
       lookahead: { type: 'string', default: 'on' },
       'key-filter': { type: 'string', default: 'on' },
       tails: { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.tailsPerExecutor) },
+      'local-partition-max': { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.localPartitionMaxExecutors) },
       repeat: { type: 'string', default: '1' },
     },
   });
@@ -165,6 +168,7 @@ function parseOptions(argv: string[]): Options {
     lookahead: onOff(values.lookahead!, 'lookahead'),
     keyFilter: onOff(values['key-filter']!, 'key-filter'),
     tailsPerExecutor: values.tails === '0' ? 0 : int(values.tails!, 'tails'),
+    localPartitionMaxExecutors: values['local-partition-max'] === '0' ? 0 : int(values['local-partition-max']!, 'local-partition-max'),
     repeat: int(values.repeat!, 'repeat'),
   };
 }
@@ -202,12 +206,13 @@ interface CellOptions {
   lookahead: boolean;
   tailsPerExecutor: number;
   keyFilter: boolean;
+  localPartitionMaxExecutors: number;
 }
 
 async function runCell(
   genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
 ): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch' | 'speedupRuns'> & { root: Buffer; serialRoot: Buffer }> {
-  const { executors, workDir, profileDir, nodeArgs, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor } = cellOptions;
+  const { executors, workDir, profileDir, nodeArgs, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor, localPartitionMaxExecutors } = cellOptions;
   const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
@@ -257,9 +262,12 @@ async function runCell(
         throw new Error(`no key filter from the state service: ${filter instanceof KeyFilter ? 'not usable' : filter.reason}`);
       }
     }
-    const local = { executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache, patterns: new AccessPatternLearner() };
+    const local = {
+      executor: await TxExecutor.create({ chainId: CHAIN_ID }), cache, patterns: new AccessPatternLearner(),
+      ...(localPartitionMaxExecutors > 0 ? { partitionExecutor: await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true }) } : {}),
+    };
     const silent = pino({ level: 'silent' });
-    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, adaptiveMode, tailsPerExecutor }, new HotKeyTracker(), silent);
+    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, adaptiveMode, tailsPerExecutor, localPartitionMaxExecutors }, new HotKeyTracker(), silent);
     const genesisBlock = await request(nc, STATE_BLOCK_SUBJECT, BlockRequest, { number: 0n, hash: Buffer.alloc(0), latest: false }, BlockResponse, timeoutMs);
     const hashes: Buffer[] = [genesisBlock.header!.hash];
     const pids = cluster.services.filter((s) => s.name.startsWith('executor')).map((s) => s.child.pid!);
@@ -272,8 +280,11 @@ async function runCell(
     const othersCpu = (): number[] => others.map((s) => (procCpuSeconds(s.child.pid!) ?? 0) * 1e3);
     // Verbose: the bench process's own threads (V8's GC and compiler helpers run beside the main
     // thread and take a core from the executors) and its main thread's GC pauses, per block.
-    const gcPauses: number[] = [];
-    const gcObserver = verbose ? new PerformanceObserver((list) => { for (const e of list.getEntries()) gcPauses.push(e.duration); }) : undefined;
+    const gcPauses: Array<{ ms: number; major: boolean }> = [];
+    const gcObserver = verbose ? new PerformanceObserver((list) => {
+      // detail.kind: perf_hooks.constants.NODE_PERFORMANCE_GC_MAJOR for a mark-compact; scavenges, incremental marking steps and weak callbacks otherwise.
+      for (const e of list.getEntries()) gcPauses.push({ ms: e.duration, major: (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR });
+    }) : undefined;
     gcObserver?.observe({ entryTypes: ['gc'] });
     let seconds = 0;
     let cpu = 0;
@@ -306,6 +317,7 @@ async function runCell(
       const ownFaults0 = verbose ? procMinorFaults(process.pid) ?? 0 : 0;
       const others0 = verbose ? othersCpu() : [];
       const threads0 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
+      const idle0 = verbose ? hostIdleSeconds() : undefined;
       gcPauses.length = 0;
       const own0 = process.cpuUsage();
       const t0 = performance.now();
@@ -315,6 +327,7 @@ async function runCell(
       const execCpu = cpuOf() - execCpu0;
       const faults = verbose ? `; page faults: bench ${(procMinorFaults(process.pid) ?? 0) - ownFaults0}, executors ${faultsOf() - faults0}` : '';
       const threads1 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
+      const idle1 = verbose ? hostIdleSeconds() : undefined;
       const blockGc = [...gcPauses];
       const othersMs = verbose ? othersCpu().map((ms, i) => `${others[i]!.name} ${(ms - others0[i]!).toFixed(0)}`).join(', ') : '';
       const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
@@ -333,9 +346,12 @@ async function runCell(
           ? ` (plan ${report.planMs.toFixed(1)}, executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
           : '';
         const split = threads0 !== undefined && threads1 !== undefined
-          ? ` (main ${((threads1.main - threads0.main) * 1000).toFixed(0)}, helpers ${((threads1.helpers - threads0.helpers) * 1000).toFixed(0)}; gc ${blockGc.length} pauses ${blockGc.reduce((a, b) => a + b, 0).toFixed(0)} ms)`
+          ? ` (main ${((threads1.main - threads0.main) * 1000).toFixed(0)}, helpers ${((threads1.helpers - threads0.helpers) * 1000).toFixed(0)}; gc ${blockGc.length} pauses ${blockGc.reduce((a, b) => a + b.ms, 0).toFixed(0)} ms, ${blockGc.filter((g) => g.major).reduce((a, b) => a + b.ms, 0).toFixed(0)} of them major)`
           : '';
-        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${faults}; ${line}\n`);
+        // The txs the scheduler's role ran itself (EngineOptions.localPartitionMaxExecutors): the block's less what executors answered.
+        const localTxs = report.mode === 'parallel' ? block.length - calls.reduce((n, c) => n + c.txs, 0) : 0;
+        const idle = idle0 !== undefined && idle1 !== undefined ? `, host idle ${((idle1 - idle0) * 1000).toFixed(0)}` : '';
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${idle}${faults}; ${localTxs > 0 ? `local: ${localTxs} txs, ` : ''}${line}\n`);
       }
       calls.length = 0;
       if (!timed) continue;
@@ -417,7 +433,7 @@ export async function main(argv: string[]): Promise<number> {
           const runs: Array<Awaited<ReturnType<typeof runCell>>> = [];
           for (let r = 0; r < options.repeat; r++) {
             const run = await runCell(w.genesis, entries, blocks, {
-              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter,
+              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter, localPartitionMaxExecutors: options.localPartitionMaxExecutors,
             });
             if (!run.root.equals(run.serialRoot)) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
             runs.push(run);

@@ -3,9 +3,9 @@
 // host does not hold the block for the whole difference. Who runs what must not change a result.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../gen/lanes/v1/types.js';
-import { createSimExecutors, runChain, type SimExecutor } from '../../test/support/engineHarness.js';
+import { createSimExecutors, runChain, transferBlocks, type SimExecutor } from '../../test/support/engineHarness.js';
 import { TxExecutor } from '../evm/index.js';
-import { deriveAccount, generateWorkload, signEip1559 } from '../workloads/index.js';
+import { deriveAccount, signEip1559 } from '../workloads/index.js';
 import { planPartitions } from './partition.js';
 
 const CHAIN_ID = 31337n;
@@ -54,13 +54,6 @@ describe('planPartitions with tails', () => {
   });
 });
 
-/** `count` blocks of 120 plain transfers over 300 accounts. */
-async function transferBlocks(seed: string, count: number) {
-  const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId: CHAIN_ID, seed, txCount: count * 120 });
-  const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
-  return { w, blocks: Array.from({ length: count }, (_, b) => txs.slice(b * 120, (b + 1) * 120)) };
-}
-
 describe('dynamic dispatch', () => {
   let executors: SimExecutor[];
   let local: TxExecutor;
@@ -71,7 +64,7 @@ describe('dynamic dispatch', () => {
   });
 
   it('gives the tails to the executor that is free, and the result stays the serial one', async () => {
-    const { w, blocks } = await transferBlocks('dispatch', 3);
+    const { w, blocks } = await transferBlocks(CHAIN_ID, 'dispatch', 3);
     // Executor 0 answers every request a second late: executor 1 runs its head and every tail
     // (84 transfers, a few ms each even on a cold, loaded machine) before executor 0 has
     // answered its head.
@@ -89,7 +82,7 @@ describe('dynamic dispatch', () => {
   }, 60_000);
 
   it('re-issues the partitions of an executor that fails every request, tails included, to the other', async () => {
-    const { w, blocks } = await transferBlocks('dispatch-dead', 2);
+    const { w, blocks } = await transferBlocks(CHAIN_ID, 'dispatch-dead', 2);
     const r = await runChain({
       genesis: w.genesis, blocks, executors, executorCount: 2, local,
       chaos: { failRate: 0, maxDelayMs: 0, random: () => 0.5, slotFails: (slot) => slot === 0 },
@@ -106,7 +99,7 @@ describe('dynamic dispatch', () => {
   }, 60_000);
 
   it('runs a block serially when an executor answers without read-sets or with a broken one, and its result stays the serial one', async () => {
-    const { w, blocks } = await transferBlocks('dispatch-unfit', 2);
+    const { w, blocks } = await transferBlocks(CHAIN_ID, 'dispatch-unfit', 2);
     // Executor 1 answers as an executor of an older version would (its sets in fields this one
     // does not read) in block 1, and with truncated read-sets in block 2. Partition requests are
     // numbered height × 64 + partition.

@@ -1,6 +1,6 @@
 // Invariants 1 and 2 as a property: random blocks (transfers, ERC-20s, an AMM pair, NFT mints;
 // 2 to 1,000 accounts; hot accounts) through the parallel engine with 1, 2 and 4 executors,
-// random delays and executor restarts, give the serial reference's receipts and state root
+// with and without the scheduler's own partition, random delays and executor restarts, give the serial reference's receipts and state root
 // after every block. LANES_PROPERTY_RUNS raises the number of runs on demand.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -21,10 +21,12 @@ describe('parallel engine equals the serial reference', () => {
   const workloads = new Map<string, GeneratedWorkload>();
   let executors: SimExecutor[];
   let local: TxExecutor;
+  let localDeltas: TxExecutor;
 
   beforeAll(async () => {
     executors = await createSimExecutors(CHAIN_ID, 4);
     local = await TxExecutor.create({ chainId: CHAIN_ID });
+    localDeltas = await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true });
     for (const kind of KINDS) {
       for (const accounts of ACCOUNTS) {
         const hotShare = accounts === 10 ? 0.5 : 0.1;
@@ -48,7 +50,9 @@ describe('parallel engine equals the serial reference', () => {
       // Tail partitions (dynamic dispatch): none, a few, or most of the block in small tails.
       fc.constantFrom(0, 0.2, 0.8),
       fc.constantFrom(1, 2, 4),
-      async (kind, accounts, executorCount, sizes, failRate, maxDelayMs, seed, lookahead, tailShare, tailsPerExecutor) => {
+      // The scheduler runs a share of parallel blocks itself (one more slot), or only executors do.
+      fc.boolean(),
+      async (kind, accounts, executorCount, sizes, failRate, maxDelayMs, seed, lookahead, tailShare, tailsPerExecutor, localPartition) => {
         const workload = workloads.get(`${kind}/${accounts}`)!;
         const txs: Tx[] = workload.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
         const blocks: Tx[][] = [];
@@ -62,7 +66,10 @@ describe('parallel engine equals the serial reference', () => {
           s = (s * 1103515245 + 12345) >>> 0;
           return s / 2 ** 32;
         };
-        const result = await runChain({ genesis: workload.genesis, blocks, executors, executorCount, local, chaos: { failRate, maxDelayMs, random }, lookahead, engine: { tailShare, tailsPerExecutor } });
+        const result = await runChain({
+          genesis: workload.genesis, blocks, executors, executorCount, local, ...(localPartition ? { localDeltas } : {}),
+          chaos: { failRate, maxDelayMs, random }, lookahead, engine: { tailShare, tailsPerExecutor },
+        });
         for (let b = 0; b < blocks.length; b++) {
           expect(result.receipts[b], `receipts of block ${b + 1}`).toEqual(result.referenceReceipts[b]);
           expect(result.rejected[b]).toBe(result.referenceRejected[b]);

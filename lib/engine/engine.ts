@@ -48,6 +48,11 @@ export interface ExecutorPool {
 /** The scheduler's own executor: serial blocks, re-executions and last-resort fallbacks run here. */
 export interface LocalExecution {
   executor: TxExecutor;
+  /**
+   * The same EVM in coinbase-delta mode, for the partitions of parallel blocks the scheduler runs
+   * itself (EngineOptions.localPartitionMaxExecutors); without it the scheduler runs none.
+   */
+  partitionExecutor?: TxExecutor;
   cache: CommittedStateCache;
   /** Learned access patterns for prefetching serial blocks run here. */
   patterns?: AccessPatternLearner;
@@ -84,17 +89,31 @@ export interface EngineOptions {
    * Off: every eligible block runs in parallel (tests that must exercise the parallel path).
    */
   adaptiveMode: boolean;
+  /**
+   * While at most this many executors are alive, the scheduler takes a share of each parallel
+   * block itself, as one more executor slot (a head and tails, like the others), when
+   * LocalExecution.partitionExecutor is given: its partitions cross no bus and are not encoded.
+   * So one executor already makes a block parallel. With more executors the scheduler's core is
+   * better left to validation and planning (on 2 cores, 2 executors and a local slot made three
+   * EVMs share two cores: 0.72–1.02× the baseline against 1.04–1.07× without it). 0 = never.
+   */
+  localPartitionMaxExecutors: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   minParallelTxs: 32, maxConflictShare: 0.25, maxGroupShare: 0.8, maxPartitions: 16, tailsPerExecutor: 2, tailShare: 0.2,
-  attempts: 3, serialInProcess: true, adaptiveMode: true,
+  attempts: 3, serialInProcess: true, adaptiveMode: true, localPartitionMaxExecutors: 1,
 };
 
 /** A tail partition smaller than this costs more in its round trip than it can even out. */
 const MIN_TAIL_TXS = 8;
 /** Executors a lookahead loads each tail partition on: any of them may take it. */
 const TAIL_LOOKAHEAD_SLOTS = 2;
+/**
+ * The scheduler's own partition gives the event loop a turn at least this often, so an executor's
+ * answer is met (and its next tail sent) within a few ms rather than after the whole partition.
+ */
+const LOCAL_PARTITION_YIELD_MS = 4;
 
 export interface EngineLog {
   warn(obj: object, msg: string): void;
@@ -235,12 +254,13 @@ export class ParallelEngine {
     const n = req.txs.length;
     const serial = (serialReason: string, chosen: boolean): Decision => ({ plan: null, serialReason, chosen });
     if (n < this.options.minParallelTxs) return serial('small block', false);
-    if (pool.size() < 2) return serial('fewer than 2 executors', false);
+    const slots = this.slots(pool, local);
+    if (slots < 2) return serial(this.runsLocally(pool, local) ? 'no executor' : 'fewer than 2 executors', false);
     if (this.hot.conflictShare() > this.options.maxConflictShare) return serial('predicted conflicts', false);
     // A lookahead's block comes after the one running now: ask what the chooser will say then.
     if (this.options.adaptiveMode && (guess ? this.modes.chooseNext() : this.modes.choose()) === 'serial') return serial(CHOSEN_SERIAL_REASON, true);
     const planStarted = performance.now();
-    const { plan, reused } = this.planFor(req, Math.max(1, Math.min(pool.size(), this.options.maxPartitions)), local);
+    const { plan, reused } = this.planFor(req, Math.min(slots, this.options.maxPartitions), local);
     const planMs = reused ? 0 : performance.now() - planStarted;
     if (plan.largestGroup > n * this.options.maxGroupShare || plan.heads < 2) return serial('dependent block', false);
     return { plan, planMs, serialReason: '', chosen: true };
@@ -260,6 +280,21 @@ export class ParallelEngine {
     const plan = planPartitions(req.txs, parts, { hotAddresses, ...this.affinityHint(req, local) }, this.shapeFor(req.txs.length, parts));
     this.lastPlan = { txs: req.txs, parts, hot, generation, plan };
     return { plan, reused: false };
+  }
+
+  /** Whether the scheduler runs partitions of parallel blocks itself, with the executors alive now. */
+  private runsLocally(pool: ExecutorPool, local: LocalExecution): boolean {
+    return local.partitionExecutor !== undefined && pool.size() <= this.options.localPartitionMaxExecutors;
+  }
+
+  /** Executor slots a parallel block can use: the executors, and the scheduler itself when it runs partitions. */
+  private slots(pool: ExecutorPool, local: LocalExecution): number {
+    return pool.size() + (this.runsLocally(pool, local) ? 1 : 0);
+  }
+
+  /** The slot the scheduler runs itself (the plan's last head), or -1. */
+  private localSlot(plan: PartitionPlan, pool: ExecutorPool, local: LocalExecution): number {
+    return this.runsLocally(pool, local) ? plan.heads - 1 : -1;
   }
 
   /** The tails of an n-tx block over `heads` executors: as many as options allow, none too small. */
@@ -291,10 +326,16 @@ export class ParallelEngine {
       for (let p = plan.heads; p < plan.partitions.length; p++) {
         for (let k = 0; k < Math.min(TAIL_LOOKAHEAD_SLOTS, plan.heads); k++) bySlot[(p - plan.heads + k) % plan.heads]!.push(...plan.partitions[p]!);
       }
+      const localSlot = this.localSlot(plan, pool, local);
       await Promise.all(bySlot.map(async (indexes, slot) => {
         try {
           // Object.assign, not `{ ...next, … }`: V8 11 gives each spread-then-extended object a hidden class of its own (patches/README.md).
-          const res = await pool.lookahead(Object.assign({}, next, { txs: indexes.map((i) => next.txs[i]!), txIndexes: indexes, partition: true }), slot);
+          const sub = Object.assign({}, next, { txs: indexes.map((i) => next.txs[i]!), txIndexes: indexes, partition: true });
+          if (slot === localSlot) {
+            add(await warmAhead(sub, local.cache, local.patterns));
+            return;
+          }
+          const res = await pool.lookahead(sub, slot);
           if (res.error !== '') throw new Error(res.error);
           add({ keysLoaded: res.keysLoaded, roundTrips: res.stateRoundTrips });
         } catch {
@@ -318,7 +359,7 @@ export class ParallelEngine {
     // Learn what a parallel run would have met: reads of another partition's earlier writes, with
     // partitions by sender only. Not the plan's: a plan that grouped the block (hot addresses)
     // hides the conflicts that made it group, and they would stop being learned.
-    const partOf = senderPartitions(req.txs, Math.max(2, Math.min(pool.size(), this.options.maxPartitions)));
+    const partOf = senderPartitions(req.txs, Math.max(2, Math.min(this.slots(pool, local), this.options.maxPartitions)));
     const affinity = new BlockAffinity(req.txs, this.affinityHint(req, local).affinity);
     const counter = new SerialConflictCounter(partOf, req.env === undefined ? '' : accountKey(req.env.coinbase), (i, j) => affinity.share(i, j));
     const contracts = new ContractCallCounter();
@@ -343,13 +384,13 @@ export class ParallelEngine {
     let fallbacks = 0;
     if (results === null) {
       if (!this.options.serialInProcess) fallbacks = 1;
-      await this.alignLocal(local, req.baseHeight);
+      this.alignLocal(local, req.baseHeight);
       const run = await runBlockSerially(local.executor, req, local.cache, {
         ...(local.patterns !== undefined ? { patterns: local.patterns } : {}),
         wire: false,
-        onReads: (i, reads, call) => {
+        onOutcome: (i, outcome, call) => {
           counter.beginTx(i);
-          counter.readAll(reads);
+          counter.readAll(outcome.reads);
           contracts.add(calledContract(call), counter.endTx());
         },
       });
@@ -394,6 +435,11 @@ export class ParallelEngine {
     let retries = 0;
     let fallbacks = 0;
     let roundTrips = 0;
+    const localSlot = this.localSlot(plan, pool, local);
+    // The scheduler's own partitions and the validation below read the local cache at the base
+    // height. Synchronous: the partitions' requests leave before this call first yields, ahead of
+    // the next block's lookahead planning (executeBlock).
+    this.alignLocal(local, req.baseHeight);
     /** Runs partition p from `slot` on; `onAnswer` is called once, when it has an answer (before decoding it) or gave up. */
     const runPartition = async (p: number, slot: number, onAnswer: () => void): Promise<void> => {
       let told = false;
@@ -402,10 +448,24 @@ export class ParallelEngine {
         told = true;
       };
       const indexes = partitions[p]!;
-      const sub: ExecRequest = {
-        ...req, txs: indexes.map((i) => req.txs[i]!), txIndexes: indexes, partition: true, requestId: req.requestId * 64n + BigInt(p),
-      };
-      for (let attempt = 0; attempt < this.options.attempts; attempt++) {
+      const sub: ExecRequest = Object.assign({}, req, {
+        txs: indexes.map((i) => req.txs[i]!), txIndexes: indexes, partition: true, requestId: req.requestId * 64n + BigInt(p),
+      });
+      let firstAttempt = 0;
+      if (slot === localSlot) {
+        // In this process: results and sets as the EVM made them, nothing packed or decoded.
+        try {
+          roundTrips += await this.runLocalPartition(sub, local, optimistic, reads, writes);
+          answered();
+          return;
+        } catch (err) {
+          // A failed state read, say: the executors may still run it.
+          retries++;
+          firstAttempt = 1;
+          this.log.warn({ err: (err as Error).message, height: env.number.toString(), partition: p, slot }, 'local partition failed; issuing it to an executor');
+        }
+      }
+      for (let attempt = firstAttempt; attempt < this.options.attempts; attempt++) {
         try {
           const res = await pool.run(sub, slot + attempt);
           if (res.error !== '') throw new Error(res.error);
@@ -454,7 +514,6 @@ export class ParallelEngine {
     const executorsDone = performance.now();
     let reexecuteMs = 0;
 
-    await this.alignLocal(local, req.baseHeight);
     let preloaded = false;
     const base: BaseReader = (key) => {
       const cached = local.cache.peek(key, req.baseHeight);
@@ -530,6 +589,32 @@ export class ParallelEngine {
     };
   }
 
+  /**
+   * Runs a partition in this process, over the local cache and the partition's own earlier
+   * writes, as an executor would, and stores each tx's result, read-set and write-set as the
+   * EVM made them. Returns the state round trips it took.
+   */
+  private async runLocalPartition(
+    sub: ExecRequest, local: LocalExecution, optimistic: (TxResult | undefined)[],
+    reads: Array<ReadVersionEntry[] | undefined>, writes: Array<Array<[StateKey, Buffer | null]> | undefined>,
+  ): Promise<number> {
+    const indexes = sub.txIndexes;
+    const run = await runBlockSerially(local.partitionExecutor!, sub, local.cache, {
+      ...(local.patterns !== undefined ? { patterns: local.patterns } : {}),
+      wire: false,
+      yieldEveryMs: LOCAL_PARTITION_YIELD_MS,
+      onOutcome: (k, outcome) => {
+        const i = indexes[k]!;
+        const entries: ReadVersionEntry[] = [];
+        for (const [key, r] of outcome.reads) entries.push({ key, txIndex: r.txIndex, incarnation: r.incarnation });
+        reads[i] = entries;
+        writes[i] = [...outcome.writes];
+      },
+    });
+    for (const r of run.results) optimistic[r.txIndex] = r;
+    return run.roundTrips;
+  }
+
   /** The partitioner's affinity hint: learned mapping entries of each call (none without patterns). */
   private affinityHint(req: ExecRequest, local: LocalExecution): Pick<PartitionHints, 'affinity'> {
     const patterns = local.patterns;
@@ -563,7 +648,7 @@ export class ParallelEngine {
   }
 
   /** The caller keeps local.cache at the committed height (applyCommitted after each commit). */
-  private async alignLocal(local: LocalExecution, baseHeight: bigint): Promise<void> {
+  private alignLocal(local: LocalExecution, baseHeight: bigint): void {
     if (local.cache.height !== baseHeight) local.cache.reset(baseHeight);
   }
 }

@@ -6,7 +6,6 @@ import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResul
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { blockCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
-import type { VersionedRead } from '../evm/stateView.js';
 import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, type StateKey } from '../state/keys.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
@@ -261,10 +260,12 @@ export interface BlockRunOptions {
    */
   wire?: boolean;
   /**
-   * Sees each tx's read-set (with versions) as it completes, in block order: the scheduler's own
-   * runs learn from it there and then rather than keeping every read-set until the block ends.
+   * Sees each tx's outcome (its read-set with versions, its write-set) as it completes, in block
+   * order: the scheduler's own runs learn from the read-sets there and then rather than keeping
+   * them until the block ends, and its own partitions of parallel blocks keep the sets as they
+   * are instead of packing them for a wire they never cross.
    */
-  onReads?: (index: number, reads: ReadonlyMap<StateKey, VersionedRead>, call: TxCallFields) => void;
+  onOutcome?: (index: number, outcome: TxOutcome, call: TxCallFields) => void;
   /**
    * Give the event loop a turn at least this often (default never). The EVM awaits only
    * microtasks, so messages that arrive during a block wait for its end otherwise: an executor
@@ -310,7 +311,7 @@ export async function runBlockSerially(
     const call = calls[i]!;
     if (patterns !== undefined && call.to !== null) patterns.learn({ sender: tx.sender, to: call.to, data: call.data }, outcome.reads.keys());
     results.push(toTxResult(outcome, txIndex, 0, wire));
-    options.onReads?.(i, outcome.reads, call);
+    options.onOutcome?.(i, outcome, call);
   }
   committed.noteRun(source.roundTrips - roundTripsBefore);
   return { results, writes: source.blockWrites(), roundTrips: source.roundTrips, prefetchMs: prefetched - started, executeMs: performance.now() - prefetched };

@@ -21,6 +21,7 @@ import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { KeyFilterKeeper } from '../../lib/exec/keyFilterKeeper.js';
 import { warmUpExecution, warmUpLogFields, type WarmUpReport } from '../../lib/exec/warmUp.js';
 import { BlockOverlaySource } from '../../lib/exec/overlaySource.js';
+import { scavengeNow } from '../../lib/idleGc.js';
 import type { Logger } from '../../lib/log.js';
 import { bigintToBytes, bytesToBigint, keyFromBytes, keyToBytes, type StateKey } from '../../lib/state/keys.js';
 
@@ -154,6 +155,8 @@ export class ExecutorWorker {
   private onExecuted(msg: BlockExecuted): void {
     this.cache.applyExecuted(msg.height, msg.writes.map((w) => [keyFromBytes(w.key), w.absent ? null : w.value] as const));
     for (const wake of this.commitWaiters.splice(0)) wake();
+    // The block has ended: scavenge now, while the next one is being committed, not mid-partition (lib/idleGc.ts).
+    scavengeNow();
   }
 
   /** Brings the cache to the block's base height: wait briefly for the fan-out, else start over there. */

@@ -118,6 +118,7 @@ export class Scheduler {
       attempts: Math.max(1, config.scheduler.execRetries),
       serialInProcess: config.scheduler.serialInProcess,
       adaptiveMode: config.scheduler.adaptiveMode,
+      localPartitionMaxExecutors: config.scheduler.localPartitionMaxExecutors,
     }, new HotKeyTracker(), log);
   }
 
@@ -141,9 +142,13 @@ export class Scheduler {
       return res.entries.map((e) => (e.absent ? null : e.value));
     }, this.config.executor.cacheMaxEntries);
     this.local = { executor: await TxExecutor.create({ chainId: this.genesis.chainId }), cache: localCache, patterns: new AccessPatternLearner() };
-    if (this.config.scheduler.serialInProcess) {
-      // Serial blocks run here: warm the JIT before the first one (lib/exec/warmUp.ts).
-      const warm = await warmUpExecution([this.local.executor], { ...this.config.warmUp, chainId: this.genesis.chainId });
+    // Partitions of parallel blocks run here too while executors are few (LANES_LOCAL_PARTITION_MAX_EXECUTORS), in coinbase-delta mode as on executors.
+    const localPartitions = this.config.scheduler.localPartitionMaxExecutors > 0;
+    if (localPartitions) this.local.partitionExecutor = await TxExecutor.create({ chainId: this.genesis.chainId, coinbaseDeltas: true });
+    const warmed = [this.local.executor, ...(this.local.partitionExecutor !== undefined ? [this.local.partitionExecutor] : [])];
+    if (this.config.scheduler.serialInProcess || localPartitions) {
+      // Blocks and partitions run here: warm the JIT before the first one (lib/exec/warmUp.ts).
+      const warm = await warmUpExecution(warmed, { ...this.config.warmUp, chainId: this.genesis.chainId });
       if (warm.txs > 0) this.log.info(warmUpLogFields(warm), 'scheduler warmed up');
     }
     if (this.config.scheduler.keyFilter) this.keyFilters = new KeyFilterKeeper(this.nc, localCache, this.config.requestTimeoutMs, this.log);

@@ -12,6 +12,7 @@ import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { assembleCommit } from '../../services/scheduler/assemble.js';
 import { bigintToBytes, keyFromBytes, type StateKey } from '../../lib/state/keys.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
+import { generateWorkload, type GeneratedWorkload } from '../../lib/workloads/index.js';
 
 export interface SimExecutor {
   plain: TxExecutor;
@@ -26,6 +27,13 @@ export async function createSimExecutors(chainId: bigint, count: number): Promis
   return out;
 }
 
+/** `count` blocks of 120 plain transfers over 300 accounts, no hot account: blocks that run in parallel with few conflicts. */
+export async function transferBlocks(chainId: bigint, seed: string, count: number): Promise<{ w: GeneratedWorkload; blocks: Tx[][] }> {
+  const w = await generateWorkload({ workload: 'transfer', accounts: 300, hotShare: 0, chainId, seed, txCount: count * 120 });
+  const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+  return { w, blocks: Array.from({ length: count }, (_, b) => txs.slice(b * 120, (b + 1) * 120)) };
+}
+
 /** Random but reproducible misbehaviour of the simulated executors. */
 export interface Chaos {
   /** 0..1: chance a request fails (the executor "restarted"). */
@@ -37,6 +45,8 @@ export interface Chaos {
   slotDelayMs?: (slot: number) => number;
   /** Whether every request to an executor slot fails (one that died but is still announced). */
   slotFails?: (slot: number) => boolean;
+  /** Whether the scheduler's own state read fails now (the state service timed out), asked once per read. */
+  localReadFails?: () => boolean;
   /** Changes an executor's answer before the engine sees it (an answer that does not fit). */
   answer?: (res: ExecResponse, slot: number) => ExecResponse;
 }
@@ -115,6 +125,8 @@ export async function runChain(options: {
   executors: SimExecutor[];
   executorCount: number;
   local: TxExecutor;
+  /** The scheduler's own EVM in coinbase-delta mode: with it, the engine runs a share of each parallel block in-process (engine.localPartitionMaxExecutors, here any number unless options.engine says otherwise). */
+  localDeltas?: TxExecutor;
   chaos: Chaos;
   engine?: Partial<EngineOptions>;
   /** Hand the engine each block's successor, as the scheduler does when blocks queue. */
@@ -128,7 +140,8 @@ export async function runChain(options: {
   for (const [k, v] of committed) accumulator.update(k, null, v);
   const reference = await ReferenceExecutor.create({ chainId: genesis.chainId, genesis: genesisStateEntries(genesis) });
   const engine = new ParallelEngine({
-    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, tailsPerExecutor: 2, tailShare: 0.2, attempts: 2, serialInProcess: false, adaptiveMode: false, ...options.engine,
+    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, tailsPerExecutor: 2, tailShare: 0.2, attempts: 2, serialInProcess: false, adaptiveMode: false,
+    localPartitionMaxExecutors: options.localDeltas !== undefined ? 64 : 0, ...options.engine,
   }, new HotKeyTracker(), { warn: () => {}, error: () => {} });
   const pool = new SimPool(options.executors, options.executorCount, committed, options.chaos);
   const out: ChainRunResult = { roots: [], referenceRoots: [], receipts: [], referenceReceipts: [], rejected: [], referenceRejected: [], reports: [], requestsBySlot: pool.requests };
@@ -140,7 +153,11 @@ export async function runChain(options: {
   // The local cache follows commits, as the scheduler's does (its fetcher reads the state as committed so far).
   const local = {
     executor: options.local,
-    cache: new CommittedStateCache(async (keys) => keys.map((k) => committed.get(k) ?? null), 100_000),
+    ...(options.localDeltas !== undefined ? { partitionExecutor: options.localDeltas } : {}),
+    cache: new CommittedStateCache(async (keys) => {
+      if (options.chaos.localReadFails?.() === true) throw new Error('state read timed out');
+      return keys.map((k) => committed.get(k) ?? null);
+    }, 100_000),
     ...(options.localPatterns === true ? { patterns: new AccessPatternLearner() } : {}),
   };
   local.cache.reset(0n);
