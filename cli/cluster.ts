@@ -43,6 +43,8 @@ export interface RunningCluster {
   wsUrl: string;
   grpcAddress: string;
   natsUrl: string;
+  /** The nats-server process's pid (its CPU, for benchmarks). */
+  natsPid: number;
   dataDir: string;
   logDir: string;
   services: ServiceProcess[];
@@ -243,6 +245,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     wsUrl: `ws://127.0.0.1:${rpcPort}`,
     grpcAddress: `127.0.0.1:${grpcPort}`,
     natsUrl,
+    natsPid: nats.pid ?? -1,
     dataDir,
     logDir,
     services,

@@ -14,10 +14,27 @@
 
 type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
+function exposedGc(): GcFunction | null {
+  const gc = (globalThis as { gc?: GcFunction }).gc;
+  return typeof gc === 'function' ? gc : null;
+}
+
 /** Runs a minor GC (a scavenge) now; false when gc() is not exposed. */
 export function scavengeNow(): boolean {
-  const gc = (globalThis as { gc?: GcFunction }).gc;
-  if (typeof gc !== 'function') return false;
+  const gc = exposedGc();
+  if (gc === null) return false;
   gc({ type: 'minor' });
+  return true;
+}
+
+/**
+ * Runs a full GC (mark-compact) now; false when gc() is not exposed. For benchmarks, between
+ * phases: what an earlier phase left in old space is collected before the timed one starts,
+ * instead of by a major GC that lands on whichever side of a timed comparison runs then.
+ */
+export function collectAllNow(): boolean {
+  const gc = exposedGc();
+  if (gc === null) return false;
+  gc({ type: 'major' });
   return true;
 }

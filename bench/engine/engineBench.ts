@@ -37,6 +37,7 @@ import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, Pa
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { collectAllNow } from '../../lib/idleGc.js';
 import { keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
 import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/assemble.js';
@@ -276,8 +277,11 @@ async function runCell(
     // Verbose: each process's CPU over the block, to tell the engine's own excess from what the
     // other processes (the state service serving the lookahead, executors applying the last block)
     // took from it on a host with 2 cores. /proc's clock ticks are 10 ms.
-    const others = cluster.services.filter((s) => !s.name.startsWith('executor'));
-    const othersCpu = (): number[] => others.map((s) => (procCpuSeconds(s.child.pid!) ?? 0) * 1e3);
+    const others = [
+      ...cluster.services.filter((s) => !s.name.startsWith('executor')).map((s) => ({ name: s.name, pid: s.child.pid! })),
+      { name: 'nats', pid: cluster.natsPid },
+    ];
+    const othersCpu = (): number[] => others.map((s) => (procCpuSeconds(s.pid) ?? 0) * 1e3);
     // Verbose: the bench process's own threads (V8's GC and compiler helpers run beside the main
     // thread and take a core from the executors) and its main thread's GC pauses, per block.
     const gcPauses: Array<{ ms: number; major: boolean }> = [];
@@ -295,9 +299,17 @@ async function runCell(
     let roundTrips = 0;
     const blockSpeedups: number[] = [];
     let root: Buffer = Buffer.alloc(0);
+    // Verbose: where the CPU of the timed parallel blocks went, summed, for the cell's summary line.
+    const budget = { blocks: 0, wallMs: 0, baselineMs: 0, mainMs: 0, helpersMs: 0, executorsMs: 0, othersMs: others.map(() => 0), idleMs: 0 };
     for (const [b, block] of blocks.entries()) {
       const height = BigInt(b + 1);
       const timed = b >= warmupBlocks;
+      // What set-up and warm-up left in the bench process's old space is collected before the
+      // timed blocks, not by a major GC that would land on whichever side runs when it comes
+      // (a second --repeat run inherited the first one's garbage: its speed-up read lower in 5 of
+      // 6 pairs). Needs --expose-gc (the npm script passes it); the engine's own major GCs in
+      // the timed blocks still count.
+      if (b === warmupBlocks) collectAllNow();
       // Alternate which side goes first, so neither always runs right after the other's work.
       let serialSeconds = 0;
       if (b % 2 === 0) serialSeconds = await serial.runBlock(height, block, timed);
@@ -329,7 +341,8 @@ async function runCell(
       const threads1 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
       const idle1 = verbose ? hostIdleSeconds() : undefined;
       const blockGc = [...gcPauses];
-      const othersMs = verbose ? othersCpu().map((ms, i) => `${others[i]!.name} ${(ms - others0[i]!).toFixed(0)}`).join(', ') : '';
+      const othersBlock = verbose ? othersCpu().map((ms, i) => ms - others0[i]!) : [];
+      const othersMs = othersBlock.map((ms, i) => `${others[i]!.name} ${ms.toFixed(0)}`).join(', ');
       const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
       const assembled = assembleCommit(ordered, env, results, writes);
       // As the scheduler does: executors' caches move to this height by its writes (BlockExecuted).
@@ -340,6 +353,16 @@ async function runCell(
       cache.applyCommitted(height, writes);
       root = commit.header.stateRoot;
       if (b % 2 === 1) serialSeconds = await serial.runBlock(height, block, timed);
+      if (verbose && timed && report.mode === 'parallel' && threads0 !== undefined && threads1 !== undefined && idle0 !== undefined && idle1 !== undefined) {
+        budget.blocks++;
+        budget.wallMs += elapsed * 1000;
+        budget.baselineMs += serialSeconds * 1000;
+        budget.mainMs += (threads1.main - threads0.main) * 1000;
+        budget.helpersMs += (threads1.helpers - threads0.helpers) * 1000;
+        budget.executorsMs += execCpu / 1000;
+        othersBlock.forEach((ms, i) => { budget.othersMs[i]! += ms; });
+        budget.idleMs += (idle1 - idle0) * 1000;
+      }
       if (verbose) {
         const line = calls.map((c) => `${c.executor}: ${c.txs} txs ${c.mgas.toFixed(1)} Mgas ${c.ms.toFixed(0)} ms (cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
         const phases = report.mode === 'parallel'
@@ -366,6 +389,15 @@ async function runCell(
     }
     pool.stop();
     gcObserver?.disconnect();
+    if (verbose && budget.blocks > 0) {
+      // /proc counts in 10 ms ticks: per block these are averages over the timed parallel blocks.
+      const per = (ms: number): string => (ms / budget.blocks).toFixed(1);
+      const othersLine = others.map((o, i) => `${o.name} ${per(budget.othersMs[i]!)}`).join(', ');
+      const cpuMs = budget.mainMs + budget.helpersMs + budget.executorsMs + budget.othersMs.reduce((a, b) => a + b, 0);
+      process.stderr.write(`  per timed parallel block (${budget.blocks}): wall ${per(budget.wallMs)} ms against the baseline's ${per(budget.baselineMs)} ms; ` +
+        `cpu ms: bench main ${per(budget.mainMs)}, bench helpers ${per(budget.helpersMs)}, executors ${per(budget.executorsMs)}, ${othersLine}; ` +
+        `${per(cpuMs)} in all, ${(cpuMs / budget.baselineMs).toFixed(2)}× the baseline's wall; host idle ${per(budget.idleMs)}\n`);
+    }
     const tps = txs / seconds;
     const serialTps = serial.txs / serial.seconds;
     return {
