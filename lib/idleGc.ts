@@ -35,6 +35,7 @@ export function scavengeNow(): boolean {
 export function collectAllNow(): boolean {
   const gc = exposedGc();
   if (gc === null) return false;
-  gc({ type: 'major' });
+  // No options: with { type: 'major' } Node 20's V8 ran only scavenges (seen in the GC entries).
+  gc();
   return true;
 }
