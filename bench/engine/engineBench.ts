@@ -214,6 +214,12 @@ async function runCell(
   genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
 ): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch' | 'speedupRuns'> & { root: Buffer; serialRoot: Buffer }> {
   const { executors, workDir, profileDir, nodeArgs, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor, localPartitionMaxExecutors } = cellOptions;
+  // What an earlier cell or --repeat run left in the bench process's old space is collected
+  // before this one starts, not by a major GC in its timed blocks on whichever side runs then (a
+  // second --repeat run read lower in 5 of 6 pairs). Before the warm-up, not after it: a full GC
+  // discards compiled code, and one between warm-up and the timed blocks made V8 compile for
+  // ≈ 0.5 s of helper-thread time over the first timed blocks. Needs --expose-gc (the npm script).
+  collectAllNow();
   const serial = await SerialBaseline.create(genesis, entries);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
@@ -304,12 +310,6 @@ async function runCell(
     for (const [b, block] of blocks.entries()) {
       const height = BigInt(b + 1);
       const timed = b >= warmupBlocks;
-      // What set-up and warm-up left in the bench process's old space is collected before the
-      // timed blocks, not by a major GC that would land on whichever side runs when it comes
-      // (a second --repeat run inherited the first one's garbage: its speed-up read lower in 5 of
-      // 6 pairs). Needs --expose-gc (the npm script passes it); the engine's own major GCs in
-      // the timed blocks still count.
-      if (b === warmupBlocks) collectAllNow();
       // Alternate which side goes first, so neither always runs right after the other's work.
       let serialSeconds = 0;
       if (b % 2 === 0) serialSeconds = await serial.runBlock(height, block, timed);
