@@ -167,11 +167,6 @@ export class RootHashers {
     return sum;
   }
 
-  /** Ends a thread as if it had crashed (tests). */
-  crashForTest(slot: number): void {
-    void this.slots[slot]?.worker?.terminate();
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.close()));
