@@ -121,8 +121,8 @@ export class CommittedStateCache {
     }
     // Every written key is cached: what a block wrote is what the next blocks most likely read
     // (the same senders, recipients and pools), on whichever executor their txs land. Bounded:
-    // past maxEntries the cache starts over.
-    // size first: below the bound (nearly always) a write costs one map operation, not two.
+    // past maxEntries the cache starts over (the size is checked first: below the bound, nearly
+    // always, a write then costs one map operation, not two).
     for (const [key, value] of writes) {
       if (this.values.size >= this.maxEntries && !this.values.has(key)) {
         this.values.clear();
