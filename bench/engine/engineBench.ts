@@ -290,10 +290,12 @@ async function runCell(
     const othersCpu = (): number[] => others.map((s) => (procCpuSeconds(s.pid) ?? 0) * 1e3);
     // Verbose: the bench process's own threads (V8's GC and compiler helpers run beside the main
     // thread and take a core from the executors) and its main thread's GC pauses, per block.
-    const gcPauses: Array<{ ms: number; major: boolean }> = [];
+    // Each pause with its start on the performance clock: entries arrive asynchronously, so a
+    // block's pauses are those that started within it, read once the block and its commit are done.
+    const gcPauses: Array<{ start: number; ms: number; major: boolean }> = [];
     const gcObserver = verbose ? new PerformanceObserver((list) => {
       // detail.kind: perf_hooks.constants.NODE_PERFORMANCE_GC_MAJOR for a mark-compact; scavenges, incremental marking steps and weak callbacks otherwise.
-      for (const e of list.getEntries()) gcPauses.push({ ms: e.duration, major: (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR });
+      for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, ms: e.duration, major: (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR });
     }) : undefined;
     gcObserver?.observe({ entryTypes: ['gc'] });
     let seconds = 0;
@@ -306,7 +308,7 @@ async function runCell(
     const blockSpeedups: number[] = [];
     let root: Buffer = Buffer.alloc(0);
     // Verbose: where the CPU of the timed parallel blocks went, summed, for the cell's summary line.
-    const budget = { blocks: 0, wallMs: 0, baselineMs: 0, mainMs: 0, helpersMs: 0, executorsMs: 0, othersMs: others.map(() => 0), idleMs: 0 };
+    const budget = { blocks: 0, wallMs: 0, baselineMs: 0, mainMs: 0, helpersMs: 0, executorsMs: 0, othersMs: others.map(() => 0), idleMs: 0, gcMs: 0 };
     for (const [b, block] of blocks.entries()) {
       const height = BigInt(b + 1);
       const timed = b >= warmupBlocks;
@@ -330,7 +332,6 @@ async function runCell(
       const others0 = verbose ? othersCpu() : [];
       const threads0 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
       const idle0 = verbose ? hostIdleSeconds() : undefined;
-      gcPauses.length = 0;
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       const { results, writes, report } = await engine.executeBlock(req, pool, local, lookahead ? next : undefined);
@@ -340,7 +341,6 @@ async function runCell(
       const faults = verbose ? `; page faults: bench ${(procMinorFaults(process.pid) ?? 0) - ownFaults0}, executors ${faultsOf() - faults0}` : '';
       const threads1 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
       const idle1 = verbose ? hostIdleSeconds() : undefined;
-      const blockGc = [...gcPauses];
       const othersBlock = verbose ? othersCpu().map((ms, i) => ms - others0[i]!) : [];
       const othersMs = othersBlock.map((ms, i) => `${others[i]!.name} ${ms.toFixed(0)}`).join(', ');
       const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
@@ -353,6 +353,10 @@ async function runCell(
       cache.applyCommitted(height, writes);
       root = commit.header.stateRoot;
       if (b % 2 === 1) serialSeconds = await serial.runBlock(height, block, timed);
+      const t1 = t0 + elapsed * 1000;
+      const blockGc = gcPauses.filter((g) => g.start >= t0 && g.start < t1);
+      // Pauses before this block can no longer be counted: bounded by what one block and its commit produce.
+      while (gcPauses.length > 0 && gcPauses[0]!.start < t1) gcPauses.shift();
       if (verbose && timed && report.mode === 'parallel' && threads0 !== undefined && threads1 !== undefined && idle0 !== undefined && idle1 !== undefined) {
         budget.blocks++;
         budget.wallMs += elapsed * 1000;
@@ -362,6 +366,7 @@ async function runCell(
         budget.executorsMs += execCpu / 1000;
         othersBlock.forEach((ms, i) => { budget.othersMs[i]! += ms; });
         budget.idleMs += (idle1 - idle0) * 1000;
+        budget.gcMs += blockGc.reduce((a, g) => a + g.ms, 0);
       }
       if (verbose) {
         const line = calls.map((c) => `${c.executor}: ${c.txs} txs ${c.mgas.toFixed(1)} Mgas ${c.ms.toFixed(0)} ms (cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
@@ -395,7 +400,7 @@ async function runCell(
       const othersLine = others.map((o, i) => `${o.name} ${per(budget.othersMs[i]!)}`).join(', ');
       const cpuMs = budget.mainMs + budget.helpersMs + budget.executorsMs + budget.othersMs.reduce((a, b) => a + b, 0);
       process.stderr.write(`  per timed parallel block (${budget.blocks}): wall ${per(budget.wallMs)} ms against the baseline's ${per(budget.baselineMs)} ms; ` +
-        `cpu ms: bench main ${per(budget.mainMs)}, bench helpers ${per(budget.helpersMs)}, executors ${per(budget.executorsMs)}, ${othersLine}; ` +
+        `cpu ms: bench main ${per(budget.mainMs)} (GC pauses ${per(budget.gcMs)}), bench helpers ${per(budget.helpersMs)}, executors ${per(budget.executorsMs)}, ${othersLine}; ` +
         `${per(cpuMs)} in all, ${(cpuMs / budget.baselineMs).toFixed(2)}× the baseline's wall; host idle ${per(budget.idleMs)}\n`);
     }
     const tps = txs / seconds;
