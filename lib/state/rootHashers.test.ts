@@ -4,7 +4,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateRootAccumulator, frameChanges, latticeOfFramed, type RootChange } from './root.js';
@@ -98,7 +97,8 @@ describe('RootHashers', () => {
       '',
     ].join('\n'));
     const dying = path.join(dir, 'dying-worker.mjs');
-    writeFileSync(dying, `import './guard.mjs';\nimport ${JSON.stringify(pathToFileURL(path.resolve('dist/lib/state/rootWorker.js')).href)};\n`);
+    const worker = new URL('../../dist/lib/state/rootWorker.js', import.meta.url).href; // built by `npm test`, as the pool's default
+    writeFileSync(dying, `import './guard.mjs';\nimport ${JSON.stringify(worker)};\n`);
     const hashers = pool(2, dying);
     const changes = fc.sample(change, 4 * MIN_CHANGES_FOR_THREADS);
     const expected = onThisThread(new StateRootAccumulator(), changes);
