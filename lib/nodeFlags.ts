@@ -11,11 +11,21 @@
 // The state service decodes each block's commit (hundreds of kilobytes) and hashes its root:
 // with 64 MB semi-spaces its GC time over an ERC-20 benchmark at 10,000 accounts fell from
 // 1.4 s to 0.5 s, and the part of it that ran while executors were busy from 0.53 s to 0.21 s.
+//
+// 64 MB semi-spaces have a cost where little lives in old space: V8 starts a mark-compact as soon
+// as the old generation's headroom (its limit less its size) is below the young generation's
+// capacity, so a process whose limit sits at ≈ 3× a small live set (≈ 30 MB live, ≈ 97 MB limit)
+// marks and compacts after every few MB promoted. The state service did so every 2–3 blocks of an
+// ERC-20 benchmark at 10,000 accounts (started by a task, "GC in old space requested" in
+// --trace-gc), and the executor every 5–6: 8–19 mark-compacts per 46 blocks, each with 5–28 ms of
+// pause and as much again in marking steps, much of it in the next block's time. A 256 MB initial
+// old space keeps that headroom: one mark-compact in 230 blocks of the same benchmark, after
+// which the limit stayed up. The pods' memory limits (2–4 GiB) leave room for it.
 export const SERVICE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   scheduler: ['--max-semi-space-size=64'],
   // --expose-gc: an executor scavenges between blocks rather than mid-partition (lib/idleGc.ts).
-  executor: ['--max-semi-space-size=64', '--expose-gc'],
-  state: ['--max-semi-space-size=64'],
+  executor: ['--max-semi-space-size=64', '--initial-old-space-size=256', '--expose-gc'],
+  state: ['--max-semi-space-size=64', '--initial-old-space-size=256'],
 };
 
 export function serviceNodeFlags(service: string): string[] {
