@@ -1,7 +1,7 @@
 // Node/V8 flags the services that run the EVM or commit blocks start with, in one place: the local cluster
-// launcher passes them on the command line and the Kubernetes manifests set the same through
-// NODE_OPTIONS (the image runs the service in its entry process, so flags cannot come later;
-// V8 reads heap sizes only at start).
+// launcher passes them on the command line, and so do the Kubernetes manifests, as the `command`
+// that runs the image's entrypoint (V8 reads heap sizes only at start, and NODE_OPTIONS refuses
+// --initial-old-space-size: a service given it there does not start).
 //
 // A block's results (receipts, write-sets) live until the block ends while the EVM allocates
 // tens of kilobytes of short-lived garbage per tx, so with V8's default 16 MB semi-spaces each

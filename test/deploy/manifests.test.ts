@@ -9,6 +9,14 @@ import { SERVICE_NODE_FLAGS } from '../../lib/nodeFlags.js';
 import { podTemplates, renderOverlay, repoRoot, type K8sObject } from './render.js';
 
 const OVERLAYS = ['deploy/base', 'deploy/overlays/dev', 'deploy/overlays/prod'] as const;
+
+/** The image's ENTRYPOINT (Containerfile): a pod that sets `command` to add Node flags must keep it. */
+const IMAGE_ENTRYPOINT = ((): [string, string] => {
+  const line = fs.readFileSync(path.join(repoRoot, 'Containerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT '));
+  const parsed = JSON.parse(line?.slice('ENTRYPOINT '.length) ?? 'null') as string[] | null;
+  if (parsed?.length !== 2) throw new Error(`Containerfile: expected ENTRYPOINT ["node", "script"], got ${line}`);
+  return [parsed[0]!, parsed[1]!];
+})();
 const rendered = new Map<string, K8sObject[]>(OVERLAYS.map((dir) => [dir, renderOverlay(dir)]));
 const objectsOf = (dir: string): K8sObject[] => rendered.get(dir)!;
 
@@ -28,15 +36,16 @@ describe.each(OVERLAYS)('%s', (dir) => {
     }
   });
 
-  it('services start with the Node flags the local launcher gives them (lib/nodeFlags.ts)', () => {
+  it('services start with the Node flags the local launcher gives them (lib/nodeFlags.ts), on the image entrypoint\'s command line', () => {
     const checked = new Set<string>(); // services (prod runs state twice: the writer and its readers)
     for (const { workload, pod } of podTemplates(objectsOf(dir))) {
-      const containers = pod.containers as Array<{ args?: string[]; env?: Array<{ name: string; value?: string }> }>;
+      const containers = pod.containers as Array<{ command?: string[]; args?: string[]; env?: Array<{ name: string; value?: string }> }>;
       const c = containers.find((x) => SERVICE_NODE_FLAGS[x.args?.[0] ?? ''] !== undefined);
       if (c === undefined) continue;
-      const flags = SERVICE_NODE_FLAGS[c.args![0]!]!.join(' ');
-      const env = (c.env ?? []).find((e) => e.name === 'NODE_OPTIONS');
-      expect(env?.value, `${workload.kind}/${workload.metadata.name} NODE_OPTIONS`).toBe(flags);
+      const [node, script] = IMAGE_ENTRYPOINT;
+      expect(c.command, `${workload.kind}/${workload.metadata.name} command`).toEqual([node, ...SERVICE_NODE_FLAGS[c.args![0]!]!, script]);
+      // NODE_OPTIONS refuses some V8 flags (--initial-old-space-size), and the process then does not start.
+      expect((c.env ?? []).find((e) => e.name === 'NODE_OPTIONS'), `${workload.kind}/${workload.metadata.name} NODE_OPTIONS`).toBeUndefined();
       checked.add(c.args![0]!);
     }
     expect(checked.size).toBe(Object.keys(SERVICE_NODE_FLAGS).length);
