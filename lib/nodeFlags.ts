@@ -21,7 +21,7 @@
 // pause and as much again in marking steps, much of it in the next block's time. A 256 MB initial
 // old space keeps that headroom: one mark-compact in 230 blocks of the same benchmark, after
 // which the limit stayed up. The scheduler service, in a local cluster under 3,000 ERC-20 tx/s at
-// 10,000 accounts (`npm run bench`), went from 10 mark-compacts in 120 blocks to 2. The pods'
+// 10,000 accounts (`npm run bench`), went from 10 mark-compacts in ≈ 87 blocks to 2. The pods'
 // memory limits (2–4 GiB) leave room for it.
 export const SERVICE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   scheduler: ['--max-semi-space-size=64', '--initial-old-space-size=256'],
