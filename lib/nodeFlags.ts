@@ -15,9 +15,9 @@
 // 64 MB semi-spaces have a cost where little lives in old space: V8 starts a mark-compact as soon
 // as the old generation's headroom (its limit less its size) is below the young generation's
 // capacity, so a process whose limit sits at ≈ 3× a small live set (≈ 30 MB live, ≈ 97 MB limit)
-// marks and compacts after every few MB promoted. The state service did so every 2–3 blocks of an
+// marks and compacts after every few MB promoted. The state service did so every 2–6 blocks of an
 // ERC-20 benchmark at 10,000 accounts (started by a task, "GC in old space requested" in
-// --trace-gc), and the executor every 5–6: 8–19 mark-compacts per 46 blocks, each with 5–28 ms of
+// --trace-gc; 8–19 in 46), and the executor every 6 (8 in 46), each with 5–28 ms of
 // pause and as much again in marking steps, much of it in the next block's time. A 256 MB initial
 // old space keeps that headroom: one mark-compact in 230 blocks of the same benchmark, after
 // which the limit stayed up. The scheduler service, in a local cluster under 3,000 ERC-20 tx/s at
