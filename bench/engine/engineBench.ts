@@ -36,6 +36,7 @@ import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
 import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
+import { blockIndexes } from '../../lib/exec/requests.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { collectAllNow } from '../../lib/idleGc.js';
 import { keyToBytes } from '../../lib/state/keys.js';
@@ -322,13 +323,13 @@ async function runCell(
       }
       const env = blockEnv(genesis, height);
       const req: ExecRequest = {
-        env, baseHeight: height - 1n, txs: block, txIndexes: block.map((_, i) => i), recentHashes: hashes.slice(-256),
+        env, baseHeight: height - 1n, txs: block, txIndexes: blockIndexes(block.length), recentHashes: hashes.slice(-256),
         prefetched: [], requestId: height, partition: false,
       };
       // The next block, as a scheduler has it when blocks queue: its state loads while this one runs.
       const nextBlock = blocks[b + 1];
       const next: ExecRequest | undefined = nextBlock === undefined ? undefined : {
-        env: blockEnv(genesis, height + 1n), baseHeight: height, txs: nextBlock, txIndexes: nextBlock.map((_, i) => i), recentHashes: [],
+        env: blockEnv(genesis, height + 1n), baseHeight: height, txs: nextBlock, txIndexes: blockIndexes(nextBlock.length), recentHashes: [],
         prefetched: [], requestId: height + 1n, partition: false,
       };
       const execCpu0 = cpuOf();

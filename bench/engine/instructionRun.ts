@@ -16,6 +16,7 @@ import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine, type ExecutorPoo
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { blockWritesOf, runBlockSerially } from '../../lib/exec/blockRun.js';
+import { blockIndexes } from '../../lib/exec/requests.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
 
@@ -52,7 +53,7 @@ async function runEngine(workload: InstructionWorkload, blocks: Tx[][]): Promise
     if (txs === undefined) return undefined;
     const height = BigInt(b + 1);
     return {
-      env: blockEnv(workload.genesis, height), baseHeight: height - 1n, txs, txIndexes: txs.map((_, i) => i),
+      env: blockEnv(workload.genesis, height), baseHeight: height - 1n, txs, txIndexes: blockIndexes(txs.length),
       recentHashes: [], prefetched: [], requestId: height, partition: false,
     };
   };
@@ -84,7 +85,7 @@ async function runPartitions(workload: InstructionWorkload, blocks: Tx[][]): Pro
     const txs = blocks[b]!;
     const height = BigInt(b + 1);
     const wire = ExecRequest.encode({
-      env: blockEnv(workload.genesis, height), baseHeight: height - 1n, txs, txIndexes: txs.map((_, i) => i),
+      env: blockEnv(workload.genesis, height), baseHeight: height - 1n, txs, txIndexes: blockIndexes(txs.length),
       recentHashes: [], prefetched: [], requestId: height, partition: true,
     }).finish();
     const run = await runBlockSerially(executor, ExecRequest.decode(wire), cache, { patterns });

@@ -20,6 +20,7 @@ import type { Tx } from '../../gen/lanes/v1/types.js';
 import { blockCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { TxExecutor } from '../evm/index.js';
 import { blockWritesOf, runBlockSerially, toEvmEnv, toTxResult, warmAhead, type BlockWrites } from '../exec/blockRun.js';
+import { pick, withTxs } from '../exec/requests.js';
 import type { AccessPatternLearner } from '../exec/accessPatterns.js';
 import type { CommittedStateCache } from '../exec/committedState.js';
 import { PackedSetError, unpackReads, unpackWrites } from '../exec/packedSets.js';
@@ -329,8 +330,7 @@ export class ParallelEngine {
       const localSlot = this.localSlot(plan, pool, local);
       await Promise.all(bySlot.map(async (indexes, slot) => {
         try {
-          // Object.assign, not `{ ...next, … }`: V8 11 gives each spread-then-extended object a hidden class of its own (patches/README.md).
-          const sub = Object.assign({}, next, { txs: indexes.map((i) => next.txs[i]!), txIndexes: indexes, partition: true });
+          const sub = withTxs(next, pick(next.txs, indexes), indexes, true, next.requestId);
           if (slot === localSlot) {
             add(await warmAhead(sub, local.cache, local.patterns));
             return;
@@ -371,7 +371,7 @@ export class ParallelEngine {
     const attempts = this.options.serialInProcess ? 0 : this.options.attempts;
     for (let attempt = 0; attempt < attempts && pool.size() > 0 && results === null; attempt++) {
       try {
-        const res = await pool.run(Object.assign({}, req, { partition: false }), attempt);
+        const res = await pool.run(withTxs(req, req.txs, req.txIndexes, false, req.requestId), attempt);
         if (res.error !== '') throw new Error(res.error);
         if (res.results.length !== req.txs.length) throw new Error(`${res.results.length} results for ${req.txs.length} txs`);
         results = res.results;
@@ -448,9 +448,7 @@ export class ParallelEngine {
         told = true;
       };
       const indexes = partitions[p]!;
-      const sub: ExecRequest = Object.assign({}, req, {
-        txs: indexes.map((i) => req.txs[i]!), txIndexes: indexes, partition: true, requestId: req.requestId * 64n + BigInt(p),
-      });
+      const sub = withTxs(req, pick(req.txs, indexes), indexes, true, req.requestId * 64n + BigInt(p));
       let firstAttempt = 0;
       if (slot === localSlot) {
         // In this process: results and sets as the EVM made them, nothing packed or decoded.
@@ -523,7 +521,11 @@ export class ParallelEngine {
     const memory = new BlockMemory(base);
     const coinbase = accountKey(env.coinbase);
     const evmEnv = toEvmEnv(env, req.recentHashes);
-    const targets = plan.fields.map(calledContract);
+    // Pushed, not `.map(calledContract)`: inlined into this function's optimized code, a map makes
+    // a holey array where the unoptimized code had made a packed one, and the loads below deoptimized
+    // on it the first block after TurboFan compiled runParallel (lib/exec/requests.ts).
+    const targets: Array<string | null> = [];
+    for (const fields of plan.fields) targets.push(calledContract(fields));
     const contracts = new ContractCallCounter();
     const affinity = new BlockAffinity(req.txs, this.affinityHint(req, local).affinity);
     const final: TxResult[] = [];

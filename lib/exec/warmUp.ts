@@ -25,6 +25,7 @@ import { bigintToBytes } from '../state/keys.js';
 import { WorkloadGenerator } from '../workloads/index.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import { runBlockSerially } from './blockRun.js';
+import { blockIndexes } from './requests.js';
 import { CommittedStateCache } from './committedState.js';
 
 export interface WarmUpOptions {
@@ -83,7 +84,7 @@ export async function warmUpExecution(executors: readonly TxExecutor[], options:
       baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, b % 256), chainId: genesis.chainId,
     };
     const req: ExecRequest = {
-      env, baseHeight: height - 1n, txs: block, txIndexes: block.map((_, i) => i), recentHashes: [], prefetched: [], requestId: height, partition: false,
+      env, baseHeight: height - 1n, txs: block, txIndexes: blockIndexes(block.length), recentHashes: [], prefetched: [], requestId: height, partition: false,
     };
     const t = performance.now();
     const run = await runBlockSerially(executors[b % executors.length]!, req, cache, { patterns });

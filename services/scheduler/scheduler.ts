@@ -14,6 +14,7 @@ import {
 import { CHOSEN_SERIAL_REASON, HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
+import { blockIndexes } from '../../lib/exec/requests.js';
 import { warmUpExecution, warmUpLogFields } from '../../lib/exec/warmUp.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { KeyFilterKeeper } from '../../lib/exec/keyFilterKeeper.js';
@@ -214,7 +215,7 @@ export class Scheduler {
       env: this.blockEnv(block),
       baseHeight: block.height - 1n,
       txs: block.txs,
-      txIndexes: block.txs.map((_, i) => i),
+      txIndexes: blockIndexes(block.txs.length),
       recentHashes,
       prefetched: [],
       requestId: ++this.requestId,
