@@ -73,6 +73,51 @@ export function procThreadCpuSeconds(pid: number): { main: number; helpers: numb
   return { main, helpers };
 }
 
+/** A thread's (or threads' summed) time on a CPU and time runnable but waiting for one, and its timeslices. */
+export interface SchedTimes {
+  runMs: number;
+  /** Time on the run queue: runnable, while other threads had the CPUs. */
+  waitMs: number;
+  slices: number;
+}
+
+const noTimes = (): SchedTimes => ({ runMs: 0, waitMs: 0, slices: 0 });
+
+/**
+ * Scheduler times of a process's main thread and of its other threads summed, from
+ * /proc/<pid>/task/<tid>/schedstat (nanoseconds, where /proc/<pid>/stat counts 10 ms ticks);
+ * undefined when gone or without schedstats.
+ */
+export function procSchedTimes(pid: number): { main: SchedTimes; helpers: SchedTimes } | undefined {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const main = noTimes();
+  const helpers = noTimes();
+  for (const tid of tids) {
+    let fields: number[];
+    try {
+      fields = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    } catch {
+      continue; // a thread that ended meanwhile
+    }
+    if (fields.length < 3 || fields.some((f) => !Number.isFinite(f))) return undefined;
+    const into = Number(tid) === pid ? main : helpers;
+    into.runMs += fields[0]! / 1e6;
+    into.waitMs += fields[1]! / 1e6;
+    into.slices += fields[2]!;
+  }
+  return { main, helpers };
+}
+
+/** `after` less `before`, field by field. */
+export function schedDelta(before: SchedTimes, after: SchedTimes): SchedTimes {
+  return { runMs: after.runMs - before.runMs, waitMs: after.waitMs - before.waitMs, slices: after.slices - before.slices };
+}
+
 /** Seconds all CPUs of the host have spent idle (idle + iowait of /proc/stat's first line) since boot; undefined without /proc. */
 export function hostIdleSeconds(): number | undefined {
   try {

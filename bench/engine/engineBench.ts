@@ -45,7 +45,7 @@ import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/as
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { KeyFilter } from '../../lib/state/keyFilter.js';
-import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procThreadCpuSeconds } from '../resources.js';
+import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procSchedTimes, procThreadCpuSeconds, schedDelta, type SchedTimes } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
 import { lineChart } from '../svg.js';
@@ -289,6 +289,13 @@ async function runCell(
       { name: 'nats', pid: cluster.natsPid },
     ];
     const othersCpu = (): number[] => others.map((s) => (procCpuSeconds(s.pid) ?? 0) * 1e3);
+    // Verbose: each process's time on a CPU and time runnable but waiting for one (schedstat, in
+    // ns), main thread and helper threads apart. On 2 cores the two EVM threads (this process's
+    // main thread and an executor's) wait whenever anything else runs: how long they wait, and
+    // who ran, is what the /proc ticks above cannot tell.
+    const schedProcs = [{ name: 'bench', pid: process.pid }, ...cluster.services.map((s) => ({ name: s.name, pid: s.child.pid! })), { name: 'nats', pid: cluster.natsPid }];
+    const schedOf = (): Array<{ main: SchedTimes; helpers: SchedTimes } | undefined> => schedProcs.map((p) => procSchedTimes(p.pid));
+    const schedSum = schedProcs.map(() => ({ main: { runMs: 0, waitMs: 0, slices: 0 }, helpers: { runMs: 0, waitMs: 0, slices: 0 } }));
     // Verbose: the bench process's own threads (V8's GC and compiler helpers run beside the main
     // thread and take a core from the executors) and its main thread's GC pauses, per block.
     // Each pause with its start on the performance clock: entries arrive asynchronously, so a
@@ -338,10 +345,12 @@ async function runCell(
       const others0 = verbose ? othersCpu() : [];
       const threads0 = verbose ? procThreadCpuSeconds(process.pid) : undefined;
       const idle0 = verbose ? hostIdleSeconds() : undefined;
+      const sched0 = verbose ? schedOf() : [];
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       const { results, writes, report } = await engine.executeBlock(req, pool, local, lookahead ? next : undefined);
       const elapsed = (performance.now() - t0) / 1000;
+      const sched1 = verbose ? schedOf() : [];
       const own = process.cpuUsage(own0);
       const execCpu = cpuOf() - execCpu0;
       const faults = verbose ? `; page faults: bench ${(procMinorFaults(process.pid) ?? 0) - ownFaults0}, executors ${faultsOf() - faults0}` : '';
@@ -381,6 +390,17 @@ async function runCell(
         budget.idleMs += (idle1 - idle0) * 1000;
         budget.gcMs += blockGc.reduce((a, g) => a + g.ms, 0);
         budget.baselineGcMs += serialGc.reduce((a, g) => a + g.ms, 0);
+        sched1.forEach((after, i) => {
+          const before = sched0[i];
+          if (after === undefined || before === undefined) return;
+          for (const part of ['main', 'helpers'] as const) {
+            const d = schedDelta(before[part], after[part]);
+            const sum = schedSum[i]![part];
+            sum.runMs += d.runMs;
+            sum.waitMs += d.waitMs;
+            sum.slices += d.slices;
+          }
+        });
       }
       if (verbose) {
         const line = calls.map((c) => `${c.executor}: ${c.txs} txs ${c.mgas.toFixed(1)} Mgas ${c.ms.toFixed(0)} ms (cpu ${c.cpuMs.toFixed(0)} ms)`).join(', ');
@@ -416,6 +436,15 @@ async function runCell(
       process.stderr.write(`  per timed parallel block (${budget.blocks}): wall ${per(budget.wallMs)} ms against the baseline's ${per(budget.baselineMs)} ms (its GC pauses ${per(budget.baselineGcMs)}); ` +
         `cpu ms: bench main ${per(budget.mainMs)} (GC pauses ${per(budget.gcMs)}), bench helpers ${per(budget.helpersMs)}, executors ${per(budget.executorsMs)}, ${othersLine}; ` +
         `${per(cpuMs)} in all, ${(cpuMs / budget.baselineMs).toFixed(2)}× the baseline's wall; host idle ${per(budget.idleMs)}\n`);
+      // nats-server's threads are its Go runtime's: one figure for all of them.
+      const sched = schedProcs.map((p, i) => {
+        const { main, helpers } = schedSum[i]!;
+        const times = (t: SchedTimes): string => `${per(t.runMs)}/${per(t.waitMs)} (${per(t.slices)} slices)`;
+        return p.name === 'nats'
+          ? `nats ${times({ runMs: main.runMs + helpers.runMs, waitMs: main.waitMs + helpers.waitMs, slices: main.slices + helpers.slices })}`
+          : `${p.name} main ${times(main)}, helpers ${times(helpers)}`;
+      });
+      if (schedSum.some((t) => t.main.runMs > 0)) process.stderr.write(`  on a CPU / waiting for one, ms per timed parallel block (schedstat): ${sched.join('; ')}\n`);
     }
     const tps = txs / seconds;
     const serialTps = serial.txs / serial.seconds;
