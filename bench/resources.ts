@@ -51,17 +51,22 @@ export function procMinorFaults(pid: number): number | undefined {
   return fields === undefined ? undefined : Number(fields[7]);
 }
 
+/** The thread ids of a process (/proc/<pid>/task); undefined when it is gone. */
+function threadIds(pid: number): string[] | undefined {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * CPU seconds of a process's main thread and of all its other threads (V8's compiler and GC
  * helpers, libuv's pool), from /proc/<pid>/task/<tid>/stat; undefined when gone.
  */
 export function procThreadCpuSeconds(pid: number): { main: number; helpers: number } | undefined {
-  let tids: string[];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return undefined;
-  }
+  const tids = threadIds(pid);
+  if (tids === undefined) return undefined;
   let main = 0;
   let helpers = 0;
   for (const tid of tids) {
@@ -89,12 +94,8 @@ const noTimes = (): SchedTimes => ({ runMs: 0, waitMs: 0, slices: 0 });
  * undefined when gone or without schedstats.
  */
 export function procSchedTimes(pid: number): { main: SchedTimes; helpers: SchedTimes } | undefined {
-  let tids: string[];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return undefined;
-  }
+  const tids = threadIds(pid);
+  if (tids === undefined) return undefined;
   const main = noTimes();
   const helpers = noTimes();
   for (const tid of tids) {
