@@ -11,6 +11,7 @@ import v8 from 'node:v8';
 import { pino } from 'pino';
 import { ExecRequest, ExecResponse } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
+import { withViews } from '../../lib/bus/protoBytes.js';
 import { genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
 import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine, type ExecutorPool } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
@@ -88,10 +89,10 @@ async function runPartitions(workload: InstructionWorkload, blocks: Tx[][]): Pro
       env: blockEnv(workload.genesis, height), baseHeight: height - 1n, txs, txIndexes: blockIndexes(txs.length),
       recentHashes: [], prefetched: [], requestId: height, partition: true,
     }).finish();
-    const run = await runBlockSerially(executor, ExecRequest.decode(wire), cache, { patterns });
+    const run = await runBlockSerially(executor, withViews(ExecRequest).decode(wire), cache, { patterns });
     const response = ExecResponse.encode({ requestId: height, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: 'x', cpuMicros: 0n }).finish();
     // The scheduler's side of the hop, so that the partition's results are paid for as a whole.
-    const writes = blockWritesOf(ExecResponse.decode(response).results);
+    const writes = blockWritesOf(withViews(ExecResponse).decode(response).results);
     for (const [key, value] of writes) {
       if (value === null) state.delete(key);
       else state.set(key, value);

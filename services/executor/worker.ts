@@ -8,6 +8,7 @@ import {
   LookaheadResponse, StateReadRequest, StateReadResponse,
 } from '../../gen/lanes/v1/bus.js';
 import { request, serve } from '../../lib/bus/nats.js';
+import { withViews } from '../../lib/bus/protoBytes.js';
 import {
   BLOCK_COMMITTED_SUBJECT, BLOCK_EXECUTED_SUBJECT, EXEC_BLOCK_SUBJECT, EXEC_CALL_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, EXECUTOR_QUEUE,
   executorBlockSubject, executorLookaheadSubject, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT,
@@ -29,6 +30,11 @@ import { bigintToBytes, bytesToBigint, keyFromBytes, keyToBytes, type StateKey }
 const CACHE_CATCH_UP_MS = 200;
 /** A partition run lets other messages in (a lookahead for the next block) at least this often. */
 const PARTITION_YIELD_MS = 16;
+/**
+ * Requests decode with their txs' bytes as views into the message (lib/bus/protoBytes.ts): they
+ * live as long as the request; what outlives it (learned patterns, cached state) is copied.
+ */
+const EXEC_REQUEST_VIEWS = withViews(ExecRequest);
 
 export interface ExecutorStats {
   blocks: number;
@@ -110,13 +116,13 @@ export class ExecutorWorker {
     const onError = (err: unknown): ExecResponse => ({
       requestId: 0n, results: [], error: (err as Error).message, stateRoundTrips: 0, executorId: this.config.instanceId, cpuMicros: 0n,
     });
-    this.subs.push(serve(this.nc, EXEC_BLOCK_SUBJECT, ExecRequest, ExecResponse, (req) => this.executeBlock(req), onError,
+    this.subs.push(serve(this.nc, EXEC_BLOCK_SUBJECT, EXEC_REQUEST_VIEWS, ExecResponse, (req) => this.executeBlock(req), onError,
       { queue: EXECUTOR_QUEUE, maxConcurrent: 1, maxPending: 4 }, this.log));
     // Work by affinity: the scheduler addresses this executor directly once it said hello.
-    this.subs.push(serve(this.nc, executorBlockSubject(this.executorId), ExecRequest, ExecResponse, (req) => this.executeBlock(req), onError,
+    this.subs.push(serve(this.nc, executorBlockSubject(this.executorId), EXEC_REQUEST_VIEWS, ExecResponse, (req) => this.executeBlock(req), onError,
       { maxConcurrent: 1, maxPending: 8 }, this.log));
     // The next block's likely txs, while this one runs: load their state now (see warmAhead).
-    this.subs.push(serve(this.nc, executorLookaheadSubject(this.executorId), ExecRequest, LookaheadResponse, (req) => this.lookahead(req),
+    this.subs.push(serve(this.nc, executorLookaheadSubject(this.executorId), EXEC_REQUEST_VIEWS, LookaheadResponse, (req) => this.lookahead(req),
       (err) => ({ keysLoaded: 0, stateRoundTrips: 0, error: (err as Error).message }), { maxConcurrent: 1, maxPending: 4 }, this.log));
     this.hello(false);
     this.helloTimer = setInterval(() => this.hello(false), EXECUTOR_HELLO_MS);

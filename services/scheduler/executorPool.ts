@@ -5,6 +5,7 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { ExecRequest, ExecResponse, ExecutorHello, LookaheadResponse } from '../../gen/lanes/v1/bus.js';
 import { request } from '../../lib/bus/nats.js';
+import { withViews } from '../../lib/bus/protoBytes.js';
 import { EXEC_BLOCK_SUBJECT, EXECUTOR_HELLO_MS, EXECUTOR_HELLO_SUBJECT, executorBlockSubject, executorLookaheadSubject } from '../../lib/bus/subjects.js';
 import type { ExecutorPool } from '../../lib/engine/index.js';
 
@@ -16,6 +17,11 @@ const MAX_EXECUTORS = 1024;
  * then loads its own state, as it would have without one.
  */
 const LOOKAHEAD_TIMEOUT_MS = 2_000;
+/**
+ * Answers decode with their bytes fields as views into the message (lib/bus/protoBytes.ts): the
+ * results live until their block commits, and write-set values are unpacked into copies.
+ */
+const EXEC_RESPONSE_VIEWS = withViews(ExecResponse);
 
 export class NatsExecutorPool implements ExecutorPool {
   private readonly seen = new Map<string, number>();
@@ -52,7 +58,7 @@ export class NatsExecutorPool implements ExecutorPool {
   run(req: ExecRequest, slot: number): Promise<ExecResponse> {
     const ids = this.live();
     const subject = ids.length === 0 ? EXEC_BLOCK_SUBJECT : executorBlockSubject(ids[slot % ids.length]!);
-    return request(this.nc, subject, ExecRequest, req, ExecResponse, this.timeoutMs);
+    return request(this.nc, subject, ExecRequest, req, EXEC_RESPONSE_VIEWS, this.timeoutMs);
   }
 
   lookahead(req: ExecRequest, slot: number): Promise<LookaheadResponse> {
