@@ -29,6 +29,11 @@ export interface ClusterOptions {
   /** Extra environment for every service (LANES_BLOCK_INTERVAL_MS, LANES_STATE_BACKEND, …). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /**
+   * Where the ports the cluster picks come from (default freePort). A test passes one that hands
+   * out a port already taken, to check that a service which cannot bind it starts again elsewhere.
+   */
+  pickPort?: () => Promise<number>;
 }
 
 export interface ServiceProcess {
@@ -107,6 +112,8 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 
 /** Attempts at starting ingress when a port picked for it was taken before it bound it. */
 const INGRESS_PORT_ATTEMPTS = 3;
+/** Attempts at starting any service when the health port picked for it was taken before it bound it. */
+const HEALTH_PORT_ATTEMPTS = 3;
 
 function logBytes(logFile: string): number {
   return fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
@@ -146,7 +153,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   const logDir = path.join(dataDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
   const timeoutMs = options.startTimeoutMs ?? 60_000;
-  const natsPort = options.natsPort ?? await freePort();
+  const pickPort = options.pickPort ?? freePort;
+  const natsPort = options.natsPort ?? await pickPort();
   let rpcPort = options.rpcPort ?? 0;
   let grpcPort = options.grpcPort ?? 0;
   const services: ServiceProcess[] = [];
@@ -184,22 +192,51 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       ...(options.genesisPath !== undefined ? { LANES_GENESIS: path.resolve(options.genesisPath) } : {}),
       ...options.env,
     };
-    const launch = async (name: string, service: string, extra: Record<string, string> = {}): Promise<ServiceProcess> => {
-      const healthPort = await freePort();
-      const logFile = path.join(logDir, `${name}.log`);
+    const spawnService = (name: string, service: string, extra: Record<string, string>, healthPort: number, logFile: string): ChildProcess => {
       const out = fs.openSync(logFile, 'a');
       const child = spawn(process.execPath, [...serviceNodeFlags(service), ...(options.nodeArgs ?? []), path.join(distRoot, 'services', service, 'main.js')], {
         env: { ...baseEnv, LANES_HEALTH_PORT: String(healthPort), LANES_INSTANCE_ID: name, ...extra },
         stdio: ['ignore', out, out],
       });
       fs.closeSync(out);
+      return child;
+    };
+    /** How each service was launched, for a relaunch (ready), and where its log stood then. */
+    const launches = new Map<ServiceProcess, { service: string; extra: Record<string, string>; logFrom: number }>();
+    const launch = async (name: string, service: string, extra: Record<string, string> = {}): Promise<ServiceProcess> => {
+      const healthPort = await pickPort();
+      const logFile = path.join(logDir, `${name}.log`);
+      const logFrom = logBytes(logFile);
+      const child = spawnService(name, service, extra, healthPort, logFile);
       started.push({ name, child });
       const proc = { name, healthPort, child, logFile };
       services.push(proc);
+      launches.set(proc, { service, extra, logFrom });
       return proc;
     };
-    const ready = async (proc: ServiceProcess): Promise<void> =>
-      waitFor(() => healthy(proc.healthPort), timeoutMs, proc.name, proc.logFile, proc.child);
+    // A port freePort picked is free when picked, not when the service binds it a moment later:
+    // an outgoing connection of any process on the host may take it meanwhile (it is in the
+    // ephemeral range), and the service then exits with EADDRINUSE. Seen once in CI on an
+    // executor's health port. Such a service starts again on another port, a bounded number of
+    // times; the same ServiceProcess is kept, so callers' references stay valid.
+    const ready = async (proc: ServiceProcess): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await waitFor(() => healthy(proc.healthPort), timeoutMs, proc.name, proc.logFile, proc.child);
+          return;
+        } catch (err) {
+          const how = launches.get(proc);
+          const healthPortTaken = how !== undefined && proc.child.exitCode !== null
+            && logSays(proc.logFile, 'EADDRINUSE', how.logFrom) && logSays(proc.logFile, `"port":${proc.healthPort}`, how.logFrom);
+          if (!healthPortTaken || attempt >= HEALTH_PORT_ATTEMPTS) throw err;
+          const entry = started.find((s) => s.child === proc.child);
+          proc.healthPort = await pickPort();
+          how.logFrom = logBytes(proc.logFile);
+          proc.child = spawnService(proc.name, how.service, how.extra, proc.healthPort, proc.logFile);
+          if (entry !== undefined) entry.child = proc.child;
+        }
+      }
+    };
     launchService = launch;
     awaitReady = ready;
 
@@ -215,8 +252,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       // another process may take one meanwhile. Pick them as late as possible, and pick again
       // (a bounded number of times) when ingress found one taken.
       for (let attempt = 1; ; attempt++) {
-        if (options.rpcPort === undefined) rpcPort = await freePort();
-        if (options.grpcPort === undefined) grpcPort = await freePort();
+        if (options.rpcPort === undefined) rpcPort = await pickPort();
+        if (options.grpcPort === undefined) grpcPort = await pickPort();
         const logFrom = logBytes(path.join(logDir, 'ingress.log'));
         const ingress = await launch('ingress', 'ingress', { LANES_RPC_PORT: String(rpcPort), LANES_GRPC_PORT: String(grpcPort) });
         try {

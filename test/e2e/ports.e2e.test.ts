@@ -1,0 +1,38 @@
+// A port the cluster picked is free when picked, not when a service binds it a moment later
+// (another process's outgoing connection may take it): such a service starts again elsewhere.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, startCluster, type RunningCluster } from '../../cli/cluster.js';
+
+describe('ports taken between picking and binding', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-ports-'));
+  // Holds the port; the health checks that reach it before the service gave up are hung up on.
+  const holder = net.createServer((socket) => socket.destroy());
+  let cluster: RunningCluster | undefined;
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a service whose health port was taken starts again on another one', async () => {
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as net.AddressInfo).port;
+    // The first port picked is NATS's, the second the state service's health port.
+    let picks = 0;
+    const pickPort = async (): Promise<number> => (++picks === 2 ? taken : freePort());
+    cluster = await startCluster({ dataDir, executors: 1, executionOnly: true, pickPort });
+    const state = cluster.services.find((s) => s.name === 'state')!;
+    expect(state.healthPort).not.toBe(taken);
+    const log = fs.readFileSync(state.logFile, 'utf8');
+    expect(log).toContain('EADDRINUSE');
+    expect(log).toContain(`"port":${taken}`);
+    expect((await fetch(`http://127.0.0.1:${state.healthPort}/healthz`)).status).toBe(200);
+    // The running process is the one the cluster tracks, and stop() ends it.
+    expect(state.child.exitCode).toBeNull();
+  });
+});
