@@ -227,7 +227,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
         } catch (err) {
           const how = launches.get(proc);
           const healthPortTaken = how !== undefined && proc.child.exitCode !== null
-            && logSays(proc.logFile, 'EADDRINUSE', how.logFrom) && logSays(proc.logFile, `"port":${proc.healthPort}`, how.logFrom);
+            && logSays(proc.logFile, 'EADDRINUSE', how.logFrom)
+            && (logSays(proc.logFile, `"port":${proc.healthPort},`, how.logFrom) || logSays(proc.logFile, `"port":${proc.healthPort}}`, how.logFrom));
           if (!healthPortTaken || attempt >= HEALTH_PORT_ATTEMPTS) throw err;
           const entry = started.find((s) => s.child === proc.child);
           proc.healthPort = await pickPort();
