@@ -24,7 +24,7 @@ export interface PartitionHints {
  * waits for its slowest executor; with tails, an executor slowed by its host (or a bigger share
  * of costly txs) takes fewer of them, so the block's end waits at most one tail chunk instead of
  * the whole difference, and the last chunks are the smallest. With 4 equal tails of 25 txs (ERC-20,
- * 10,000 accounts, 1 executor and the scheduler's slot), the two slots ended 8–14 ms apart.
+ * 10,000 accounts, 2 executors), the two ended 8–14 ms apart.
  */
 export interface PartitionShape {
   tails: number;
