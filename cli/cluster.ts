@@ -110,18 +110,21 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   throw new ClusterStartError(`${what} not ready after ${timeoutMs} ms`, logFile);
 }
 
-/** Attempts at starting ingress when a port picked for it was taken before it bound it. */
-const INGRESS_PORT_ATTEMPTS = 3;
-/** Attempts at starting any service when the health port picked for it was taken before it bound it. */
-const HEALTH_PORT_ATTEMPTS = 3;
+/** Attempts at starting a service when a port picked for it was taken before it bound it. */
+const PORT_ATTEMPTS = 3;
 
 function logBytes(logFile: string): number {
   return fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
 }
 
+/** What the log got after its first `from` bytes. */
+function logSince(logFile: string, from: number): string {
+  return fs.readFileSync(logFile).subarray(from).toString('utf8');
+}
+
 /** Whether what the log got after its first `from` bytes mentions `text`. */
 function logSays(logFile: string, text: string, from: number): boolean {
-  return fs.readFileSync(logFile).subarray(from).toString('utf8').includes(text);
+  return logSince(logFile, from).includes(text);
 }
 
 async function healthy(port: number): Promise<boolean> {
@@ -192,33 +195,44 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       ...(options.genesisPath !== undefined ? { LANES_GENESIS: path.resolve(options.genesisPath) } : {}),
       ...options.env,
     };
-    const spawnService = (name: string, service: string, extra: Record<string, string>, healthPort: number, logFile: string): ChildProcess => {
+    const spawnService = (name: string, service: string, env: Record<string, string>, logFile: string): ChildProcess => {
       const out = fs.openSync(logFile, 'a');
       const child = spawn(process.execPath, [...serviceNodeFlags(service), ...(options.nodeArgs ?? []), path.join(distRoot, 'services', service, 'main.js')], {
-        env: { ...baseEnv, LANES_HEALTH_PORT: String(healthPort), LANES_INSTANCE_ID: name, ...extra },
+        env: { ...baseEnv, LANES_INSTANCE_ID: name, ...env },
         stdio: ['ignore', out, out],
       });
       fs.closeSync(out);
       return child;
     };
-    /** How each service was launched, for a relaunch (ready), and where its log stood then. */
-    const launches = new Map<ServiceProcess, { service: string; extra: Record<string, string>; logFrom: number }>();
-    const launch = async (name: string, service: string, extra: Record<string, string> = {}): Promise<ServiceProcess> => {
-      const healthPort = await pickPort();
+    /**
+     * How each service was launched: its environment, which of its variables hold ports picked
+     * here (LANES_HEALTH_PORT always), and where its log stood then; for a relaunch (ready).
+     */
+    const launches = new Map<ServiceProcess, { service: string; env: Record<string, string>; picked: string[]; logFrom: number }>();
+    const pickInto = async (env: Record<string, string>, picked: readonly string[]): Promise<void> => {
+      for (const key of picked) env[key] = String(await pickPort());
+    };
+    const launch = async (name: string, service: string, fixed: Record<string, string> = {}, pickedPorts: string[] = []): Promise<ServiceProcess> => {
+      const picked = ['LANES_HEALTH_PORT', ...pickedPorts];
+      const env = { ...fixed };
+      await pickInto(env, picked);
       const logFile = path.join(logDir, `${name}.log`);
       const logFrom = logBytes(logFile);
-      const child = spawnService(name, service, extra, healthPort, logFile);
+      const child = spawnService(name, service, env, logFile);
       started.push({ name, child });
-      const proc = { name, healthPort, child, logFile };
+      const proc = { name, healthPort: Number(env.LANES_HEALTH_PORT), child, logFile };
       services.push(proc);
-      launches.set(proc, { service, extra, logFrom });
+      launches.set(proc, { service, env, picked, logFrom });
       return proc;
     };
+    /** The port a service was given in variable `key`. */
+    const portOf = (proc: ServiceProcess, key: string): number => Number(launches.get(proc)!.env[key]);
     // A port freePort picked is free when picked, not when the service binds it a moment later:
     // an outgoing connection of any process on the host may take it meanwhile (it is in the
-    // ephemeral range), and the service then exits with EADDRINUSE. Seen once in CI on an
-    // executor's health port. Such a service starts again on another port, a bounded number of
-    // times; the same ServiceProcess is kept, so callers' references stay valid.
+    // ephemeral range), and the service then exits with EADDRINUSE. Seen in CI on an executor's
+    // health port and on ingress's RPC ports. Such a service starts again with every port picked
+    // here picked anew, a bounded number of times; the same ServiceProcess is kept, so callers'
+    // references stay valid. A port the caller chose is never changed: a clash on it fails.
     const ready = async (proc: ServiceProcess): Promise<void> => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -226,14 +240,16 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
           return;
         } catch (err) {
           const how = launches.get(proc);
-          const healthPortTaken = how !== undefined && proc.child.exitCode !== null
-            && logSays(proc.logFile, 'EADDRINUSE', how.logFrom)
-            && (logSays(proc.logFile, `"port":${proc.healthPort},`, how.logFrom) || logSays(proc.logFile, `"port":${proc.healthPort}}`, how.logFrom));
-          if (!healthPortTaken || attempt >= HEALTH_PORT_ATTEMPTS) throw err;
+          // Node names the port as `"port":N` in the error's fields, grpc-js as `127.0.0.1:N` in its message.
+          const saysPort = (port: string): boolean => new RegExp(`("port":|127\\.0\\.0\\.1:)${port}(?!\\d)`).test(logSince(proc.logFile, how!.logFrom));
+          const pickedPortTaken = how !== undefined && proc.child.exitCode !== null
+            && logSays(proc.logFile, 'EADDRINUSE', how.logFrom) && how.picked.some((key) => saysPort(how.env[key]!));
+          if (!pickedPortTaken || attempt >= PORT_ATTEMPTS) throw err;
           const entry = started.find((s) => s.child === proc.child);
-          proc.healthPort = await pickPort();
+          await pickInto(how.env, how.picked);
+          proc.healthPort = Number(how.env.LANES_HEALTH_PORT);
           how.logFrom = logBytes(proc.logFile);
-          proc.child = spawnService(proc.name, how.service, how.extra, proc.healthPort, proc.logFile);
+          proc.child = spawnService(proc.name, how.service, how.env, proc.logFile);
           if (entry !== undefined) entry.child = proc.child;
         }
       }
@@ -249,24 +265,17 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     } else {
       const consensus = await launch('consensus', 'consensus');
       const scheduler = await launch('scheduler', 'scheduler');
-      // Ports picked by freePort are free when picked, not when ingress binds them a moment later:
-      // another process may take one meanwhile. Pick them as late as possible, and pick again
-      // (a bounded number of times) when ingress found one taken.
-      for (let attempt = 1; ; attempt++) {
-        if (options.rpcPort === undefined) rpcPort = await pickPort();
-        if (options.grpcPort === undefined) grpcPort = await pickPort();
-        const logFrom = logBytes(path.join(logDir, 'ingress.log'));
-        const ingress = await launch('ingress', 'ingress', { LANES_RPC_PORT: String(rpcPort), LANES_GRPC_PORT: String(grpcPort) });
-        try {
-          await ready(ingress);
-          break;
-        } catch (err) {
-          const portsOurs = options.rpcPort === undefined && options.grpcPort === undefined;
-          if (!portsOurs || attempt >= INGRESS_PORT_ATTEMPTS || ingress.child.exitCode === null || !logSays(ingress.logFile, 'EADDRINUSE', logFrom)) throw err;
-          services.splice(services.indexOf(ingress), 1);
-          started.splice(started.findIndex((s) => s.child === ingress.child), 1);
-        }
+      // Ingress's ports, unless the caller chose them, are picked like the health ports (see ready).
+      const fixed: Record<string, string> = {};
+      const picked: string[] = [];
+      for (const [key, port] of [['LANES_RPC_PORT', options.rpcPort], ['LANES_GRPC_PORT', options.grpcPort]] as const) {
+        if (port === undefined) picked.push(key);
+        else fixed[key] = String(port);
       }
+      const ingress = await launch('ingress', 'ingress', fixed, picked);
+      await ready(ingress);
+      rpcPort = portOf(ingress, 'LANES_RPC_PORT');
+      grpcPort = portOf(ingress, 'LANES_GRPC_PORT');
       for (const proc of [...executors, consensus, scheduler]) await ready(proc);
     }
   } catch (err) {

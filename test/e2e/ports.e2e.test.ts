@@ -13,8 +13,11 @@ describe('ports taken between picking and binding', () => {
   const holder = net.createServer((socket) => socket.destroy());
   let cluster: RunningCluster | undefined;
 
+  let full: RunningCluster | undefined;
+
   afterAll(async () => {
     await cluster?.stop();
+    await full?.stop();
     await new Promise<void>((resolve) => holder.close(() => resolve()));
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -34,5 +37,21 @@ describe('ports taken between picking and binding', () => {
     expect((await fetch(`http://127.0.0.1:${state.healthPort}/healthz`)).status).toBe(200);
     // The running process is the one the cluster tracks, and stop() ends it.
     expect(state.child.exitCode).toBeNull();
+  });
+
+  it("ingress whose gRPC port was taken starts again, and the cluster reports the ports it runs on", async () => {
+    const taken = (holder.address() as net.AddressInfo).port;
+    // Picks: NATS, the health ports of state, executor-1, consensus, scheduler and ingress, then
+    // ingress's RPC port, then its gRPC port (grpc-js reports a clash in its own words).
+    let picks = 0;
+    const pickPort = async (): Promise<number> => (++picks === 8 ? taken : freePort());
+    full = await startCluster({ dataDir: path.join(dataDir, 'full'), executors: 1, pickPort });
+    const ingress = full.services.find((s) => s.name === 'ingress')!;
+    const log = fs.readFileSync(ingress.logFile, 'utf8');
+    expect(log).toContain('No address added');
+    expect(log).toContain(`127.0.0.1:${taken}`);
+    expect(full.grpcAddress).not.toBe(`127.0.0.1:${taken}`);
+    const res = await fetch(full.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) });
+    expect(((await res.json()) as { result: string }).result).toBe('0x7a69');
   });
 });
