@@ -47,7 +47,8 @@ import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { KeyFilter } from '../../lib/state/keyFilter.js';
 import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procSchedTimes, procThreadCpuSeconds, schedDelta, type SchedTimes } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
-import { blockEnv, SerialBaseline } from './serialBaseline.js';
+import { blockEnv } from './serialBaseline.js';
+import { ownHeapBaseline, sharedHeapBaseline, type Baseline } from './baselineThread.js';
 import { lineChart } from '../svg.js';
 import { median } from '../stats.js';
 
@@ -117,6 +118,8 @@ interface Options {
   localPartitionMaxExecutors: number;
   /** Runs per cell, each on a fresh cluster: on a host whose load drifts, one run's ratio moves by a fifth. */
   repeat: number;
+  /** The serial baseline on a worker thread with a heap of its own (own), or on the bench's main thread (shared; baselineThread.ts). */
+  baselineHeap: 'own' | 'shared';
 }
 
 const CHAIN_ID = 31337n;
@@ -140,6 +143,7 @@ function parseOptions(argv: string[]): Options {
       adaptive: { type: 'string', default: 'on' },
       lookahead: { type: 'string', default: 'on' },
       'key-filter': { type: 'string', default: 'on' },
+      'baseline-heap': { type: 'string', default: 'own' },
       tails: { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.tailsPerExecutor) },
       'local-partition-max': { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.localPartitionMaxExecutors) },
       repeat: { type: 'string', default: '1' },
@@ -169,10 +173,16 @@ function parseOptions(argv: string[]): Options {
     adaptiveMode: onOff(values.adaptive!, 'adaptive'),
     lookahead: onOff(values.lookahead!, 'lookahead'),
     keyFilter: onOff(values['key-filter']!, 'key-filter'),
+    baselineHeap: baselineHeap(values['baseline-heap']!),
     tailsPerExecutor: values.tails === '0' ? 0 : int(values.tails!, 'tails'),
     localPartitionMaxExecutors: values['local-partition-max'] === '0' ? 0 : int(values['local-partition-max']!, 'local-partition-max'),
     repeat: int(values.repeat!, 'repeat'),
   };
+}
+
+function baselineHeap(value: string): 'own' | 'shared' {
+  if (value !== 'own' && value !== 'shared') throw new Error(`--baseline-heap must be own or shared, got ${value}`);
+  return value;
 }
 
 function onOff(value: string, name: string): boolean {
@@ -209,6 +219,7 @@ interface CellOptions {
   tailsPerExecutor: number;
   keyFilter: boolean;
   localPartitionMaxExecutors: number;
+  baselineHeap: 'own' | 'shared';
 }
 
 async function runCell(
@@ -221,13 +232,16 @@ async function runCell(
   // discards compiled code, and one between warm-up and the timed blocks made V8 compile for
   // ≈ 0.5 s of helper-thread time over the first timed blocks. Needs --expose-gc (the npm script).
   collectAllNow();
-  const serial = await SerialBaseline.create(genesis, entries);
+  const serial: Baseline = cellOptions.baselineHeap === 'own' ? await ownHeapBaseline(genesis, blocks) : await sharedHeapBaseline(genesis, entries, blocks);
   const dataDir = fs.mkdtempSync(path.join(workDir, `x${executors}-`));
   const genesisPath = path.join(dataDir, 'genesis.json');
   fs.writeFileSync(genesisPath, JSON.stringify(genesisToJson(genesis)));
   const cluster = await startCluster({
     dataDir, executors, genesisPath, executionOnly: true, env: { LANES_LOG_LEVEL: verbose ? 'debug' : 'warn', LANES_KEY_FILTER: cellOptions.keyFilter ? '1' : '0' },
     nodeArgs: [...nodeArgs, ...(profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [])],
+  }).catch(async (err: unknown) => {
+    await serial.stop();
+    throw err;
   });
   const nc = await connect({ servers: cluster.natsUrl, name: 'bench-engine' });
   try {
@@ -324,9 +338,11 @@ async function runCell(
       let serialSeconds = 0;
       // The baseline's block on the performance clock: its GC pauses, for the budget line.
       let serialT0 = 0;
+      // The baseline's GC pauses during its block: its own isolate's (NaN: it shares this one's, counted below).
+      let serialGcMs = Number.NaN;
       if (b % 2 === 0) {
         serialT0 = performance.now();
-        serialSeconds = await serial.runBlock(height, block, timed);
+        ({ seconds: serialSeconds, gcMs: serialGcMs } = await serial.runBlock(b, timed));
       }
       const env = blockEnv(genesis, height);
       const req: ExecRequest = {
@@ -369,13 +385,13 @@ async function runCell(
       root = commit.header.stateRoot;
       if (b % 2 === 1) {
         serialT0 = performance.now();
-        serialSeconds = await serial.runBlock(height, block, timed);
+        ({ seconds: serialSeconds, gcMs: serialGcMs } = await serial.runBlock(b, timed));
       }
       const t1 = t0 + elapsed * 1000;
       // GC entries reach the observer a task later: let the last block's arrive.
       if (verbose) await new Promise<void>((resolve) => setImmediate(resolve));
       const blockGc = gcPauses.filter((g) => g.start >= t0 && g.start < t1);
-      const serialGc = gcPauses.filter((g) => g.start >= serialT0 && g.start < serialT0 + serialSeconds * 1000);
+      if (Number.isNaN(serialGcMs)) serialGcMs = gcPauses.filter((g) => g.start >= serialT0 && g.start < serialT0 + serialSeconds * 1000).reduce((a, g) => a + g.ms, 0);
       // Pauses before both sides' blocks can no longer be counted: bounded by what one block and its commit produce.
       const done = Math.max(t1, serialT0 + serialSeconds * 1000);
       while (gcPauses.length > 0 && gcPauses[0]!.start < done) gcPauses.shift();
@@ -389,7 +405,7 @@ async function runCell(
         othersBlock.forEach((ms, i) => { budget.othersMs[i]! += ms; });
         budget.idleMs += (idle1 - idle0) * 1000;
         budget.gcMs += blockGc.reduce((a, g) => a + g.ms, 0);
-        budget.baselineGcMs += serialGc.reduce((a, g) => a + g.ms, 0);
+        budget.baselineGcMs += serialGcMs;
         sched1.forEach((after, i) => {
           const before = sched0[i];
           if (after === undefined || before === undefined) return;
@@ -413,7 +429,7 @@ async function runCell(
         // The txs the scheduler's role ran itself (EngineOptions.localPartitionMaxExecutors): the block's less what executors answered.
         const localTxs = report.mode === 'parallel' ? block.length - calls.reduce((n, c) => n + c.txs, 0) : 0;
         const idle = idle0 !== undefined && idle1 !== undefined ? `, host idle ${((idle1 - idle0) * 1000).toFixed(0)}` : '';
-        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${idle}${faults}; ${localTxs > 0 ? `local: ${localTxs} txs, ` : ''}${line}\n`);
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms, gc ${serialGcMs.toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${idle}${faults}; ${localTxs > 0 ? `local: ${localTxs} txs, ` : ''}${line}\n`);
       }
       calls.length = 0;
       if (!timed) continue;
@@ -447,14 +463,16 @@ async function runCell(
       if (schedSum.some((t) => t.main.runMs > 0)) process.stderr.write(`  on a CPU / waiting for one, ms per timed parallel block (schedstat): ${sched.join('; ')}\n`);
     }
     const tps = txs / seconds;
-    const serialTps = serial.txs / serial.seconds;
+    const serialTotals = await serial.totals();
+    const serialTps = serialTotals.txs / serialTotals.seconds;
     return {
       executors, txs, tps, serialTps, speedup: tps / serialTps, blockSpeedupMedian: median(blockSpeedups),
       reexecutions: reexecutions / txs, parallelBlocks, serialBlocks,
-      cpuMicrosPerTx: cpu / txs, serialCpuMicrosPerTx: serial.cpuMicros / serial.txs,
-      stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - warmupBlocks), root, serialRoot: serial.root(),
+      cpuMicrosPerTx: cpu / txs, serialCpuMicrosPerTx: serialTotals.cpuMicros / serialTotals.txs,
+      stateRoundTripsPerBlock: roundTrips / Math.max(1, blocks.length - warmupBlocks), root, serialRoot: serialTotals.root,
     };
   } finally {
+    await serial.stop();
     await nc.close();
     await cluster.stop();
     if (verbose) process.stderr.write(`  service logs kept in ${cluster.logDir}\n`);
@@ -513,7 +531,7 @@ export async function main(argv: string[]): Promise<number> {
           const runs: Array<Awaited<ReturnType<typeof runCell>>> = [];
           for (let r = 0; r < options.repeat; r++) {
             const run = await runCell(w.genesis, entries, blocks, {
-              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter, localPartitionMaxExecutors: options.localPartitionMaxExecutors,
+              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter, localPartitionMaxExecutors: options.localPartitionMaxExecutors, baselineHeap: options.baselineHeap,
             });
             if (!run.root.equals(run.serialRoot)) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
             runs.push(run);
