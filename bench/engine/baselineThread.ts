@@ -38,9 +38,16 @@ type Request = { op: 'run'; id: number; block: number; timed: boolean } | { op: 
 type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export interface BaselineBlock {
+  /**
+   * The block's wall time, plus (on its own heap) the GC pauses its isolate took since its last
+   * block: a serial node would have paid them between its blocks too, and the thread would
+   * otherwise do its collecting for free while the engine's side runs.
+   */
   seconds: number;
-  /** GC pauses of the baseline's isolate that started during the block. */
+  /** GC pauses of the baseline's isolate that started during the block (NaN: on the caller's heap, the caller's to count). */
   gcMs: number;
+  /** GC pauses of its isolate between its blocks, charged to this one (0 on the caller's heap). */
+  idleGcMs: number;
 }
 
 export interface BaselineTotals {
@@ -61,7 +68,7 @@ export interface Baseline {
 export async function sharedHeapBaseline(genesis: Genesis, entries: Map<string, Buffer>, blocks: readonly Tx[][]): Promise<Baseline> {
   const serial = await SerialBaseline.create(genesis, entries);
   return {
-    runBlock: async (b, timed) => ({ seconds: await serial.runBlock(BigInt(b + 1), blocks[b]!, timed), gcMs: Number.NaN }),
+    runBlock: async (b, timed) => ({ seconds: await serial.runBlock(BigInt(b + 1), blocks[b]!, timed), gcMs: Number.NaN, idleGcMs: 0 }),
     totals: async () => ({ seconds: serial.seconds, cpuMicros: serial.cpuMicros, txs: serial.txs, root: serial.root() }),
     stop: async () => {},
   };
@@ -117,7 +124,9 @@ async function serve(init: Init): Promise<void> {
   const genesis = parseGenesis(init.genesis);
   const blocks = init.blocks.map((txs) => txs.map((bytes) => Tx.decode(bytes)));
   const serial = await SerialBaseline.create(genesis, genesisStateEntries(genesis));
-  const pauses: Array<{ start: number; ms: number }> = [];
+  let pauses: Array<{ start: number; ms: number }> = [];
+  /** Timed blocks' GC pauses between blocks, in seconds: part of the baseline's time. */
+  let idleGcSeconds = 0;
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) pauses.push({ start: e.startTime, ms: e.duration });
   });
@@ -127,7 +136,7 @@ async function serve(init: Init): Promise<void> {
     void (async () => {
       try {
         if (req.op === 'totals') {
-          port.postMessage({ id: req.id, value: { seconds: serial.seconds, cpuMicros: serial.cpuMicros, txs: serial.txs, root: serial.root() } });
+          port.postMessage({ id: req.id, value: { seconds: serial.seconds + idleGcSeconds, cpuMicros: serial.cpuMicros, txs: serial.txs, root: serial.root() } });
           return;
         }
         const block = blocks[req.block];
@@ -137,9 +146,13 @@ async function serve(init: Init): Promise<void> {
         // GC entries reach the observer two immediates later (Node's GC callback, then the observer's queue).
         for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
         const end = started + seconds * 1000;
-        const gcMs = pauses.filter((p) => p.start >= started && p.start < end).reduce((a, p) => a + p.ms, 0);
-        pauses.length = 0;
-        port.postMessage({ id: req.id, value: { seconds, gcMs } });
+        const sum = (list: typeof pauses): number => list.reduce((a, p) => a + p.ms, 0);
+        const gcMs = sum(pauses.filter((p) => p.start >= started && p.start < end));
+        const idleGcMs = sum(pauses.filter((p) => p.start < started));
+        // Pauses after the block (while its answer is prepared) are the next block's idle ones.
+        pauses = pauses.filter((p) => p.start >= end);
+        if (req.timed) idleGcSeconds += idleGcMs / 1000;
+        port.postMessage({ id: req.id, value: { seconds: seconds + idleGcMs / 1000, gcMs, idleGcMs } });
       } catch (err) {
         port.postMessage({ id: req.id, error: (err as Error).message });
       }

@@ -315,7 +315,11 @@ async function runCell(
     // Each pause with its start on the performance clock: entries arrive asynchronously, so a
     // block's pauses are those that started within it, read once the block and its commit are done.
     const gcPauses: Array<{ start: number; ms: number; major: boolean }> = [];
-    const gcObserver = verbose ? new PerformanceObserver((list) => {
+    // With the baseline on its own heap (the default), every pause of this isolate is the engine's:
+    // those outside its blocks (during the commits, or while the baseline runs on its thread) are
+    // added to the next block's time, as the baseline's thread adds those between its blocks.
+    const chargeAllGc = cellOptions.baselineHeap === 'own';
+    const gcObserver = verbose || chargeAllGc ? new PerformanceObserver((list) => {
       // detail.kind: perf_hooks.constants.NODE_PERFORMANCE_GC_MAJOR for a mark-compact; scavenges, incremental marking steps and weak callbacks otherwise.
       for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, ms: e.duration, major: (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR });
     }) : undefined;
@@ -340,9 +344,10 @@ async function runCell(
       let serialT0 = 0;
       // The baseline's GC pauses during its block: its own isolate's (NaN: it shares this one's, counted below).
       let serialGcMs = Number.NaN;
+      let serialIdleGcMs = 0;
       if (b % 2 === 0) {
         serialT0 = performance.now();
-        ({ seconds: serialSeconds, gcMs: serialGcMs } = await serial.runBlock(b, timed));
+        ({ seconds: serialSeconds, gcMs: serialGcMs, idleGcMs: serialIdleGcMs } = await serial.runBlock(b, timed));
       }
       const env = blockEnv(genesis, height);
       const req: ExecRequest = {
@@ -365,7 +370,7 @@ async function runCell(
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       const { results, writes, report } = await engine.executeBlock(req, pool, local, lookahead ? next : undefined);
-      const elapsed = (performance.now() - t0) / 1000;
+      const blockSeconds = (performance.now() - t0) / 1000;
       const sched1 = verbose ? schedOf() : [];
       const own = process.cpuUsage(own0);
       const execCpu = cpuOf() - execCpu0;
@@ -385,16 +390,22 @@ async function runCell(
       root = commit.header.stateRoot;
       if (b % 2 === 1) {
         serialT0 = performance.now();
-        ({ seconds: serialSeconds, gcMs: serialGcMs } = await serial.runBlock(b, timed));
+        ({ seconds: serialSeconds, gcMs: serialGcMs, idleGcMs: serialIdleGcMs } = await serial.runBlock(b, timed));
       }
-      const t1 = t0 + elapsed * 1000;
-      // GC entries reach the observer a task later: let the last block's arrive.
-      if (verbose) await new Promise<void>((resolve) => setImmediate(resolve));
+      const t1 = t0 + blockSeconds * 1000;
+      // GC entries reach the observer two immediates later: let the last block's arrive.
+      if (verbose || chargeAllGc) for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
       const blockGc = gcPauses.filter((g) => g.start >= t0 && g.start < t1);
-      if (Number.isNaN(serialGcMs)) serialGcMs = gcPauses.filter((g) => g.start >= serialT0 && g.start < serialT0 + serialSeconds * 1000).reduce((a, g) => a + g.ms, 0);
+      const serialWindowEnd = serialT0 + (serialSeconds - serialIdleGcMs / 1000) * 1000;
+      if (Number.isNaN(serialGcMs)) serialGcMs = gcPauses.filter((g) => g.start >= serialT0 && g.start < serialWindowEnd).reduce((a, g) => a + g.ms, 0);
       // Pauses before both sides' blocks can no longer be counted: bounded by what one block and its commit produce.
-      const done = Math.max(t1, serialT0 + serialSeconds * 1000);
-      while (gcPauses.length > 0 && gcPauses[0]!.start < done) gcPauses.shift();
+      const done = Math.max(t1, serialWindowEnd);
+      let idleGcMs = 0;
+      while (gcPauses.length > 0 && gcPauses[0]!.start < done) {
+        const g = gcPauses.shift()!;
+        if (chargeAllGc && (g.start < t0 || g.start >= t1)) idleGcMs += g.ms;
+      }
+      const elapsed = blockSeconds + idleGcMs / 1000;
       if (verbose && timed && report.mode === 'parallel' && threads0 !== undefined && threads1 !== undefined && idle0 !== undefined && idle1 !== undefined) {
         budget.blocks++;
         budget.wallMs += elapsed * 1000;
@@ -404,8 +415,8 @@ async function runCell(
         budget.executorsMs += execCpu / 1000;
         othersBlock.forEach((ms, i) => { budget.othersMs[i]! += ms; });
         budget.idleMs += (idle1 - idle0) * 1000;
-        budget.gcMs += blockGc.reduce((a, g) => a + g.ms, 0);
-        budget.baselineGcMs += serialGcMs;
+        budget.gcMs += blockGc.reduce((a, g) => a + g.ms, 0) + idleGcMs;
+        budget.baselineGcMs += serialGcMs + serialIdleGcMs;
         sched1.forEach((after, i) => {
           const before = sched0[i];
           if (after === undefined || before === undefined) return;
@@ -424,12 +435,12 @@ async function runCell(
           ? ` (plan ${report.planMs.toFixed(1)}, executors ${report.executorsMs.toFixed(0)}, validate ${report.validateMs.toFixed(0)}, re-execute ${report.reexecuteMs.toFixed(0)} ms)`
           : '';
         const split = threads0 !== undefined && threads1 !== undefined
-          ? ` (main ${((threads1.main - threads0.main) * 1000).toFixed(0)}, helpers ${((threads1.helpers - threads0.helpers) * 1000).toFixed(0)}; gc ${blockGc.length} pauses ${blockGc.reduce((a, b) => a + b.ms, 0).toFixed(0)} ms, ${blockGc.filter((g) => g.major).reduce((a, b) => a + b.ms, 0).toFixed(0)} of them major)`
+          ? ` (main ${((threads1.main - threads0.main) * 1000).toFixed(0)}, helpers ${((threads1.helpers - threads0.helpers) * 1000).toFixed(0)}; gc ${blockGc.length} pauses ${blockGc.reduce((a, b) => a + b.ms, 0).toFixed(0)} ms, ${blockGc.filter((g) => g.major).reduce((a, b) => a + b.ms, 0).toFixed(0)} of them major, + ${idleGcMs.toFixed(0)} ms between blocks)`
           : '';
         // The txs the scheduler's role ran itself (EngineOptions.localPartitionMaxExecutors): the block's less what executors answered.
         const localTxs = report.mode === 'parallel' ? block.length - calls.reduce((n, c) => n + c.txs, 0) : 0;
         const idle = idle0 !== undefined && idle1 !== undefined ? `, host idle ${((idle1 - idle0) * 1000).toFixed(0)}` : '';
-        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms, gc ${serialGcMs.toFixed(0)} ms)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${idle}${faults}; ${localTxs > 0 ? `local: ${localTxs} txs, ` : ''}${line}\n`);
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms, gc ${serialGcMs.toFixed(0)} ms + ${serialIdleGcMs.toFixed(0)} between blocks)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${idle}${faults}; ${localTxs > 0 ? `local: ${localTxs} txs, ` : ''}${line}\n`);
       }
       calls.length = 0;
       if (!timed) continue;
