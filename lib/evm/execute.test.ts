@@ -277,6 +277,11 @@ describe('ERC-20', () => {
     const parsed = erc20Iface.parseLog({ topics: log.topics.map((t) => '0x' + t.toString('hex')), data: '0x' + log.data.toString('hex') });
     expect(parsed?.name).toBe('Transfer');
     expect(parsed?.args[2]).toBe(1234n);
+    // What a block keeps of an outcome until its commit: the tx's logs in one allocation, not a
+    // view pinning each of the EVM's own buffers (five per Transfer log).
+    expect(log.topics.map((t) => t.length)).toEqual([32, 32, 32]);
+    for (const part of [...log.topics, log.data]) expect(part.buffer).toBe(log.address.buffer);
+    expect(out.returnData).toEqual(Buffer.from('00'.repeat(31) + '01', 'hex')); // true
     // Read-set: sender, token account, token code, the two balance slots, coinbase.
     const storageReads = [...out.reads.keys()].filter((k) => keyKind(k) === 2);
     expect(storageReads).toHaveLength(2);

@@ -133,6 +133,43 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * A copy of `bytes` that outlives the EVM's run: a slice of Node's shared pool when small (under
+ * 4 KB) rather than a view pinning the EVM's own buffer. What a tx's outcome keeps (logs, return
+ * data) lives until its block is committed, through the scavenges of the block after it: each EVM
+ * Uint8Array is an ArrayBuffer of its own with a malloc'd backing store, and an ERC-20 transfer's
+ * log alone kept five, copied by every scavenge that met them and promoted at the second.
+ */
+function detached(bytes: Uint8Array): Buffer {
+  return bytes.byteLength === 0 ? NO_BYTES : Buffer.from(bytes);
+}
+
+/** A tx's logs in one allocation (see `detached`), each field a view into it. */
+function detachedLogs(raw: NonNullable<RunTxResult['execResult']['logs']>): Log[] {
+  let size = 0;
+  for (const [address, topics, data] of raw) {
+    size += address.byteLength + data.byteLength;
+    for (const topic of topics) size += topic.byteLength;
+  }
+  const arena = Buffer.allocUnsafe(size);
+  let at = 0;
+  const take = (bytes: Uint8Array): Buffer => {
+    arena.set(bytes, at);
+    const view = arena.subarray(at, at + bytes.byteLength);
+    at += bytes.byteLength;
+    return view;
+  };
+  const logs: Log[] = [];
+  for (const [address, topics, data] of raw) {
+    const topicViews: Buffer[] = [];
+    for (const topic of topics) topicViews.push(take(topic));
+    logs.push({ address: take(address), topics: topicViews, data: take(data) });
+  }
+  return logs;
+}
+
 /** The reason in Error(string) or Panic(uint256) revert data, if it is one. */
 export function decodeRevertReason(data: Uint8Array): string | undefined {
   if (data.length < 4) return undefined;
@@ -439,12 +476,7 @@ export class TxExecutor {
     const { reads, writes, coinbaseDelta } = this.view.accessSets();
     const exec = result.execResult;
     const success = exec.exceptionError === undefined;
-    const logs: Log[] = [];
-    if (success && exec.logs !== undefined) {
-      for (const [address, topics, data] of exec.logs) {
-        logs.push({ address: toBuffer(address), topics: topics.map(toBuffer), data: toBuffer(data) });
-      }
-    }
+    const logs: Log[] = success && exec.logs !== undefined && exec.logs.length > 0 ? detachedLogs(exec.logs) : [];
     let contractAddress: Buffer | null = null;
     if (tx.to === undefined) {
       // As geth's receipts: the address derived from sender and nonce, whether or not creation succeeded.
@@ -455,7 +487,7 @@ export class TxExecutor {
       gasUsed: result.totalGasSpent,
       logs,
       contractAddress,
-      returnData: toBuffer(exec.returnValue),
+      returnData: detached(exec.returnValue),
       writes,
       reads,
       coinbaseDelta,
