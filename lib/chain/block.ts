@@ -72,7 +72,9 @@ export function bloomMerge(into: Buffer, from: Uint8Array): void {
 
 /** The 2048-bit Ethereum bloom of a list of logs: each log's address and each of its topics. */
 export function logsBloom(logs: Log[]): Buffer {
-  const bloom = Buffer.alloc(BLOOM_BYTES);
+  // A slice of Node's pool rather than an ArrayBuffer of its own: a block's receipts live until
+  // its commit lands, through the scavenges of the next block's run (lib/evm/execute.ts `detached`).
+  const bloom = Buffer.allocUnsafe(BLOOM_BYTES).fill(0);
   for (const log of logs) {
     bloomAdd(bloom, log.address);
     for (const topic of log.topics) bloomAdd(bloom, topic);
@@ -163,24 +165,33 @@ export interface ReceiptInput {
   effectiveGasPrice: bigint;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** Receipts in block order: tx index, cumulative gas, per-receipt bloom, block-wide log indexes. */
 export function buildReceipts(inputs: ReceiptInput[]): Receipt[] {
   const receipts: Receipt[] = [];
   let cumulativeGasUsed = 0n;
   let logIndex = 0;
+  // A block's txs mostly pay one gas price: its bytes are shared, as are the empty fields.
+  let price = -1n;
+  let priceBytes: Buffer = NO_BYTES;
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
     if (input.gasUsed < 0n) throw new Error(`buildReceipts: negative gasUsed at tx ${i}`);
     cumulativeGasUsed += input.gasUsed;
+    if (input.effectiveGasPrice !== price) {
+      price = input.effectiveGasPrice;
+      priceBytes = bigintToBytes(price);
+    }
     receipts.push({
       txHash: input.txHash,
       txIndex: i,
       from: input.sender,
-      to: input.to ?? Buffer.alloc(0),
-      contractAddress: input.contractAddress ?? Buffer.alloc(0),
+      to: input.to ?? NO_BYTES,
+      contractAddress: input.contractAddress ?? NO_BYTES,
       gasUsed: input.gasUsed,
       cumulativeGasUsed,
-      effectiveGasPrice: bigintToBytes(input.effectiveGasPrice),
+      effectiveGasPrice: priceBytes,
       success: input.success,
       logs: input.logs,
       logsBloom: logsBloom(input.logs),
