@@ -19,7 +19,10 @@ describe('state history window (LANES_STATE_RETAIN_BLOCKS)', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-history-'));
     cluster = await startCluster({
       dataDir, executors: 1,
-      env: { LANES_BLOCK_INTERVAL_MS: '50', LANES_EMPTY_BLOCK_INTERVAL_MS: '100', LANES_STATE_RETAIN_BLOCKS: '3', LANES_LOG_LEVEL: 'info' },
+      // Empty blocks every 200 ms: a read at a height the test just saw must land within the
+      // 3 kept heights (≈ 0.6 s) on a loaded 2-core host; at 100 ms ethers' gas estimate for the
+      // deployment once outlived them under load and failed as "missing revert data".
+      env: { LANES_BLOCK_INTERVAL_MS: '50', LANES_EMPTY_BLOCK_INTERVAL_MS: '200', LANES_STATE_RETAIN_BLOCKS: '3', LANES_LOG_LEVEL: 'info' },
     });
     provider = new JsonRpcProvider(cluster.rpcUrl, undefined, { staticNetwork: true, polling: true, pollingInterval: 50 });
   });
@@ -33,14 +36,15 @@ describe('state history window (LANES_STATE_RETAIN_BLOCKS)', () => {
   it('serves the last heights, refuses older ones by name, and keeps old blocks and receipts', async () => {
     const alice = new Wallet(DEV_ACCOUNTS[0]!.privateKey, provider);
     const artifact = erc20Artifact();
-    const token = await new ContractFactory(artifact.abi as never, artifact.bytecode, alice).deploy('Test', 'TST', 1_000n, alice.address);
+    // Gas limits given: no estimate at a head that may move on meanwhile.
+    const token = await new ContractFactory(artifact.abi as never, artifact.bytecode, alice).deploy('Test', 'TST', 1_000n, alice.address, { gasLimit: 3_000_000n });
     const deployed = (await token.deploymentTransaction()!.wait())!;
     const erc20 = new Contract(await token.getAddress(), artifact.abi as never, alice);
-    const sent = (await (await erc20.getFunction('transfer')(DEV_ACCOUNTS[1]!.address, 10n)).wait())!;
+    const sent = (await (await erc20.getFunction('transfer')(DEV_ACCOUNTS[1]!.address, 10n, { gasLimit: 100_000n })).wait())!;
     const at = sent.blockNumber;
     expect(await erc20.getFunction('balanceOf')(DEV_ACCOUNTS[1]!.address, { blockTag: at })).toBe(10n);
 
-    // Empty blocks every 100 ms move the head; commits prune below head − 3, 4 blocks at a time.
+    // Empty blocks every 200 ms move the head; commits prune below head − 3, 4 blocks at a time.
     const deadline = Date.now() + 20_000;
     while ((await provider.getBlockNumber()) < at + 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await provider.getBlockNumber()).toBeGreaterThanOrEqual(at + 8);
