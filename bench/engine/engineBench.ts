@@ -25,15 +25,15 @@ import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import { pino } from 'pino';
 import {
-  BlockRequest, BlockResponse, CommitRequest, CommitResponse, StateReadRequest, StateReadResponse,
+  BlockRequest, BlockResponse, CommitResponse, StateReadRequest, StateReadResponse,
   type BlockEnv, type ExecRequest, type OrderedBlock,
 } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { startCluster } from '../../cli/cluster.js';
-import { request } from '../../lib/bus/nats.js';
+import { request, requestEncoded } from '../../lib/bus/nats.js';
 import { BLOCK_EXECUTED_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
 import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
-import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine } from '../../lib/engine/index.js';
+import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine, type BlockExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { blockIndexes } from '../../lib/exec/requests.js';
@@ -41,7 +41,7 @@ import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { collectAllNow } from '../../lib/idleGc.js';
 import { keyToBytes } from '../../lib/state/keys.js';
 import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
-import { assembleCommit, encodeBlockExecuted } from '../../services/scheduler/assemble.js';
+import { encodeCommit } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { KeyFilter } from '../../lib/state/keyFilter.js';
@@ -369,7 +369,8 @@ async function runCell(
       const sched0 = verbose ? schedOf() : [];
       const own0 = process.cpuUsage();
       const t0 = performance.now();
-      const { results, writes, report } = await engine.executeBlock(req, pool, local, lookahead ? next : undefined);
+      let execution: BlockExecution | null = await engine.executeBlock(req, pool, local, lookahead ? next : undefined);
+      const { writes, report } = execution;
       const blockSeconds = (performance.now() - t0) / 1000;
       const sched1 = verbose ? schedOf() : [];
       const own = process.cpuUsage(own0);
@@ -380,10 +381,12 @@ async function runCell(
       const othersBlock = verbose ? othersCpu().map((ms, i) => ms - others0[i]!) : [];
       const othersMs = othersBlock.map((ms, i) => `${others[i]!.name} ${ms.toFixed(0)}`).join(', ');
       const ordered: OrderedBlock = { height, parentDigest: Buffer.alloc(32), timestamp: env.timestamp, txRoot: Buffer.alloc(32), txs: block, digest: env.prevRandao, lastTxStreamSeq: 0n };
-      const assembled = assembleCommit(ordered, env, results, writes);
-      // As the scheduler does: executors' caches move to this height by its writes (BlockExecuted).
-      nc.publish(BLOCK_EXECUTED_SUBJECT, encodeBlockExecuted(assembled));
-      const commit = await request(nc, STATE_COMMIT_SUBJECT, CommitRequest, assembled, CommitResponse, timeoutMs);
+      // As the scheduler does: encoded once, after which the results die (encodeCommit); executors'
+      // caches move to this height by its writes (BlockExecuted).
+      const encoded = encodeCommit(ordered, env, execution.results, writes);
+      execution = null;
+      nc.publish(BLOCK_EXECUTED_SUBJECT, encoded.executed);
+      const commit = await requestEncoded(nc, STATE_COMMIT_SUBJECT, encoded.commit, CommitResponse, timeoutMs);
       if (commit.error !== '' || commit.header === undefined) throw new Error(`commit of block ${height}: ${commit.error}`);
       hashes.push(commit.header.hash);
       cache.applyCommitted(height, writes);

@@ -191,9 +191,19 @@ async function ensureStreamsOnce(jsm: JetStreamManager, limits: StreamLimits): P
 export async function request<Req, Res>(
   nc: NatsConnection, subject: string, reqCodec: Codec<Req>, req: Req, resCodec: Codec<Res>, timeoutMs: number,
 ): Promise<Res> {
+  return requestEncoded(nc, subject, reqCodec.encode(req).finish(), resCodec, timeoutMs);
+}
+
+/**
+ * `request` with the request already encoded: for a sender that retries the same request, or
+ * that keeps it while it is in flight and should not keep its object graph alive meanwhile.
+ */
+export async function requestEncoded<Res>(
+  nc: NatsConnection, subject: string, payload: Uint8Array, resCodec: Codec<Res>, timeoutMs: number,
+): Promise<Res> {
   let reply: Msg;
   try {
-    reply = await nc.request(subject, reqCodec.encode(req).finish(), { timeout: timeoutMs });
+    reply = await nc.request(subject, payload, { timeout: timeoutMs });
   } catch (err) {
     throw new BusError(`request on ${subject} failed: ${(err as Error).message}`, subject, { cause: err });
   }

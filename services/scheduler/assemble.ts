@@ -2,7 +2,7 @@
 // transactions with their receipts, rejections with reasons, and the block's final write set
 // (the last write of each key in block order, which the engine hands over as one map). Pure, so
 // the reference path and the cluster path assemble identically.
-import { BlockExecuted, TxStatus, type BlockEnv, type CommitRequest, type OrderedBlock, type TxResult } from '../../gen/lanes/v1/bus.js';
+import { BlockExecuted, CommitRequest, TxStatus, type BlockEnv, type OrderedBlock, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Rejection, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
 import { buildReceipts, type ReceiptInput } from '../../lib/chain/block.js';
 import type { BlockWrites } from '../../lib/exec/blockRun.js';
@@ -76,4 +76,28 @@ export function assembleCommit(
  */
 export function encodeBlockExecuted(commit: CommitRequest): Uint8Array {
   return BlockExecuted.encode({ height: commit.env?.number ?? 0n, writes: commit.writes }).finish();
+}
+
+export interface EncodedCommit {
+  /** The CommitRequest for the state service. */
+  commit: Uint8Array;
+  /** The executors' BlockExecuted. */
+  executed: Uint8Array;
+  /** Included and rejected txs, for the caller's log line and counters. */
+  txs: number;
+  rejected: number;
+}
+
+/**
+ * A block's commit and BlockExecuted, assembled and encoded at once. What a caller then keeps
+ * while the commit is in flight (through the next block's run, when commits are pipelined) is
+ * two payloads, not the block's receipts and logs as objects, which every scavenge of the next
+ * block's run would copy again.
+ */
+export function encodeCommit(block: OrderedBlock, env: BlockEnv, results: TxResult[], writes: BlockWrites): EncodedCommit {
+  const commit = assembleCommit(block, env, results, writes);
+  return {
+    commit: CommitRequest.encode(commit).finish(), executed: encodeBlockExecuted(commit),
+    txs: commit.txs.length, rejected: commit.rejections.length,
+  };
 }

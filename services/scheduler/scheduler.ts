@@ -4,16 +4,17 @@
 // it resumes after the state's committed height, so a block is never applied twice.
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import {
-  BlockRequest, BlockResponse, CommitRequest, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
-  OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest,
+  BlockRequest, BlockResponse, CommitResponse, ConflictReportRequest, ConflictReportResponse, HeadRequest, HeadResponse,
+  OrderedBlock, StateReadRequest, StateReadResponse, type BlockEnv, type ExecRequest, type TxResult,
 } from '../../gen/lanes/v1/bus.js';
-import { request, serve } from '../../lib/bus/nats.js';
+import { request, requestEncoded, serve } from '../../lib/bus/nats.js';
 import {
   BLOCK_EXECUTED_SUBJECT, BLOCK_STREAM, MAX_PAYLOAD_BYTES, SCHEDULER_REPORT_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_HEAD_SUBJECT, STATE_READ_SUBJECT, TX_STREAM,
 } from '../../lib/bus/subjects.js';
 import { CHOSEN_SERIAL_REASON, HotKeyTracker, ParallelEngine, reportToJson, type BlockExecution, type ConflictReport, type LocalExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
+import type { BlockWrites } from '../../lib/exec/blockRun.js';
 import { blockIndexes } from '../../lib/exec/requests.js';
 import { warmUpExecution, warmUpLogFields } from '../../lib/exec/warmUp.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
@@ -24,7 +25,7 @@ import type { Genesis } from '../../lib/chain/genesis.js';
 import type { LanesConfig } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
 import { bigintToBytes } from '../../lib/state/keys.js';
-import { assembleCommit, encodeBlockExecuted } from './assemble.js';
+import { encodeCommit } from './assemble.js';
 import { BLOCKHASH_WINDOW, RecentHashes } from './recentHashes.js';
 
 export interface SchedulerStats {
@@ -247,7 +248,7 @@ export class Scheduler {
     const env = req.env!;
     // The lookahead reads no block hashes: the next block's window is not known until this one commits.
     const ahead = next !== undefined && next.height === block.height + 1n ? this.execRequest(next, []) : undefined;
-    let execution = block.txs.length === 0 ? { results: [], writes: [] } : await this.execute(req, ahead);
+    let execution: { results: TxResult[]; writes: BlockWrites } = block.txs.length === 0 ? { results: [], writes: [] } : await this.execute(req, ahead);
     let execMs = performance.now() - started;
     // The block before must have committed before this one's writes go out or its commit is sent.
     const waited = performance.now();
@@ -260,30 +261,33 @@ export class Scheduler {
       execution = await this.execute(this.execRequest(block, this.recent.windowFor(block.height)), ahead);
       execMs += performance.now() - rerun;
     }
-    const { results, writes } = execution;
+    const { writes } = execution;
     const assembling = performance.now();
-    const commit = assembleCommit(block, env, results, writes);
+    // Encoded once (encodeCommit): while the commit is in flight, through the next block's run
+    // when pipelining, this keeps two payloads and the block's writes, not its results.
+    const { commit: commitPayload, executed: executedPayload, txs, rejected } = encodeCommit(block, env, execution.results, writes);
+    execution = { results: [], writes };
     const assembleMs = performance.now() - assembling;
     const pipelining = this.config.scheduler.pipelineCommits;
-    const pipelined = pipelining && this.announceExecuted(commit);
+    const pipelined = pipelining && this.announceExecuted(executedPayload, block.height);
     if (pipelined) this.local?.cache.applyExecuted(block.height, writes);
     const sent = performance.now();
     const inflight: InflightCommit = {
       height: block.height,
-      done: this.commitWithRetries(commit).then((res) => {
+      done: this.commitWithRetries(commitPayload, block.height).then((res) => {
         const header = res.header!;
-        if (!pipelining) this.announceExecuted(commit);
+        if (!pipelining) this.announceExecuted(executedPayload, block.height);
         this.local?.cache.applyCommitted(header.number, writes);
         this.recent.record(header.number, header.hash);
         this.committedHeight = header.number;
         this.scheduleTrim(block);
         const committed = performance.now();
         this.counters.blocks++;
-        this.counters.txs += commit.txs.length;
-        this.counters.rejected += commit.rejections.length;
+        this.counters.txs += txs;
+        this.counters.rejected += rejected;
         this.counters.lastBlockMs = committed - started;
         this.log[block.txs.length === 0 ? 'debug' : 'info']({
-          height: header.number, txs: commit.txs.length, rejected: commit.rejections.length,
+          height: header.number, txs, rejected,
           gasUsed: header.gasUsed.toString(), execMs: Math.round(execMs), prevCommitWaitMs: Math.round(waitMs), assembleMs: Math.round(assembleMs),
           commitMs: Math.round(committed - sent), totalMs: Math.round(committed - started), pipelined,
           alreadyCommitted: res.alreadyCommitted,
@@ -310,10 +314,9 @@ export class Scheduler {
    * (BlockCommitted carries no writes). False when they do not fit in one message: executors
    * then start over at the next block's base height, and the next block waits for this commit.
    */
-  private announceExecuted(commit: CommitRequest): boolean {
-    const payload = encodeBlockExecuted(commit);
+  private announceExecuted(payload: Uint8Array, height: bigint): boolean {
     if (payload.length > MAX_PAYLOAD_BYTES) {
-      this.log.warn({ height: commit.env?.number.toString(), bytes: payload.length }, 'block writes exceed one message; this block commits before the next runs');
+      this.log.warn({ height: height.toString(), bytes: payload.length }, 'block writes exceed one message; this block commits before the next runs');
       return false;
     }
     this.nc.publish(BLOCK_EXECUTED_SUBJECT, payload);
@@ -348,17 +351,17 @@ export class Scheduler {
     return execution;
   }
 
-  private async commitWithRetries(commit: CommitRequest): Promise<CommitResponse> {
+  private async commitWithRetries(payload: Uint8Array, height: bigint): Promise<CommitResponse> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await request(this.nc, STATE_COMMIT_SUBJECT, CommitRequest, commit, CommitResponse, this.config.requestTimeoutMs * 3);
+        const res = await requestEncoded(this.nc, STATE_COMMIT_SUBJECT, payload, CommitResponse, this.config.requestTimeoutMs * 3);
         if (res.error !== '') throw new Error(res.error);
         if (res.header === undefined) throw new Error('commit answered without a header');
         return res;
       } catch (err) {
         // A commit is idempotent (fenced by height), so retrying after a timeout is safe.
         if (this.stopping || attempt >= 20) throw err;
-        this.log.warn({ err: (err as Error).message, height: commit.env?.number, attempt }, 'commit failed; retrying');
+        this.log.warn({ err: (err as Error).message, height, attempt }, 'commit failed; retrying');
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
       }
     }
