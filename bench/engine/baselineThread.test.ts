@@ -2,9 +2,9 @@
 // calling thread, reports its own GC pauses, and fails a request with a clear error.
 import { describe, expect, it } from 'vitest';
 import type { Tx } from '../../gen/lanes/v1/types.js';
-import { genesisStateEntries } from '../../lib/chain/genesis.js';
+import { genesisStateEntries, genesisToJson } from '../../lib/chain/genesis.js';
 import { generateWorkload } from '../../lib/workloads/index.js';
-import { ownHeapBaseline, sharedHeapBaseline } from './baselineThread.js';
+import { generateOffThread, ownHeapBaseline, sharedHeapBaseline } from './baselineThread.js';
 
 describe('serial baseline thread', () => {
   it('runs blocks on its own heap to the state the calling thread reaches', async () => {
@@ -31,5 +31,13 @@ describe('serial baseline thread', () => {
       await shared.stop();
     }
     await expect(own.runBlock(0, false)).rejects.toThrow('serial baseline thread stopped');
+  }, 60_000);
+
+  it('generates on its own thread the workload the calling thread generates', async () => {
+    const options = { workload: 'amm' as const, accounts: 30, hotShare: 0, chainId: 31337n, seed: 'generate-thread', txCount: 40 };
+    const [there, here] = await Promise.all([generateOffThread(options), generateWorkload(options)]);
+    expect(genesisToJson(there.genesis)).toEqual(genesisToJson(here.genesis));
+    expect(there.txs).toEqual(here.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender })));
+    await expect(generateOffThread({ ...options, accounts: 0 })).rejects.toThrow(/^workload generation: /);
   }, 60_000);
 });

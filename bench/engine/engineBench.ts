@@ -40,7 +40,7 @@ import { blockIndexes } from '../../lib/exec/requests.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { collectAllNow } from '../../lib/idleGc.js';
 import { keyToBytes } from '../../lib/state/keys.js';
-import { generateWorkload, type WorkloadKind } from '../../lib/workloads/index.js';
+import type { WorkloadKind } from '../../lib/workloads/index.js';
 import { encodeCommit } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
@@ -48,7 +48,7 @@ import { KeyFilter } from '../../lib/state/keyFilter.js';
 import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procSchedTimes, procThreadCpuSeconds, schedDelta, type SchedTimes } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv } from './serialBaseline.js';
-import { ownHeapBaseline, sharedHeapBaseline, type Baseline } from './baselineThread.js';
+import { generateOffThread, ownHeapBaseline, sharedHeapBaseline, type Baseline } from './baselineThread.js';
 import { lineChart } from '../svg.js';
 import { median } from '../stats.js';
 
@@ -535,8 +535,9 @@ export async function main(argv: string[]): Promise<number> {
       for (const accounts of options.accounts) {
         const warmupBlocks = options.warmupBlocks ?? defaultWarmupBlocks(accounts, options.blockTxs);
         const total = timedTxs(workload) + options.blockTxs * warmupBlocks;
-        const w = await generateWorkload({ workload, accounts, hotShare: 0, chainId: CHAIN_ID, seed: `${options.seed}-${workload}-${accounts}`, txCount: total });
-        const txs: Tx[] = w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }));
+        // On a thread of its own: this process plays the scheduler (baselineThread.ts).
+        const w = await generateOffThread({ workload, accounts, hotShare: 0, chainId: CHAIN_ID, seed: `${options.seed}-${workload}-${accounts}`, txCount: total });
+        const txs: Tx[] = w.txs;
         const blocks: Tx[][] = [];
         for (let i = 0; i < txs.length; i += options.blockTxs) blocks.push(txs.slice(i, i + options.blockTxs));
         const { genesisStateEntries } = await import('../../lib/chain/genesis.js');
