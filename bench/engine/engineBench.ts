@@ -1,5 +1,6 @@
 // `npm run bench:engine`: the same blocks through the serial reference (the fastest serial path
-// Lanes has: the same EVM and state view in one process, no bus) and through the parallel engine
+// Lanes has: the same EVM and state view in one process, no bus; on a worker thread with a heap of
+// its own, baselineThread.ts, while this thread plays the scheduler) and through the parallel engine
 // driving 1, 2 or 4 real executor processes over NATS, in one run, so every row is a ratio
 // measured on the same machine at the same time. Prints a table; writes JSON and an SVG plot.
 //
