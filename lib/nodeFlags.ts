@@ -30,10 +30,28 @@
 // 64 MB nearly every block paid one. Three alternated pairs of `bench:engine` (ERC-20, 10,000
 // accounts, 1 executor and the scheduler's slot; the bench process plays the scheduler and runs
 // with the same flag): GC pauses per block 6.0–7.3 ms against 10.5–11.4, page faults 150–356
-// against 492–554, speed-up 0.90–1.00× against 0.83–0.95× (bench/README.md, session 28). The
-// young generation may then reach 768 MB; the pod's limit is 2 GiB.
+// against 492–554, speed-up 0.90–1.00× against 0.83–0.95× (bench/README.md, session 28).
+//
+// --max-semi-space-size alone is a ceiling, not a size: V8 starts the new space at 1 MB, grows it
+// only after scavenges that find much alive, and shrinks it again when allocation slows (between
+// blocks). Each time it grows, the pages it takes are new to the process, and the first touch of
+// each costs a page fault (≈ 11 µs here): 1,800–9,300 per serial block at 10,000 ERC-20 accounts,
+// mostly in the EVM's own allocations (perf record -e page-faults). So the scheduler's semi-spaces
+// are fixed at 256 MB from the start (--min-semi-space-size too): after the first two fills the
+// young generation's pages stay mapped, and a timed block takes ≈ 20 faults. Alternated runs of
+// `bench:engine` (ERC-20, 10,000 accounts, 1 executor and the scheduler's slot): speed-up
+// 0.87–1.13× against 0.66–0.74×, GC pauses per block 6–8 ms against 15–16 (bench/README.md,
+// session 29). The process holds ≈ 512 MB of young generation for it.
+// Executors with a fixed 64 MB gained nothing measurable (0.95–1.10× against 1.03–1.05×).
+//
+// A young generation that large needs the old generation's headroom above it (see above): with a
+// 256 MB initial old space, ≈ 60 MB live left less headroom than one 256 MB semi-space, and the
+// process marked and compacted every ≈ 1 s (every 3–4 blocks), 30–90 ms of pause each plus
+// 12–117 ms of marking steps (--trace-gc, serial blocks at 10,000 ERC-20 accounts). With 1024 MB
+// it compacted once in the run. The limit is a threshold, not memory taken; with the young
+// generation the process may reach ≈ 1.6 GB before it collects, and the pod's limit is 3 GiB.
 export const SERVICE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  scheduler: ['--max-semi-space-size=256', '--initial-old-space-size=256'],
+  scheduler: ['--max-semi-space-size=256', '--min-semi-space-size=256', '--initial-old-space-size=1024'],
   // --expose-gc: an executor scavenges between blocks rather than mid-partition (lib/idleGc.ts).
   executor: ['--max-semi-space-size=64', '--initial-old-space-size=256', '--expose-gc'],
   state: ['--max-semi-space-size=64', '--initial-old-space-size=256'],

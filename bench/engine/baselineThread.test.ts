@@ -1,5 +1,10 @@
 // The serial baseline on a thread of its own runs the same blocks to the same state as on the
 // calling thread, reports its own GC pauses, and fails a request with a clear error.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { genesisStateEntries, genesisToJson } from '../../lib/chain/genesis.js';
@@ -31,6 +36,38 @@ describe('serial baseline thread', () => {
       await shared.stop();
     }
     await expect(own.runBlock(0, false)).rejects.toThrow('serial baseline thread stopped');
+  }, 60_000);
+
+  it('starts with V8\'s own young generation where the calling process has a fixed one, and leaves the process\'s flag as it was', () => {
+    const dist = (file: string): string => JSON.stringify(pathToFileURL(path.resolve('dist', file)).href);
+    const script = `
+      const { ownHeapBaseline } = await import(${dist('bench/engine/baselineThread.js')});
+      const { generateWorkload } = await import(${dist('lib/workloads/index.js')});
+      const { Worker } = await import('node:worker_threads');
+      const w = await generateWorkload({ workload: 'transfer', accounts: 4, hotShare: 0, chainId: 31337n, seed: 'young', txCount: 8 });
+      const baseline = await ownHeapBaseline(w.genesis, [w.txs.map((t) => ({ raw: t.raw, hash: t.hash, sender: t.sender }))]);
+      const { startNewSpaceBytes } = await baseline.totals();
+      await baseline.stop();
+      const probe = "require('node:worker_threads').parentPort.postMessage(require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)";
+      const later = new Worker(probe, { eval: true });
+      const laterBytes = await new Promise((resolve) => later.once('message', resolve));
+      await later.terminate();
+      process.stdout.write(JSON.stringify({ startNewSpaceBytes, laterBytes }));
+    `;
+    // A file, not -e: the worker inherits the process's flags, and --input-type is refused there.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-young-'));
+    const file = path.join(dir, 'young.mjs');
+    fs.writeFileSync(file, script);
+    let out: string;
+    try {
+      out = execFileSync(process.execPath, ['--min-semi-space-size=64', '--max-semi-space-size=64', file], { encoding: 'utf8' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const { startNewSpaceBytes, laterBytes } = JSON.parse(out) as { startNewSpaceBytes: number; laterBytes: number };
+    expect(startNewSpaceBytes).toBeGreaterThan(0);
+    expect(startNewSpaceBytes).toBeLessThan(64 << 20);
+    expect(laterBytes).toBe(64 << 20);
   }, 60_000);
 
   it('generates on its own thread the workload the calling thread generates', async () => {

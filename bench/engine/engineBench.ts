@@ -46,6 +46,7 @@ import { encodeCommit } from '../../services/scheduler/assemble.js';
 import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { KeyFilter } from '../../lib/state/keyFilter.js';
+import { touchYoungGeneration } from '../../lib/youngGeneration.js';
 import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procSchedTimes, procThreadCpuSeconds, schedDelta, type SchedTimes } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv } from './serialBaseline.js';
@@ -107,8 +108,12 @@ interface Options {
   skipCeiling: boolean;
   /** Untimed blocks first (JIT, executor caches, hot keys), on both sides; undefined = by accounts. */
   warmupBlocks: number | undefined;
-  /** The engine's mode chooser (LANES_ADAPTIVE_MODE); off = every eligible block runs in parallel. */
-  adaptiveMode: boolean;
+  /**
+   * The engine's mode chooser (LANES_ADAPTIVE_MODE): on; off = every eligible block runs in
+   * parallel; serial = every block runs serially in the bench process, the scheduler's own serial
+   * path against the baseline (a diagnosis, not a setting the scheduler has).
+   */
+  adaptiveMode: AdaptiveMode;
   /** Hand the engine the next block, as the scheduler does when blocks queue; off = each block loads its own state. */
   lookahead: boolean;
   /** Tail partitions per executor, handed to whichever is free (LANES_TAILS_PER_EXECUTOR); 0 = assigned up front. */
@@ -171,7 +176,7 @@ function parseOptions(argv: string[]): Options {
     verbose: values.verbose!,
     skipCeiling: values['skip-ceiling']!,
     warmupBlocks: values.warmup === undefined ? undefined : Number(values.warmup),
-    adaptiveMode: onOff(values.adaptive!, 'adaptive'),
+    adaptiveMode: adaptiveMode(values.adaptive!),
     lookahead: onOff(values.lookahead!, 'lookahead'),
     keyFilter: onOff(values['key-filter']!, 'key-filter'),
     baselineHeap: baselineHeap(values['baseline-heap']!),
@@ -183,6 +188,13 @@ function parseOptions(argv: string[]): Options {
 
 function baselineHeap(value: string): 'own' | 'shared' {
   if (value !== 'own' && value !== 'shared') throw new Error(`--baseline-heap must be own or shared, got ${value}`);
+  return value;
+}
+
+type AdaptiveMode = 'on' | 'off' | 'serial';
+
+function adaptiveMode(value: string): AdaptiveMode {
+  if (value !== 'on' && value !== 'off' && value !== 'serial') throw new Error(`--adaptive must be on, off or serial, got ${value}`);
   return value;
 }
 
@@ -215,7 +227,7 @@ interface CellOptions {
   nodeArgs: string[];
   verbose: boolean;
   warmupBlocks: number;
-  adaptiveMode: boolean;
+  adaptiveMode: AdaptiveMode;
   lookahead: boolean;
   tailsPerExecutor: number;
   keyFilter: boolean;
@@ -290,7 +302,8 @@ async function runCell(
       ...(localPartitionMaxExecutors > 0 ? { partitionExecutor: await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true }) } : {}),
     };
     const silent = pino({ level: 'silent' });
-    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, adaptiveMode, tailsPerExecutor, localPartitionMaxExecutors }, new HotKeyTracker(), silent);
+    const modeOptions = adaptiveMode === 'serial' ? { adaptiveMode: false, minParallelTxs: Number.POSITIVE_INFINITY } : { adaptiveMode: adaptiveMode === 'on' };
+    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, ...modeOptions, tailsPerExecutor, localPartitionMaxExecutors }, new HotKeyTracker(), silent);
     const genesisBlock = await request(nc, STATE_BLOCK_SUBJECT, BlockRequest, { number: 0n, hash: Buffer.alloc(0), latest: false }, BlockResponse, timeoutMs);
     const hashes: Buffer[] = [genesisBlock.header!.hash];
     const pids = cluster.services.filter((s) => s.name.startsWith('executor')).map((s) => s.child.pid!);
@@ -518,6 +531,9 @@ function plot(rows: EngineBenchRow[], ceiling: number | null): string {
 
 export async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
+  // The process plays the scheduler, with its fixed young generation (the npm script's flags): its
+  // pages are taken here, as the scheduler takes them at start, not in the first cell's blocks.
+  touchYoungGeneration();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-engine-bench-'));
   const rows: EngineBenchRow[] = [];
   const out = (line: string): void => { process.stdout.write(line + '\n'); };

@@ -115,17 +115,14 @@ async function countRun(
 }
 
 /**
- * The scheduler's heap flags (lib/nodeFlags.ts), with the young generation fixed at its largest
+ * The scheduler's heap flags (lib/nodeFlags.ts), whose young generation is fixed at its largest
  * from the start: scavenges then come at the same allocation points in every run (two runs of
  * one side agree to about 0.1 %), at the size the services run with. Not
  * `--predictable-gc-schedule`, which is as repeatable but forces 4 MB semi-spaces whatever else
  * is asked: that made the engine's path, whose block results outlive many 4 MB scavenges, look
  * ≈ 60k instructions per transfer dearer in GC than it is in a service.
  */
-const HEAP_FLAGS = [
-  ...serviceNodeFlags('scheduler'),
-  ...serviceNodeFlags('scheduler').filter((f) => f.startsWith('--max-semi-space-size=')).map((f) => f.replace('--max-', '--min-')),
-];
+const HEAP_FLAGS = serviceNodeFlags('scheduler');
 
 /**
  * V8 seeds its string hashes at random in each process, and its start-up work depends on the

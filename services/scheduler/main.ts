@@ -7,10 +7,13 @@ import { isMainModule, runService } from '../../lib/service.js';
 import { startHealthServer } from '../../lib/health.js';
 import type { Logger } from '../../lib/log.js';
 import { createServiceMetrics } from '../../lib/metrics.js';
+import { touchYoungGeneration } from '../../lib/youngGeneration.js';
 import { Scheduler } from './scheduler.js';
 
 export async function startScheduler(config: LanesConfig, log: Logger): Promise<{ stop(): Promise<void>; healthPort: number }> {
   const genesis = config.genesisPath === '' ? devGenesis() : loadGenesis(config.genesisPath);
+  // Its fixed young generation's pages, taken now rather than by the first blocks (lib/youngGeneration.ts).
+  log.info(touchYoungGeneration(), 'young generation touched');
   const nc = await connectBus(config.natsUrl, `scheduler-${config.instanceId}`, log);
   const jsm = await connectStreams(nc, { ...DEFAULT_STREAM_LIMITS, replicas: config.streamReplicas }, streamSetupRetry(log));
   const scheduler = new Scheduler(nc, jsm, config, genesis, log);
