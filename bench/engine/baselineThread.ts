@@ -98,7 +98,7 @@ export async function sharedHeapBaseline(genesis: Genesis, entries: Map<string, 
  * the same with either (medians 112 against 112 µs per ERC-20 tx); inside the bench, transfers'
  * baseline read 20–30 % lower with the fixed size in 5 of 6 runs.
  */
-async function withOwnYoungGeneration(start: () => Worker): Promise<Worker> {
+export async function withOwnYoungGeneration(start: () => Worker): Promise<Worker> {
   const fixed = process.execArgv.find((f) => f.startsWith('--min-semi-space-size='));
   if (fixed === undefined) return start();
   setFlagsFromString('--min-semi-space-size=0');

@@ -8,17 +8,16 @@
 // Usage: node instructionRun.js <baseline|engine|partition> <workload file> <txs> <block txs>
 import fs from 'node:fs';
 import v8 from 'node:v8';
-import { pino } from 'pino';
 import { ExecRequest, ExecResponse } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { withViews } from '../../lib/bus/protoBytes.js';
 import { genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
-import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine, type ExecutorPool } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { blockWritesOf, runBlockSerially } from '../../lib/exec/blockRun.js';
-import { blockIndexes } from '../../lib/exec/requests.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
+import { blockIndexes } from '../../lib/exec/requests.js';
+import { EngineSerialSide } from './engineSerialSide.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
 
 export type InstructionSide = 'baseline' | 'engine' | 'partition';
@@ -30,44 +29,15 @@ export interface InstructionWorkload {
 }
 
 /**
- * One executor that is never asked to run anything: with fewer than two, the engine runs every
- * block in its own process, its path for a dependent block (at 2 accounts `bench:engine` sees
- * mostly those), learning included, without the first blocks' parallel tries. A block it sent
- * out would fail here and fall back, which the run reports on stderr, so a side that is not the
- * serial path cannot pass for it.
+ * The scheduler's serial path (engineSerialSide.ts): at 2 accounts `bench:engine` sees mostly
+ * dependent blocks, which the engine runs in its own process, learning included, without the
+ * first blocks' parallel tries. A block it ran otherwise is reported on stderr.
  */
-function idlePool(): ExecutorPool {
-  const refuse = (): Promise<never> => Promise.reject(new Error('bench:instructions runs no executors'));
-  return { size: () => 1, run: refuse, lookahead: refuse };
-}
-
 async function runEngine(workload: InstructionWorkload, blocks: Tx[][]): Promise<number> {
-  const state = genesisStateEntries(workload.genesis);
-  const cache = new CommittedStateCache(async (keys) => keys.map((k) => state.get(k) ?? null), 1_000_000);
-  cache.reset(0n);
-  const local = { executor: await TxExecutor.create({ chainId: workload.genesis.chainId }), cache, patterns: new AccessPatternLearner() };
-  const engine = new ParallelEngine(DEFAULT_ENGINE_OPTIONS, new HotKeyTracker(), pino({ level: 'silent' }));
-  const pool = idlePool();
-  let fallbacks = 0;
-  const request = (b: number): ExecRequest | undefined => {
-    const txs = blocks[b];
-    if (txs === undefined) return undefined;
-    const height = BigInt(b + 1);
-    return {
-      env: blockEnv(workload.genesis, height), baseHeight: height - 1n, txs, txIndexes: blockIndexes(txs.length),
-      recentHashes: [], prefetched: [], requestId: height, partition: false,
-    };
-  };
-  for (let b = 0; b < blocks.length; b++) {
-    const { writes, report } = await engine.executeBlock(request(b)!, pool, local, request(b + 1));
-    fallbacks += report.fallbacks + (report.mode === 'parallel' ? 1 : 0);
-    for (const [key, value] of writes) {
-      if (value === null) state.delete(key);
-      else state.set(key, value);
-    }
-    cache.applyCommitted(BigInt(b + 1), writes);
-  }
-  return fallbacks;
+  const side = await EngineSerialSide.create(workload.genesis, blocks);
+  let notSerial = 0;
+  for (let b = 0; b < blocks.length; b++) if (!(await side.runBlock(b)).serial) notSerial++;
+  return notSerial;
 }
 
 /**
