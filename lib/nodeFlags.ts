@@ -39,9 +39,10 @@
 // mostly in the EVM's own allocations (perf record -e page-faults). So the scheduler's semi-spaces
 // are fixed at 256 MB from the start (--min-semi-space-size too): after the first two fills the
 // young generation's pages stay mapped, and a timed block takes ≈ 20 faults. Alternated runs of
-// `bench:engine` (ERC-20, 10,000 accounts, 1 executor and the scheduler's slot): speed-up
-// 0.87–1.13× against 0.66–0.74×, GC pauses per block 6–8 ms against 15–16 (bench/README.md,
-// session 29). The process holds ≈ 512 MB of young generation for it.
+// `bench:engine` (ERC-20, 10,000 accounts, 1 executor and the scheduler's slot; the baseline's
+// thread then under the same flag): speed-up 0.87–1.13× against 0.66–0.74×, GC pauses per block
+// 6–8 ms against 15–16 (bench/README.md, session 29). On cheap serial txs it costs a few per
+// cent (`bench:serial-pair`, transfers at 2 accounts). The process holds ≈ 512 MB of young generation for it.
 // Executors with a fixed 64 MB gained nothing measurable (0.95–1.10× against 1.03–1.05×).
 //
 // A young generation that large needs the old generation's headroom above it (see above): with a
