@@ -16,13 +16,12 @@
 // contracts' constructors through the EVM and signs thousands of txs; run in the baseline's
 // isolate first, it made the baseline 15 % slower (ERC-20 at 2 accounts, two pairs: 149–150
 // against 129–130 µs per tx), and the engine's side had always carried it.
-import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Tx } from '../../gen/lanes/v1/types.js';
 import { genesisStateEntries, genesisToJson, parseGenesis, type Genesis } from '../../lib/chain/genesis.js';
+import { compiledModule } from '../../lib/compiledModule.js';
 import { generateWorkload, type WorkloadOptions } from '../../lib/workloads/index.js';
 import { SerialBaseline } from './serialBaseline.js';
 
@@ -31,9 +30,7 @@ const GENERATE_KIND = 'lanes-generate-workload';
 
 /** This module compiled: itself, or its copy in dist/ when it runs from its TypeScript source (vitest). */
 function compiledFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return here;
-  return path.resolve(path.dirname(here), '..', '..', 'dist', 'bench', 'engine', 'baselineThread.js');
+  return compiledModule(import.meta.url, 'baselineThread');
 }
 
 interface Init {

@@ -16,12 +16,11 @@
 // 0.87×): the fixed young generation that pays at 10,000 accounts costs the serial path a few
 // per cent on cheap txs.
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Tx } from '../../gen/lanes/v1/types.js';
 import { genesisStateEntries, genesisToJson, parseGenesis, type Genesis } from '../../lib/chain/genesis.js';
+import { compiledModule } from '../../lib/compiledModule.js';
 import type { WorkloadKind } from '../../lib/workloads/index.js';
 import { touchYoungGeneration } from '../../lib/youngGeneration.js';
 import { median } from '../stats.js';
@@ -64,9 +63,7 @@ async function localRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][]
 
 /** This module compiled: itself, or its copy in dist/ when it runs from its TypeScript source (vitest). */
 function compiledFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return here;
-  return path.resolve(path.dirname(here), '..', '..', 'dist', 'bench', 'engine', 'serialPair.js');
+  return compiledModule(import.meta.url, 'serialPair');
 }
 
 async function threadRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][]): Promise<Runner> {

@@ -13,9 +13,8 @@
 // fails, exits or misses its deadline is replaced on the next call; after MAX_FAILURES in a row
 // the pool stops and every call throws, and the caller hashes on its own thread (the same result).
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { compiledModule } from '../compiledModule.js';
 import type { StateKey } from './keys.js';
 import { LATTICE_LANES, frameChanges, type RootChange } from './root.js';
 import type { RootAnswer, RootJob, RootWorkerData } from './rootWorker.js';
@@ -33,10 +32,7 @@ export class RootHashersError extends Error {
 
 /** The compiled worker: beside this module, or in dist/ when this module runs from its TypeScript source (vitest). */
 function defaultWorkerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = path.join(path.dirname(here), 'rootWorker.js');
-  if (here.endsWith('.js')) return sibling;
-  return path.resolve(path.dirname(here), '..', '..', 'dist', 'lib', 'state', 'rootWorker.js');
+  return compiledModule(import.meta.url, 'rootWorker');
 }
 
 interface Delta {
