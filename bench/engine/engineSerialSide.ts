@@ -32,6 +32,7 @@ export class EngineSerialSide {
     private readonly state: Map<string, Buffer>,
     private readonly local: { executor: TxExecutor; cache: CommittedStateCache; patterns: AccessPatternLearner },
     private readonly engine: ParallelEngine,
+    private readonly pool: ExecutorPool = idlePool(),
   ) {}
 
   static async create(genesis: Genesis, blocks: readonly Tx[][]): Promise<EngineSerialSide> {
@@ -61,7 +62,7 @@ export class EngineSerialSide {
     const req = this.request(b);
     if (req === undefined) throw new Error(`no block ${b} (${this.blocks.length} blocks)`);
     const started = performance.now();
-    const { writes, report } = await this.engine.executeBlock(req, idlePool(), this.local, this.request(b + 1));
+    const { writes, report } = await this.engine.executeBlock(req, this.pool, this.local, this.request(b + 1));
     const seconds = (performance.now() - started) / 1000;
     for (const [key, value] of writes) {
       if (value === null) this.state.delete(key);
