@@ -8,12 +8,17 @@ import { describe, expect, it } from 'vitest';
 const script = `
 const { touchYoungGeneration } = await import(${JSON.stringify(pathToFileURL(path.resolve('dist/lib/youngGeneration.js')).href)});
 const first = touchYoungGeneration();
-const second = touchYoungGeneration();
+// Afterwards, small objects of another size through both semi-spaces again, as a block's
+// allocations come: every page they land on must already be backed, the tail of each page too.
+const faults = process.resourceUsage().minorPageFault;
+let sink;
+for (let bytes = 0; bytes < 2.25 * first.newSpaceBytes; bytes += 56) sink = { a: bytes, b: sink === undefined ? 0 : 1, c: null, d: null };
+const second = { pageFaults: process.resourceUsage().minorPageFault - faults };
 process.stdout.write(JSON.stringify({ first, second }));
 `;
 
 describe('touchYoungGeneration', () => {
-  it('takes the fixed young generation\'s pages once, and allocating through it again faults on none of them', () => {
+  it('takes the fixed young generation\'s pages once, and small objects allocated through it later fault on none of them', () => {
     const out = execFileSync(process.execPath, ['--min-semi-space-size=32', '--max-semi-space-size=32', '--input-type=module', '-e', script], { encoding: 'utf8' });
     const { first, second } = JSON.parse(out) as Record<'first' | 'second', { newSpaceBytes: number; pageFaults: number }>;
     expect(first.newSpaceBytes).toBe(32 << 20);
