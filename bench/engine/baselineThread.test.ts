@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { genesisStateEntries, genesisToJson } from '../../lib/chain/genesis.js';
 import { generateWorkload } from '../../lib/workloads/index.js';
+import { currentThreadId } from '../threadAffinity.js';
 import { generateOffThread, ownHeapBaseline, sharedHeapBaseline } from './baselineThread.js';
 
 describe('serial baseline thread', () => {
@@ -30,6 +31,9 @@ describe('serial baseline thread', () => {
       expect(b.txs).toBe(64);
       expect(Buffer.isBuffer(a.root)).toBe(true);
       expect(a.root.equals(b.root)).toBe(true);
+      expect(a.threadId).not.toBe(process.pid); // a thread of its own, which the bench can pin
+      expect(fs.existsSync(`/proc/${process.pid}/task/${a.threadId}`)).toBe(true);
+      expect(b.threadId).toBe(currentThreadId());
       await expect(own.runBlock(blocks.length, true)).rejects.toThrow('serial baseline: no block 3 (3 blocks)');
     } finally {
       await own.stop();

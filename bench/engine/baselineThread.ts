@@ -23,6 +23,7 @@ import { Tx } from '../../gen/lanes/v1/types.js';
 import { genesisStateEntries, genesisToJson, parseGenesis, type Genesis } from '../../lib/chain/genesis.js';
 import { compiledModule } from '../../lib/compiledModule.js';
 import { generateWorkload, type WorkloadOptions } from '../../lib/workloads/index.js';
+import { currentThreadId } from '../threadAffinity.js';
 import { SerialBaseline } from './serialBaseline.js';
 
 const KIND = 'lanes-serial-baseline';
@@ -64,10 +65,14 @@ export interface BaselineTotals {
   root: Buffer;
   /** The size of the baseline's new space when its thread started (V8's `new_space`). */
   startNewSpaceBytes: number;
+  /** The kernel's id of the thread the baseline runs on (to pin it: bench/threadAffinity.ts). */
+  threadId: number;
 }
 
 /** Where the serial baseline runs: a worker thread (its own heap) or the calling thread. */
 export interface Baseline {
+  /** The kernel's id of the thread it runs on. */
+  readonly threadId: number;
   runBlock(block: number, timed: boolean): Promise<BaselineBlock>;
   totals(): Promise<BaselineTotals>;
   stop(): Promise<void>;
@@ -78,8 +83,9 @@ export async function sharedHeapBaseline(genesis: Genesis, entries: Map<string, 
   const startNewSpaceBytes = newSpaceBytes();
   const serial = await SerialBaseline.create(genesis, entries);
   return {
+    threadId: currentThreadId(),
     runBlock: async (b, timed) => ({ seconds: await serial.runBlock(BigInt(b + 1), blocks[b]!, timed), gcMs: Number.NaN, idleGcMs: 0 }),
-    totals: async () => ({ seconds: serial.seconds, cpuMicros: serial.cpuMicros, txs: serial.txs, root: serial.root(), startNewSpaceBytes }),
+    totals: async () => ({ seconds: serial.seconds, cpuMicros: serial.cpuMicros, txs: serial.txs, root: serial.root(), startNewSpaceBytes, threadId: currentThreadId() }),
     stop: async () => {},
   };
 }
@@ -148,8 +154,9 @@ export async function ownHeapBaseline(genesis: Genesis, blocks: readonly Tx[][])
     });
   };
   // The thread's first answer tells it has built its state and is ready.
-  await ask<BaselineTotals>({ op: 'totals' });
+  const { threadId } = await ask<BaselineTotals>({ op: 'totals' });
   return {
+    threadId,
     runBlock: (block, timed) => ask<BaselineBlock>({ op: 'run', block, timed }),
     totals: async () => {
       const t = await ask<BaselineTotals>({ op: 'totals' });
@@ -207,6 +214,7 @@ async function generate(init: GenerateInit): Promise<void> {
 /** The worker thread's side: builds the state, then runs blocks on request. */
 async function serve(init: Init): Promise<void> {
   const startNewSpaceBytes = newSpaceBytes();
+  const threadId = currentThreadId();
   const genesis = parseGenesis(init.genesis);
   const blocks = init.blocks.map((txs) => txs.map((bytes) => Tx.decode(bytes)));
   const serial = await SerialBaseline.create(genesis, genesisStateEntries(genesis));
@@ -222,7 +230,10 @@ async function serve(init: Init): Promise<void> {
     void (async () => {
       try {
         if (req.op === 'totals') {
-          port.postMessage({ id: req.id, value: { seconds: serial.seconds + idleGcSeconds, cpuMicros: serial.cpuMicros, txs: serial.txs, root: serial.root(), startNewSpaceBytes } });
+          const totals: BaselineTotals = {
+            seconds: serial.seconds + idleGcSeconds, cpuMicros: serial.cpuMicros, txs: serial.txs, root: serial.root(), startNewSpaceBytes, threadId,
+          };
+          port.postMessage({ id: req.id, value: totals });
           return;
         }
         const block = blocks[req.block];

@@ -5,21 +5,25 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { currentThreadId, threadCpus } from '../threadAffinity.js';
 import { defaultWarmupBlocks, main, type EngineBenchRow } from './engineBench.js';
 
 describe('bench:engine', () => {
   it('writes one row per cell with the fields the issue asks for', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lanes-engine-smoke-'));
     const json = path.join(out, 'rows.json');
+    const cpusBefore = threadCpus(currentThreadId());
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = (() => true) as typeof process.stdout.write; // the table is for people
     try {
-      const code = await main(['--workload', 'erc20', '--accounts', '2000', '--executors', '2', '--txs', '128', '--block', '64', '--warmup', '2', '--repeat', '2', '--json', json, '--out', out, '--skip-ceiling']);
+      const code = await main(['--workload', 'erc20', '--accounts', '2000', '--executors', '2', '--txs', '128', '--block', '64', '--warmup', '2', '--repeat', '2', '--json', json, '--out', out, '--skip-ceiling', '--pin-cpu', '0']);
       expect(code).toBe(0);
     } finally {
       process.stdout.write = write;
     }
     const rows = JSON.parse(fs.readFileSync(json, 'utf8')) as EngineBenchRow[];
+    // Each run pinned this thread and the baseline's to CPU 0, and put them back.
+    expect(threadCpus(currentThreadId())).toBe(cpusBefore);
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
     expect(row).toMatchObject({ workload: 'erc20', accounts: 2000, executors: 2, txs: 128, warmupBlocks: 2, machineCeiling: null, rootsMatch: true });

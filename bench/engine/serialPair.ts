@@ -15,6 +15,13 @@
 // runs on transfers read 0.89–1.09× (the fixed size, touched, alternated with two of them: 0.85,
 // 0.87×): the fixed young generation that pays at 10,000 accounts costs the serial path a few
 // per cent on cheap txs.
+//
+// Session 30: both threads now run on one CPU (--pin-cpu, default 0; bench/threadAffinity.ts). One
+// of this host's two vCPUs at times runs the same serial code 1.4-1.6× slower than the other, so
+// unpinned the tool compared CPUs as much as code: an A/A run (--aa, the baseline on both sides)
+// read 0.78, 1.30, 0.87, 0.86× over four runs unpinned and 1.01, 1.00, 1.02, 1.01× pinned. Most of
+// the spread above was that. Pinned, with the young generation's pages now all touched at start
+// (lib/youngGeneration.ts): transfers 0.95, 0.96, 0.96×, ERC-20 0.94, 0.92, 0.89×.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -25,6 +32,7 @@ import type { WorkloadKind } from '../../lib/workloads/index.js';
 import { touchYoungGeneration } from '../../lib/youngGeneration.js';
 import { median } from '../stats.js';
 import { generateOffThread, withOwnYoungGeneration } from './baselineThread.js';
+import { currentThreadId, pinCpuOption, pinThread } from '../threadAffinity.js';
 import { EngineSerialSide } from './engineSerialSide.js';
 import { SerialBaseline } from './serialBaseline.js';
 
@@ -40,6 +48,8 @@ interface Init {
 
 /** One side, wherever it runs. */
 interface Runner {
+  /** The kernel's id of the thread it runs on (to pin it). */
+  threadId: number;
   /** Wall seconds of block `b`; serial is false when the engine did not run it serially. */
   run(b: number): Promise<{ seconds: number; serial: boolean }>;
   root(): Promise<Buffer>;
@@ -51,10 +61,11 @@ async function localRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][]
     // The scheduler's young generation, taken at start as the scheduler takes it (lib/youngGeneration.ts).
     touchYoungGeneration();
     const engine = await EngineSerialSide.create(genesis, blocks);
-    return { run: (b) => engine.runBlock(b), root: async () => engine.root(), stop: async () => {} };
+    return { threadId: currentThreadId(), run: (b) => engine.runBlock(b), root: async () => engine.root(), stop: async () => {} };
   }
   const serial = await SerialBaseline.create(genesis, genesisStateEntries(genesis));
   return {
+    threadId: currentThreadId(),
     run: async (b) => ({ seconds: await serial.runBlock(BigInt(b + 1), blocks[b]! as Tx[], false), serial: true }),
     root: async () => serial.root(),
     stop: async () => {},
@@ -86,7 +97,7 @@ async function threadRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][
   });
   worker.on('error', (err) => fail(new Error(`serial pair, ${side} side failed: ${err.message}`)));
   worker.on('exit', (code) => fail(new Error(`serial pair, ${side} side exited (code ${code})`)));
-  const ask = <T>(req: number | 'root' | 'ready'): Promise<T> => {
+  const ask = <T>(req: number | 'root' | 'ready' | 'thread'): Promise<T> => {
     if (failure !== null) return Promise.reject(failure);
     return new Promise<T>((resolve, reject) => {
       pending = { resolve: resolve as (v: unknown) => void, reject };
@@ -95,6 +106,7 @@ async function threadRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][
   };
   await ask('ready');
   return {
+    threadId: await ask<number>('thread'),
     run: (b) => ask(b),
     root: async () => Buffer.from(await ask<Uint8Array>('root')),
     stop: async () => {
@@ -108,10 +120,11 @@ async function serve(init: Init): Promise<void> {
   const blocks = init.blocks.map((txs) => txs.map((bytes) => Tx.decode(bytes)));
   const runner = await localRunner(init.side, parseGenesis(init.genesis), blocks);
   const port = parentPort!;
-  port.on('message', (req: number | 'root' | 'ready') => {
+  port.on('message', (req: number | 'root' | 'ready' | 'thread') => {
     void (async () => {
       try {
         if (req === 'ready') port.postMessage({ value: true });
+        else if (req === 'thread') port.postMessage({ value: runner.threadId });
         else if (req === 'root') port.postMessage({ value: await runner.root() });
         else port.postMessage({ value: await runner.run(req) });
       } catch (err) {
@@ -130,6 +143,10 @@ export interface PairOptions {
   blockTxs: number;
   engineThread: 'worker' | 'main';
   seed: string;
+  /** The CPU both sides' threads run on (null: left to the kernel; bench/threadAffinity.ts). */
+  pinCpu: number | null;
+  /** The baseline on both sides (an A/A run): what the tool reads when there is no difference to find. */
+  aa: boolean;
 }
 
 export interface PairRun {
@@ -146,8 +163,10 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
   const w = await generateOffThread({ workload: o.workload, accounts: o.accounts, hotShare: 0, chainId: 31337n, seed: o.seed, txCount: o.blocks * o.blockTxs });
   const blocks: Tx[][] = [];
   for (let i = 0; i < w.txs.length; i += o.blockTxs) blocks.push(w.txs.slice(i, i + o.blockTxs));
-  const engine = o.engineThread === 'main' ? await localRunner('engine', w.genesis, blocks) : await threadRunner('engine', w.genesis, blocks);
+  const first: Side = o.aa ? 'baseline' : 'engine';
+  const engine = o.engineThread === 'main' ? await localRunner(first, w.genesis, blocks) : await threadRunner(first, w.genesis, blocks);
   const baseline = await threadRunner('baseline', w.genesis, blocks);
+  const unpin = o.pinCpu === null ? [] : [pinThread(engine.threadId, o.pinCpu), pinThread(baseline.threadId, o.pinCpu)];
   try {
     let [engineSeconds, baselineSeconds, txs] = [0, 0, 0];
     const ratios: number[] = [];
@@ -172,6 +191,7 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
       rootsMatch: engineRoot.equals(baselineRoot),
     };
   } finally {
+    for (const put of unpin) put();
     await engine.stop();
     await baseline.stop();
   }
@@ -184,6 +204,7 @@ export async function main(argv: string[]): Promise<number> {
       workload: { type: 'string', default: 'transfer,erc20' }, accounts: { type: 'string', default: '2' },
       blocks: { type: 'string', default: '48' }, warmup: { type: 'string', default: '12' }, block: { type: 'string', default: '500' },
       'engine-thread': { type: 'string', default: 'worker' }, repeat: { type: 'string', default: '3' }, seed: { type: 'string', default: 'serial-pair' },
+      'pin-cpu': { type: 'string', default: '0' }, aa: { type: 'boolean', default: false },
     },
   });
   const int = (s: string, name: string): number => {
@@ -196,14 +217,17 @@ export async function main(argv: string[]): Promise<number> {
   const workloads = values.workload!.split(',') as WorkloadKind[];
   for (const wl of workloads) if (!['transfer', 'erc20', 'amm', 'nft', 'mixed'].includes(wl)) throw new Error(`unknown workload ${wl}`);
   const out = (line: string): void => { process.stdout.write(`${line}\n`); };
-  out(`the scheduler's serial path against the baseline, one process, no bus; engine on the ${engineThread} thread, ${os.cpus().length} cores`);
+  const pin = pinCpuOption(values['pin-cpu']!);
+  const aa = values.aa!;
+  const what = aa ? 'A/A: the baseline against itself' : 'the scheduler\'s serial path against the baseline';
+  out(`${what}, one process, no bus; engine side on the ${engineThread} thread, ${os.cpus().length} cores, ${pin === null ? 'threads not pinned' : `both threads on CPU ${pin}`}`);
   out('workload  accounts  run  speedup  (block median)  engine µs/tx  baseline µs/tx  roots');
   for (const workload of workloads) {
     for (const accounts of values.accounts!.split(',').map((s) => int(s, 'accounts'))) {
       for (let r = 0; r < int(values.repeat!, 'repeat'); r++) {
         const run = await runPair({
           workload, accounts, blocks: int(values.blocks!, 'blocks'), warmup: int(values.warmup!, 'warmup'), blockTxs: int(values.block!, 'block'),
-          engineThread, seed: `${values.seed!}-${workload}-${accounts}`,
+          engineThread, seed: `${values.seed!}-${workload}-${accounts}`, pinCpu: pin, aa,
         });
         out([
           workload.padEnd(8), String(accounts).padStart(9), String(r + 1).padStart(4), `${run.speedup.toFixed(2)}×`.padStart(8),
