@@ -39,7 +39,7 @@ import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { blockIndexes } from '../../lib/exec/requests.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { collectAllNow } from '../../lib/idleGc.js';
+import { collectAllNow, settleYoungGeneration } from '../../lib/idleGc.js';
 import { keyToBytes } from '../../lib/state/keys.js';
 import type { WorkloadKind } from '../../lib/workloads/index.js';
 import { encodeCommit } from '../../services/scheduler/assemble.js';
@@ -136,6 +136,12 @@ interface Options {
    * pinned against 1.00, 0.86× not, so the default stays as every earlier session measured.
    */
   pinCpu: number | null;
+  /**
+   * After the warm-up, promote what it left alive in both sides' young generations and forget the
+   * GC pauses so far (settleYoungGeneration), so the timed blocks start from the steady state
+   * rather than paying the warm-up's first promotion; off = the timed blocks pay it.
+   */
+  settle: boolean;
 }
 
 const CHAIN_ID = 31337n;
@@ -164,6 +170,7 @@ function parseOptions(argv: string[]): Options {
       'local-partition-max': { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.localPartitionMaxExecutors) },
       repeat: { type: 'string', default: '1' },
       'pin-cpu': { type: 'string', default: 'off' },
+      settle: { type: 'string', default: 'on' },
     },
   });
   const workloads = list(values.workload, 'transfer,erc20,amm') as WorkloadKind[];
@@ -195,6 +202,7 @@ function parseOptions(argv: string[]): Options {
     localPartitionMaxExecutors: values['local-partition-max'] === '0' ? 0 : int(values['local-partition-max']!, 'local-partition-max'),
     repeat: int(values.repeat!, 'repeat'),
     pinCpu: pinCpuOption(values['pin-cpu']!),
+    settle: onOff(values.settle!, 'settle'),
   };
 }
 
@@ -246,6 +254,7 @@ interface CellOptions {
   localPartitionMaxExecutors: number;
   baselineHeap: 'own' | 'shared';
   pinCpu: number | null;
+  settle: boolean;
 }
 
 async function runCell(
@@ -373,6 +382,13 @@ async function runCell(
     for (const [b, block] of blocks.entries()) {
       const height = BigInt(b + 1);
       const timed = b >= warmupBlocks;
+      if (b === warmupBlocks && cellOptions.settle) {
+        // Untimed, on both heaps; the pauses it takes (and any the warm-up left uncounted) are nobody's.
+        await serial.settle();
+        settleYoungGeneration();
+        for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+        gcPauses.length = 0;
+      }
       // Alternate which side goes first, so neither always runs right after the other's work.
       let serialSeconds = 0;
       // The baseline's block on the performance clock: its GC pauses, for the budget line.
@@ -585,7 +601,7 @@ export async function main(argv: string[]): Promise<number> {
           const runs: Array<Awaited<ReturnType<typeof runCell>>> = [];
           for (let r = 0; r < options.repeat; r++) {
             const run = await runCell(w.genesis, entries, blocks, {
-              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter, localPartitionMaxExecutors: options.localPartitionMaxExecutors, baselineHeap: options.baselineHeap, pinCpu: options.pinCpu,
+              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter, localPartitionMaxExecutors: options.localPartitionMaxExecutors, baselineHeap: options.baselineHeap, pinCpu: options.pinCpu, settle: options.settle,
             });
             if (!run.root.equals(run.serialRoot)) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
             runs.push(run);
