@@ -21,13 +21,15 @@
 // unpinned the tool compared CPUs as much as code: an A/A run (--aa, the baseline on both sides)
 // read 0.78, 1.30, 0.87, 0.86× over four runs unpinned and 1.01, 1.00, 1.02, 1.01× pinned. Most of
 // the spread above was that. Pinned, with the young generation's pages now all touched at start
-// (lib/youngGeneration.ts): transfers 0.95, 0.96, 0.96×, ERC-20 0.94, 0.92, 0.89×.
+// (lib/youngGeneration.ts): transfers 0.95, 0.96, 0.96×, ERC-20 0.94, 0.92, 0.89×. Both sides'
+// young generations are then settled after the warm-up, as in bench:engine (lib/idleGc.ts).
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Tx } from '../../gen/lanes/v1/types.js';
 import { genesisStateEntries, genesisToJson, parseGenesis, type Genesis } from '../../lib/chain/genesis.js';
 import { compiledModule } from '../../lib/compiledModule.js';
+import { settleYoungGeneration } from '../../lib/idleGc.js';
 import type { WorkloadKind } from '../../lib/workloads/index.js';
 import { touchYoungGeneration } from '../../lib/youngGeneration.js';
 import { median } from '../stats.js';
@@ -52,8 +54,14 @@ interface Runner {
   threadId: number;
   /** Wall seconds of block `b`; serial is false when the engine did not run it serially. */
   run(b: number): Promise<{ seconds: number; serial: boolean }>;
+  /** Promotes what the warm-up left alive in its young generation (lib/idleGc.ts), as bench:engine does. */
+  settle(): Promise<void>;
   root(): Promise<Buffer>;
   stop(): Promise<void>;
+}
+
+async function settle(): Promise<void> {
+  settleYoungGeneration();
 }
 
 async function localRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][]): Promise<Runner> {
@@ -61,12 +69,13 @@ async function localRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][]
     // The scheduler's young generation, taken at start as the scheduler takes it (lib/youngGeneration.ts).
     touchYoungGeneration();
     const engine = await EngineSerialSide.create(genesis, blocks);
-    return { threadId: currentThreadId(), run: (b) => engine.runBlock(b), root: async () => engine.root(), stop: async () => {} };
+    return { threadId: currentThreadId(), run: (b) => engine.runBlock(b), settle, root: async () => engine.root(), stop: async () => {} };
   }
   const serial = await SerialBaseline.create(genesis, genesisStateEntries(genesis));
   return {
     threadId: currentThreadId(),
     run: async (b) => ({ seconds: await serial.runBlock(BigInt(b + 1), blocks[b]! as Tx[], false), serial: true }),
+    settle,
     root: async () => serial.root(),
     stop: async () => {},
   };
@@ -97,7 +106,7 @@ async function threadRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][
   });
   worker.on('error', (err) => fail(new Error(`serial pair, ${side} side failed: ${err.message}`)));
   worker.on('exit', (code) => fail(new Error(`serial pair, ${side} side exited (code ${code})`)));
-  const ask = <T>(req: number | 'root' | 'ready' | 'thread'): Promise<T> => {
+  const ask = <T>(req: number | 'root' | 'ready' | 'thread' | 'settle'): Promise<T> => {
     if (failure !== null) return Promise.reject(failure);
     return new Promise<T>((resolve, reject) => {
       pending = { resolve: resolve as (v: unknown) => void, reject };
@@ -108,6 +117,7 @@ async function threadRunner(side: Side, genesis: Genesis, blocks: readonly Tx[][
   return {
     threadId: await ask<number>('thread'),
     run: (b) => ask(b),
+    settle: () => ask<void>('settle'),
     root: async () => Buffer.from(await ask<Uint8Array>('root')),
     stop: async () => {
       worker.removeAllListeners('exit');
@@ -120,11 +130,12 @@ async function serve(init: Init): Promise<void> {
   const blocks = init.blocks.map((txs) => txs.map((bytes) => Tx.decode(bytes)));
   const runner = await localRunner(init.side, parseGenesis(init.genesis), blocks);
   const port = parentPort!;
-  port.on('message', (req: number | 'root' | 'ready' | 'thread') => {
+  port.on('message', (req: number | 'root' | 'ready' | 'thread' | 'settle') => {
     void (async () => {
       try {
         if (req === 'ready') port.postMessage({ value: true });
         else if (req === 'thread') port.postMessage({ value: runner.threadId });
+        else if (req === 'settle') port.postMessage({ value: await runner.settle() });
         else if (req === 'root') port.postMessage({ value: await runner.root() });
         else port.postMessage({ value: await runner.run(req) });
       } catch (err) {
@@ -171,6 +182,10 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
     let [engineSeconds, baselineSeconds, txs] = [0, 0, 0];
     const ratios: number[] = [];
     for (let b = 0; b < blocks.length; b++) {
+      if (b === o.warmup) {
+        await engine.settle();
+        await baseline.settle();
+      }
       // Alternate which side goes first, so neither always runs right after the other.
       const first = b % 2 === 0 ? baseline : engine;
       const second = first === engine ? baseline : engine;
