@@ -215,3 +215,27 @@ export function reexecutionBetween(before: readonly ResourceSample[], after: rea
   if (reexecutions === undefined || txs === undefined) return undefined;
   return { reexecutions, executions: executions ?? txs, txs };
 }
+
+/** Where a thread last ran and how often it has moved between CPUs (the kernel's count). */
+export interface ThreadPlacement {
+  cpu: number;
+  migrations: number;
+}
+
+/**
+ * The CPU thread `tid` of process `pid` last ran on (/proc/…/stat field 39) and its migrations so
+ * far (se.nr_migrations in /proc/…/sched, -1 where the kernel does not show it); undefined when
+ * the thread is gone.
+ */
+export function threadPlacement(pid: number, tid: number): ThreadPlacement | undefined {
+  const fields = statFields(`/proc/${pid}/task/${tid}/stat`);
+  if (fields === undefined) return undefined;
+  let migrations = -1;
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8').split('\n').find((l) => l.startsWith('se.nr_migrations'));
+    if (line !== undefined) migrations = Number(line.slice(line.indexOf(':') + 1).trim());
+  } catch {
+    // no sched file: migrations unknown
+  }
+  return { cpu: Number(fields[36]), migrations };
+}

@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { threadPlacement } from './resources.js';
 import { currentThreadId, pinCpuOption, pinThread, setThreadCpus, threadCpus } from './threadAffinity.js';
 
 /** A worker thread that reports its kernel id and stays alive until terminated. */
 async function idleThread(): Promise<{ worker: Worker; tid: number }> {
   const worker = new Worker(
-    "const fs = require('node:fs'); require('node:worker_threads').parentPort.postMessage(Number(fs.readlinkSync('/proc/thread-self').split('/').pop())); setInterval(() => {}, 1000);",
+    "const fs = require('node:fs'); const { parentPort } = require('node:worker_threads'); parentPort.postMessage(Number(fs.readlinkSync('/proc/thread-self').split('/').pop())); parentPort.on('message', () => {});",
     { eval: true },
   );
   const tid = await new Promise<number>((resolve, reject) => {
@@ -32,12 +33,24 @@ describe('thread affinity', () => {
       const before = threadCpus(tid);
       const restore = pinThread(tid, 0);
       expect(threadCpus(tid)).toBe('0');
+      // Woken on its pinned CPU, the thread reports it there (bench:engine --verbose shows this per block).
+      worker.postMessage('wake');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(threadPlacement(process.pid, tid)?.cpu).toBe(0);
       expect(threadCpus(process.pid)).toBe(before); // only that thread
       restore();
       expect(threadCpus(tid)).toBe(before);
     } finally {
       await worker.terminate();
     }
+  });
+
+  it('tells where a thread last ran and how often it moved, and nothing for a thread that is gone', () => {
+    const here = threadPlacement(process.pid, currentThreadId())!;
+    expect(here.cpu).toBeGreaterThanOrEqual(0);
+    expect(here.cpu).toBeLessThan(os.cpus().length);
+    expect(here.migrations).toBeGreaterThanOrEqual(-1);
+    expect(threadPlacement(process.pid, 0x7ffffff0)).toBeUndefined();
   });
 
   it('refuses a CPU the machine does not have, with what taskset said', () => {

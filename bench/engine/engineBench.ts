@@ -47,7 +47,7 @@ import { NatsExecutorPool } from '../../services/scheduler/executorPool.js';
 import { requestKeyFilter } from '../../lib/exec/keyFilterKeeper.js';
 import { KeyFilter } from '../../lib/state/keyFilter.js';
 import { touchYoungGeneration } from '../../lib/youngGeneration.js';
-import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procSchedTimes, procThreadCpuSeconds, schedDelta, type SchedTimes } from '../resources.js';
+import { hostIdleSeconds, procCpuSeconds, procMinorFaults, procSchedTimes, procThreadCpuSeconds, schedDelta, threadPlacement, type SchedTimes, type ThreadPlacement } from '../resources.js';
 import { measureMachineScaling } from './machineScaling.js';
 import { blockEnv } from './serialBaseline.js';
 import { generateOffThread, ownHeapBaseline, sharedHeapBaseline, type Baseline } from './baselineThread.js';
@@ -359,6 +359,7 @@ async function runCell(
     // Each pause with its start on the performance clock: entries arrive asynchronously, so a
     // block's pauses are those that started within it, read once the block and its commit are done.
     const gcPauses: Array<{ start: number; ms: number; major: boolean }> = [];
+    const mainThreadId = currentThreadId();
     // With the baseline on its own heap (the default), every pause of this isolate is the engine's:
     // those outside its blocks (during the commits, or while the baseline runs on its thread) are
     // added to the next block's time, as the baseline's thread adds those between its blocks.
@@ -396,9 +397,13 @@ async function runCell(
       // The baseline's GC pauses during its block: its own isolate's (NaN: it shares this one's, counted below).
       let serialGcMs = Number.NaN;
       let serialIdleGcMs = 0;
+      // Verbose: the CPU each side's thread ran its block on; one vCPU of these hosts is at times
+      // much slower than the other (bench/README.md, session 30).
+      let serialPlace: ThreadPlacement | undefined;
       if (b % 2 === 0) {
         serialT0 = performance.now();
         ({ seconds: serialSeconds, gcMs: serialGcMs, idleGcMs: serialIdleGcMs } = await serial.runBlock(b, timed));
+        if (verbose) serialPlace = threadPlacement(process.pid, serial.threadId);
       }
       const env = blockEnv(genesis, height);
       const req: ExecRequest = {
@@ -419,8 +424,10 @@ async function runCell(
       const idle0 = verbose ? hostIdleSeconds() : undefined;
       const sched0 = verbose ? schedOf() : [];
       const own0 = process.cpuUsage();
+      const enginePlace0 = verbose ? threadPlacement(process.pid, mainThreadId) : undefined;
       const t0 = performance.now();
       let execution: BlockExecution | null = await engine.executeBlock(req, pool, local, lookahead ? next : undefined);
+      const enginePlace = verbose ? threadPlacement(process.pid, mainThreadId) : undefined;
       const { writes, report } = execution;
       const blockSeconds = (performance.now() - t0) / 1000;
       const sched1 = verbose ? schedOf() : [];
@@ -445,6 +452,7 @@ async function runCell(
       if (b % 2 === 1) {
         serialT0 = performance.now();
         ({ seconds: serialSeconds, gcMs: serialGcMs, idleGcMs: serialIdleGcMs } = await serial.runBlock(b, timed));
+        if (verbose) serialPlace = threadPlacement(process.pid, serial.threadId);
       }
       const t1 = t0 + blockSeconds * 1000;
       // GC entries reach the observer two immediates later: let the last block's arrive.
@@ -494,7 +502,7 @@ async function runCell(
         // The txs the scheduler's role ran itself (EngineOptions.localPartitionMaxExecutors): the block's less what executors answered.
         const localTxs = report.mode === 'parallel' ? block.length - calls.reduce((n, c) => n + c.txs, 0) : 0;
         const idle = idle0 !== undefined && idle1 !== undefined ? `, host idle ${((idle1 - idle0) * 1000).toFixed(0)}` : '';
-        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms, gc ${serialGcMs.toFixed(0)} ms + ${serialIdleGcMs.toFixed(0)} between blocks)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${idle}${faults}; ${localTxs > 0 ? `local: ${localTxs} txs, ` : ''}${line}\n`);
+        process.stderr.write(`  block ${height}: ${report.mode} ${(elapsed * 1000).toFixed(0)} ms (serial baseline ${(serialSeconds * 1000).toFixed(0)} ms, gc ${serialGcMs.toFixed(0)} ms + ${serialIdleGcMs.toFixed(0)} between blocks)${phases}, re-exec ${report.reexecutions}, round trips ${report.stateRoundTrips}, lookahead ${report.lookaheadKeys} keys in ${report.lookaheadRoundTrips}; cpu ms: bench ${((own.user + own.system) / 1000).toFixed(0)}${split}, executors ${(execCpu / 1000).toFixed(0)}, ${othersMs}${idle}${faults}; ${placement(enginePlace0, enginePlace, serialPlace)}; ${localTxs > 0 ? `local: ${localTxs} txs, ` : ''}${line}\n`);
       }
       calls.length = 0;
       if (!timed) continue;
@@ -544,6 +552,12 @@ async function runCell(
     if (verbose) process.stderr.write(`  service logs kept in ${cluster.logDir}\n`);
     else fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Verbose: which CPU each side's block ran on, and the engine thread's moves between CPUs during its block. */
+function placement(engineBefore: ThreadPlacement | undefined, engine: ThreadPlacement | undefined, baseline: ThreadPlacement | undefined): string {
+  const moves = engineBefore !== undefined && engine !== undefined && engine.migrations >= 0 ? ` (${engine.migrations - engineBefore.migrations} moves)` : '';
+  return `; on CPU: engine ${engine?.cpu ?? '?'}${moves}, baseline ${baseline?.cpu ?? '?'}`;
 }
 
 /** The run whose speed-up is the median (the lower middle one for an even count). */
