@@ -177,8 +177,10 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
   const first: Side = o.aa ? 'baseline' : 'engine';
   const engine = o.engineThread === 'main' ? await localRunner(first, w.genesis, blocks) : await threadRunner(first, w.genesis, blocks);
   const baseline = await threadRunner('baseline', w.genesis, blocks);
-  const unpin = o.pinCpu === null ? [] : [pinThread(engine.threadId, o.pinCpu), pinThread(baseline.threadId, o.pinCpu)];
+  const unpin: Array<() => void> = [];
   try {
+    // Inside the try: a pin that fails still stops both sides and restores the one already set.
+    if (o.pinCpu !== null) for (const side of [engine, baseline]) unpin.push(pinThread(side.threadId, o.pinCpu));
     let [engineSeconds, baselineSeconds, txs] = [0, 0, 0];
     const ratios: number[] = [];
     for (let b = 0; b < blocks.length; b++) {
