@@ -9,12 +9,12 @@
 // the block body with an MPT gets a different value; the header hash itself is still the keccak
 // of the header RLP, so hash checks agree.
 import { createBlockHeader } from '@ethereumjs/block';
-import { RLP } from '@ethereumjs/rlp';
 import { keccak256 } from '../crypto/keccak.js';
 import type { BlockEnv } from '../../gen/lanes/v1/bus.js';
 import type { BlockHeader, Log, Receipt } from '../../gen/lanes/v1/types.js';
 import { bigintToBytes, bytesToBigint } from '../state/keys.js';
 import { chainCommon } from './common.js';
+import { rlpEncode, type RlpItem } from './rlp.js';
 
 export const BLOOM_BYTES = 256;
 export const HASH_BYTES = 32;
@@ -123,25 +123,21 @@ export function transactionsRoot(txHashes: Buffer[]): Buffer {
 }
 
 const u64Bytes = (value: bigint): Uint8Array => bigintToBytes(value);
+const STATUS_SUCCESS = Uint8Array.of(1);
+const NO_STATUS = new Uint8Array(0);
 
 /**
  * Leaf of one receipt: keccak256 of `txType ‖ RLP([status, cumulativeGasUsed, logs])` (legacy type
  * 0 without the prefix) — Ethereum's typed receipt encoding minus the logs bloom. The bloom is a
  * function of the logs, so leaving it out commits to the same thing, and it would be 256 of the
- * ≈ 350 bytes hashed per receipt (keccak in JS is the cost here: ≈ 40% less per receipt).
+ * ≈ 350 bytes hashed per receipt. Encoded by rlp.ts into one buffer, type byte included: through
+ * @ethereumjs/rlp a receipt with one log took 15–56 µs, ≈ 13 ms of a 500-tx ERC-20 commit.
  */
 export function receiptLeaf(receipt: Receipt): Buffer {
-  const logs = receipt.logs.map((log) => [log.address, log.topics, log.data]);
-  const body = RLP.encode([
-    receipt.success ? Uint8Array.of(1) : new Uint8Array(0),
-    u64Bytes(receipt.cumulativeGasUsed),
-    logs,
-  ]);
-  if (receipt.txType === 0) return keccak(body);
-  const typed = new Uint8Array(1 + body.length);
-  typed[0] = receipt.txType;
-  typed.set(body, 1);
-  return keccak(typed);
+  const logs: RlpItem[] = [];
+  for (const log of receipt.logs) logs.push([log.address, log.topics, log.data]);
+  const body: RlpItem = [receipt.success ? STATUS_SUCCESS : NO_STATUS, u64Bytes(receipt.cumulativeGasUsed), logs];
+  return keccak(receipt.txType === 0 ? rlpEncode(body) : rlpEncode(body, receipt.txType));
 }
 
 /** Root over the receipts' consensus fields (type, status, cumulative gas, logs), in block order. */

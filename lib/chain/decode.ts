@@ -18,6 +18,7 @@ import {
 import { keccak256 } from '../crypto/keccak.js';
 import { bytesToBigint } from '../state/keys.js';
 import { TxRejectedError } from './errors.js';
+import { rlpEncode } from './rlp.js';
 
 /** A decoded transaction with its sender recovered: what ingress admits and executors run. */
 export interface DecodedTx {
@@ -225,18 +226,12 @@ function compactSignature(fields: Fields, layout: Layout): Uint8Array {
 /** The hash the sender signed: the unsigned fields (legacy EIP-155: plus chainId, 0, 0). */
 function signingHash(fields: Fields, layout: Layout, chainId: bigint | null): Uint8Array {
   const unsigned = fields.slice(0, layout.v) as Uint8Array[];
-  if (layout.type !== TransactionType.Legacy) {
-    const body = RLP.encode(unsigned);
-    const message = new Uint8Array(body.length + 1);
-    message[0] = layout.type;
-    message.set(body, 1);
-    return keccak256(message);
-  }
+  if (layout.type !== TransactionType.Legacy) return keccak256(rlpEncode(unsigned, layout.type));
   if (chainId !== null) {
     const hex = chainId.toString(16);
     unsigned.push(Buffer.from(hex.length % 2 ? '0' + hex : hex, 'hex'), EMPTY, EMPTY);
   }
-  return keccak256(RLP.encode(unsigned));
+  return keccak256(rlpEncode(unsigned));
 }
 
 /** Recovers the 64-byte public key (no 0x04 prefix). */
