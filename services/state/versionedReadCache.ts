@@ -21,13 +21,25 @@ interface Entry {
   version: bigint;
 }
 
+/**
+ * Two generations rather than a strict LRU order: a hit in the recent generation changes nothing,
+ * a hit in the older one moves the entry to the recent one, and when the recent generation is full
+ * the older one is dropped whole and the recent one takes its place. A strict LRU moved every hit
+ * to the back of one Map (a delete and a set): ≈ 1.1 µs of the ≈ 1.6 µs a hit cost here, with
+ * fresh key strings in a 20,000-entry cache, and this runs for every key the state service reads
+ * and every before-image of a commit.
+ */
 export class VersionedReadCache {
-  private readonly entries = new Map<StateKey, Entry>();
+  private recent = new Map<StateKey, Entry>();
+  private older = new Map<StateKey, Entry>();
+  /** Entries per generation: the two together never exceed maxEntries. */
+  private readonly generation: number;
   /** Every entry is the newest version at or below this height; null = nothing known yet. */
   private heightValue: bigint | null = null;
 
   constructor(private readonly maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new Error(`cache size must be a non-negative integer, got ${maxEntries}`);
+    this.generation = Math.max(1, Math.floor(maxEntries / 2));
   }
 
   get height(): bigint | null {
@@ -35,25 +47,27 @@ export class VersionedReadCache {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.recent.size + this.older.size;
   }
 
   /** The value at `height`, or undefined when the cache cannot answer for that height. */
   get(key: StateKey, height: bigint): Buffer | null | undefined {
     if (this.heightValue === null || height > this.heightValue) return undefined;
-    const entry = this.entries.get(key);
-    if (entry === undefined || entry.version > height) return undefined;
-    this.entries.delete(key); // move to the back: least recently used goes first
-    this.entries.set(key, entry);
-    return entry.value;
+    let entry = this.recent.get(key);
+    if (entry === undefined) {
+      entry = this.older.get(key);
+      if (entry === undefined) return undefined;
+      this.older.delete(key);
+      this.put(key, entry);
+    }
+    return entry.version > height ? undefined : entry.value;
   }
 
   /** Records a value read from the store at `height`; ignored unless `height` is the cache's height. */
   remember(key: StateKey, height: bigint, value: Buffer | null, version: bigint): void {
     if (this.heightValue !== height || this.maxEntries === 0) return;
-    this.entries.delete(key);
-    this.entries.set(key, { value, version });
-    this.evict();
+    this.older.delete(key);
+    this.put(key, { value, version });
   }
 
   /** This process committed block `height` with these writes. */
@@ -63,12 +77,12 @@ export class VersionedReadCache {
       return;
     }
     for (const w of writes) {
-      this.entries.delete(w.key);
+      this.older.delete(w.key);
+      this.recent.delete(w.key);
       // Copied: a decoded commit's values are views into its whole message, which a cached view would keep alive.
-      if (this.maxEntries > 0) this.entries.set(w.key, { value: w.value === null ? null : ownedCopy(w.value), version: height });
+      if (this.maxEntries > 0) this.put(w.key, { value: w.value === null ? null : ownedCopy(w.value), version: height });
     }
     this.heightValue = height;
-    this.evict();
   }
 
   /** The store's committed height as just read; drops everything if it moved without us. */
@@ -77,16 +91,17 @@ export class VersionedReadCache {
   }
 
   private reset(height: bigint): void {
-    this.entries.clear();
+    this.recent = new Map();
+    this.older = new Map();
     this.heightValue = height;
   }
 
-  private evict(): void {
-    // Bounded loop: at most the overflow, which is at most the writes of one block.
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.entries.delete(oldest.value);
+  /** Into the recent generation (`key` is not in the older one); a full recent generation becomes the older one. */
+  private put(key: StateKey, entry: Entry): void {
+    this.recent.set(key, entry);
+    if (this.recent.size >= this.generation) {
+      this.older = this.recent;
+      this.recent = new Map();
     }
   }
 }
