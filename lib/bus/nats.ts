@@ -5,11 +5,11 @@ import {
   type JetStreamManager, type JetStreamOptions, type Msg, type NatsConnection, type Subscription,
 } from 'nats';
 import type { Logger } from '../log.js';
+import { encodeMessage, type MessageEncoder } from './encode.js';
 import { BLOCK_STREAM, BLOCK_SUBJECT, MAX_PAYLOAD_BYTES, TX_STREAM, TX_SUBJECT } from './subjects.js';
 
 /** What ts-proto generates for every message type. */
-export interface Codec<T> {
-  encode(message: T): { finish(): Uint8Array };
+export interface Codec<T> extends MessageEncoder<T> {
   decode(input: Uint8Array): T;
 }
 
@@ -191,7 +191,7 @@ async function ensureStreamsOnce(jsm: JetStreamManager, limits: StreamLimits): P
 export async function request<Req, Res>(
   nc: NatsConnection, subject: string, reqCodec: Codec<Req>, req: Req, resCodec: Codec<Res>, timeoutMs: number,
 ): Promise<Res> {
-  return requestEncoded(nc, subject, reqCodec.encode(req).finish(), resCodec, timeoutMs);
+  return requestEncoded(nc, subject, encodeMessage(reqCodec, req), resCodec, timeoutMs);
 }
 
 /**
@@ -240,7 +240,7 @@ export function serve<Req, Res>(
         res = onError(err);
       }
       try {
-        msg.respond(resCodec.encode(res).finish());
+        msg.respond(encodeMessage(resCodec, res));
       } catch (err) {
         log.error({ err, subject }, 'reply failed');
       }
@@ -253,7 +253,7 @@ export function serve<Req, Res>(
     for await (const msg of sub) {
       if (active < options.maxConcurrent) run(msg);
       else if (waiting.length < options.maxPending) waiting.push(msg);
-      else msg.respond(resCodec.encode(onError(new BusError('busy: too many pending requests', subject))).finish());
+      else msg.respond(encodeMessage(resCodec, onError(new BusError('busy: too many pending requests', subject))));
     }
   })();
   return sub;

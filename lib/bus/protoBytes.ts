@@ -36,7 +36,7 @@ export function readBytes(reader: BinaryReader): Buffer {
 /** `codec` whose decode leaves non-empty bytes fields as views into the input (see the file comment). */
 export function withViews<T>(codec: Codec<T>): Codec<T> {
   return {
-    encode: (message) => codec.encode(message),
+    encode: (message, writer) => codec.encode(message, writer),
     decode: (input) => {
       viewDepth++;
       try {

@@ -14,6 +14,7 @@ import {
 import type { LanesConfig } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
 import { BlockCutter, type ChainTip } from './blockCutter.js';
+import { encodeMessage } from '../../lib/bus/encode.js';
 
 export interface SequencerStats {
   height: bigint;
@@ -134,7 +135,7 @@ export class Sequencer {
   private async publish(block: OrderedBlock): Promise<void> {
     const hdrs = natsHeaders();
     const started = Date.now();
-    const ack = await this.js.publish(BLOCK_SUBJECT, OrderedBlock.encode(block).finish(), {
+    const ack = await this.js.publish(BLOCK_SUBJECT, encodeMessage(OrderedBlock, block), {
       msgID: `block-${block.height}`,
       expect: { lastSequence: Number(block.height - 1n), streamName: BLOCK_STREAM },
       headers: hdrs,

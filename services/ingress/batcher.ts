@@ -10,6 +10,7 @@ import { TX_SUBJECT } from '../../lib/bus/subjects.js';
 import { RpcError, RpcErrorCode, TxRejectedError } from '../../lib/chain/errors.js';
 import { TxBatch } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
+import { encodeMessage } from '../../lib/bus/encode.js';
 
 /** Stores one encoded batch durably; resolves only once it is stored. */
 export interface BatchPublisher {
@@ -166,12 +167,12 @@ export class Batcher {
     clearTimeout(batch.timer);
     const seq = this.nextSeq++;
     const msgId = `${this.options.ingressId}-${seq}`;
-    const payload = TxBatch.encode({
+    const payload = encodeMessage(TxBatch, {
       ingressId: this.options.ingressId,
       batchSeq: seq,
       txs: batch.txs,
       createdAtMs: BigInt((this.options.nowMs ?? Date.now)()),
-    }).finish();
+    });
     const publishing = this.publish(batch, payload, msgId);
     this.inFlight.add(publishing);
     void publishing.finally(() => this.inFlight.delete(publishing));

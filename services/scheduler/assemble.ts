@@ -7,6 +7,7 @@ import type { Rejection, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
 import { buildReceipts, type ReceiptInput } from '../../lib/chain/block.js';
 import type { BlockWrites } from '../../lib/exec/blockRun.js';
 import { bytesToBigint, keyToBytes } from '../../lib/state/keys.js';
+import { encodeMessage } from '../../lib/bus/encode.js';
 
 export class ResultMismatchError extends Error {
   constructor(message: string, readonly height: bigint) {
@@ -75,7 +76,7 @@ export function assembleCommit(
  * entries the commit carries (converted once).
  */
 export function encodeBlockExecuted(commit: CommitRequest): Uint8Array {
-  return BlockExecuted.encode({ height: commit.env?.number ?? 0n, writes: commit.writes }).finish();
+  return encodeMessage(BlockExecuted, { height: commit.env?.number ?? 0n, writes: commit.writes });
 }
 
 export interface EncodedCommit {
@@ -97,7 +98,7 @@ export interface EncodedCommit {
 export function encodeCommit(block: OrderedBlock, env: BlockEnv, results: TxResult[], writes: BlockWrites): EncodedCommit {
   const commit = assembleCommit(block, env, results, writes);
   return {
-    commit: CommitRequest.encode(commit).finish(), executed: encodeBlockExecuted(commit),
+    commit: encodeMessage(CommitRequest, commit), executed: encodeBlockExecuted(commit),
     txs: commit.txs.length, rejected: commit.rejections.length,
   };
 }

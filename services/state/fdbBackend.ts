@@ -51,6 +51,7 @@ import {
 } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 import { VersionedReadCache, ownedCopy } from './versionedReadCache.js';
+import { encodeMessage } from '../../lib/bus/encode.js';
 
 export const FDB_API_VERSION = 720;
 const FORMAT_VERSION = 1;
@@ -476,7 +477,7 @@ export class FdbStateBackend implements StateBackend {
     candidates.forEach((rejection, i) => {
       // A duplicate rejected after the included original must not shadow the original's receipt.
       if (included[i]!.length > 0) return;
-      tn.set(this.keys.rejection(rejection.txHash), Buffer.from(Rejection.encode(rejection).finish()));
+      tn.set(this.keys.rejection(rejection.txHash), encodeMessage(Rejection, rejection));
       stored.push(rejection);
     });
     for (const [k, v] of encoded.final) tn.set(k, v);
@@ -499,21 +500,21 @@ export class FdbStateBackend implements StateBackend {
       if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${w.key}`);
       return [this.keys.stateVersion(keyBytes, height), taggedValue(w.value)];
     });
-    bulk.push(...parted(this.keys.blockTxsOf(height), encodeFramed(record.txs.map((tx) => Tx.encode(tx).finish()))));
+    bulk.push(...parted(this.keys.blockTxsOf(height), encodeFramed(record.txs.map((tx) => encodeMessage(Tx, tx)))));
     record.txs.forEach((tx, i) => {
       const receipt: Receipt = record.receipts[i]!;
       const lookup: TxLookup = { found: true, tx, receipt, blockNumber: height, blockHash: header.hash, rejection: undefined };
-      bulk.push(...parted(this.keys.txOf(tx.hash), Buffer.from(TxLookup.encode(lookup).finish())));
+      bulk.push(...parted(this.keys.txOf(tx.hash), encodeMessage(TxLookup, lookup)));
     });
     const logEntries: Uint8Array[] = [];
     const bloom = Buffer.alloc(BLOOM_BYTES);
     for (const receipt of record.receipts) {
       if (receipt.logs.length > 0) bloomMerge(bloom, receipt.logsBloom);
       receipt.logs.forEach((log, j) => {
-        logEntries.push(LogEntry.encode({
+        logEntries.push(encodeMessage(LogEntry, {
           log, blockNumber: height, blockHash: header.hash, txHash: receipt.txHash,
           txIndex: receipt.txIndex, logIndex: receipt.firstLogIndex + j,
-        }).finish());
+        }));
       });
     }
     if (logEntries.length > 0) {
@@ -523,7 +524,7 @@ export class FdbStateBackend implements StateBackend {
     // Genesis's versions are the oldest of every key: no prune step ever starts from them.
     if (height > 0n && record.writes.length > 0) bulk.push(...parted(this.keys.changesOf(height), encodeChanges(record.writes)));
     const final: KV[] = [
-      [this.keys.header(height), Buffer.from(BlockHeader.encode(header).finish())],
+      [this.keys.header(height), encodeMessage(BlockHeader, header)],
       [this.keys.blockHash(header.hash), u64(height)],
     ];
     const meta = encodeMeta({

@@ -43,6 +43,7 @@ import {
 } from './records.js';
 import { bloomMayMatch, compileLogFilter, logMatches } from './logFilter.js';
 import { VersionedReadCache, ownedCopy } from './versionedReadCache.js';
+import { encodeMessage } from '../../lib/bus/encode.js';
 
 const FORMAT_VERSION = 1;
 const MAX_U64 = (1n << 64n) - 1n;
@@ -210,7 +211,7 @@ export class LmdbStateBackend implements StateBackend {
         // A duplicate submission rejected after (or in the same block as) the included original
         // must not shadow the original's receipt.
         if (includedHere.has(rejection.txHash.toString('hex')) || this.txs.get(rejection.txHash) !== undefined) continue;
-        this.rejections.putSync(rejection.txHash, Buffer.from(Rejection.encode(rejection).finish()));
+        this.rejections.putSync(rejection.txHash, encodeMessage(Rejection, rejection));
         storedRejections.push(rejection);
       }
       this.metaDb.putSync(META_HEAD, encoded.meta);
@@ -238,23 +239,23 @@ export class LmdbStateBackend implements StateBackend {
     const txLookups: [Buffer, Buffer][] = record.txs.map((tx, i) => {
       const receipt: Receipt = record.receipts[i]!;
       const lookup: TxLookup = { found: true, tx, receipt, blockNumber: height, blockHash: header.hash, rejection: undefined };
-      return [tx.hash, Buffer.from(TxLookup.encode(lookup).finish())];
+      return [tx.hash, encodeMessage(TxLookup, lookup)];
     });
     const logEntries: Uint8Array[] = [];
     const bloom = Buffer.alloc(BLOOM_BYTES);
     for (const receipt of record.receipts) {
       if (receipt.logs.length > 0) bloomMerge(bloom, receipt.logsBloom);
       receipt.logs.forEach((log, j) => {
-        logEntries.push(LogEntry.encode({
+        logEntries.push(encodeMessage(LogEntry, {
           log, blockNumber: height, blockHash: header.hash, txHash: receipt.txHash,
           txIndex: receipt.txIndex, logIndex: receipt.firstLogIndex + j,
-        }).finish());
+        }));
       });
     }
     return {
       stateEntries,
-      header: Buffer.from(BlockHeader.encode(header).finish()),
-      txs: encodeFramed(record.txs.map((tx) => Tx.encode(tx).finish())),
+      header: encodeMessage(BlockHeader, header),
+      txs: encodeFramed(record.txs.map((tx) => encodeMessage(Tx, tx))),
       txLookups,
       logs: logEntries.length === 0 ? null : encodeFramed(logEntries, bloom),
       // Genesis's versions are the oldest of every key: no prune step ever starts from them.

@@ -22,6 +22,7 @@ import { BLOCK_TXS_BUCKETS, createServiceMetrics, LATENCY_BUCKETS_S, timed, type
 import type { StateBackend } from './backend.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
 import { StateService } from './stateService.js';
+import { encodeMessage } from '../../lib/bus/encode.js';
 
 /** Read-side requests handled at once, and waiting beyond that before answering "busy". */
 const READ_MAX_CONCURRENT = 8;
@@ -141,7 +142,7 @@ function stateMetrics(metrics: ServiceMetrics): { onCommitted(event: BlockCommit
 
 function publishCommitted(nc: NatsConnection | null, event: BlockCommitted, log: Logger): void {
   if (nc === null || nc.isClosed()) return; // genesis, written before NATS is connected
-  const payload = BlockCommitted.encode(event).finish();
+  const payload = encodeMessage(BlockCommitted, event);
   // Always smaller than the CommitRequest it came from, which already fit MAX_PAYLOAD_BYTES.
   if (payload.length > MAX_PAYLOAD_BYTES) {
     log.error({ height: event.header?.number.toString(), bytes: payload.length }, 'BlockCommitted exceeds max payload; not published');
