@@ -19,6 +19,7 @@ import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { blockIndexes } from '../../lib/exec/requests.js';
 import { EngineSerialSide } from './engineSerialSide.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
+import { encodeMessage } from '../../lib/bus/encode.js';
 
 export type InstructionSide = 'baseline' | 'engine' | 'partition';
 
@@ -55,12 +56,13 @@ async function runPartitions(workload: InstructionWorkload, blocks: Tx[][]): Pro
   for (let b = 0; b < blocks.length; b++) {
     const txs = blocks[b]!;
     const height = BigInt(b + 1);
-    const wire = ExecRequest.encode({
+    // Encoded as the bus does (lib/bus/encode.ts), so the hop costs here what it costs there.
+    const wire = encodeMessage(ExecRequest, {
       env: blockEnv(workload.genesis, height), baseHeight: height - 1n, txs, txIndexes: blockIndexes(txs.length),
       recentHashes: [], prefetched: [], requestId: height, partition: true,
-    }).finish();
+    });
     const run = await runBlockSerially(executor, withViews(ExecRequest).decode(wire), cache, { patterns });
-    const response = ExecResponse.encode({ requestId: height, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: 'x', cpuMicros: 0n }).finish();
+    const response = encodeMessage(ExecResponse, { requestId: height, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: 'x', cpuMicros: 0n });
     // The scheduler's side of the hop, so that the partition's results are paid for as a whole.
     const writes = blockWritesOf(withViews(ExecResponse).decode(response).results);
     for (const [key, value] of writes) {

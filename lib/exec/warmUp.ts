@@ -27,6 +27,7 @@ import { AccessPatternLearner } from './accessPatterns.js';
 import { runBlockSerially } from './blockRun.js';
 import { blockIndexes } from './requests.js';
 import { CommittedStateCache } from './committedState.js';
+import { encodeMessage } from '../bus/encode.js';
 
 export interface WarmUpOptions {
   /** Transactions to run in all; 0 = no warm-up. */
@@ -88,7 +89,7 @@ export async function warmUpExecution(executors: readonly TxExecutor[], options:
     };
     const t = performance.now();
     const run = await runBlockSerially(executors[b % executors.length]!, req, cache, { patterns });
-    ExecResponse.encode({ requestId: height, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: 'warm-up', cpuMicros: 0n }).finish();
+    encodeMessage(ExecResponse, { requestId: height, results: run.results, error: '', stateRoundTrips: run.roundTrips, executorId: 'warm-up', cpuMicros: 0n });
     const microsPerTx = ((performance.now() - t) * 1000) / block.length;
     if (b === 0) report.firstBlockMicrosPerTx = microsPerTx;
     report.lastBlockMicrosPerTx = microsPerTx;
