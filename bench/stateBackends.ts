@@ -30,7 +30,7 @@ import type { Receipt, Tx } from '../gen/lanes/v1/types.js';
 import { BLOOM_BYTES, bloomAdd } from '../lib/chain/block.js';
 import { devGenesis } from '../lib/chain/genesis.js';
 import { keccak256 } from '../lib/crypto/keccak.js';
-import { EMPTY_CODE_HASH, accountKey, encodeAccount, storageKey, type StateKey } from '../lib/state/keys.js';
+import { EMPTY_CODE_HASH, KEY_ACCOUNT, accountKey, encodeAccount, keyKind, keyToBytes, storageKey, type StateKey } from '../lib/state/keys.js';
 import type { StateBackend } from '../services/state/backend.js';
 import { LmdbStateBackend } from '../services/state/lmdbBackend.js';
 import { PRUNE_BLOCKS_PER_STEP, StateService } from '../services/state/stateService.js';
@@ -129,8 +129,8 @@ function requestOf(height: number, txsPerBlock: number, keysOf = height): Commit
   const receipts: Receipt[] = [];
   for (let i = 0; i < txsPerBlock; i++) {
     for (const key of txKeys(keysOf, i, txsPerBlock)) {
-      const value = key.startsWith('01') ? encodeAccount({ nonce: 1n, balance: BigInt(height * 1000 + i + 1), codeHash: EMPTY_CODE_HASH }) : word(height + i + 1);
-      writes.push({ key: Buffer.from(key, 'hex'), value, absent: false });
+      const value = keyKind(key) === KEY_ACCOUNT ? encodeAccount({ nonce: 1n, balance: BigInt(height * 1000 + i + 1), codeHash: EMPTY_CODE_HASH }) : word(height + i + 1);
+      writes.push({ key: keyToBytes(key), value, absent: false });
     }
     const { tx, receipt } = txWithReceipt(height, i, txsPerBlock);
     txs.push(tx);

@@ -8,7 +8,7 @@
 // only computed when something reads the account (a re-execution) or the block settles. A block
 // of 500 transfers paying one coinbase then folds 500 deltas into one account value, not 500.
 import { BASE_TX_INDEX, type VersionedRead, type VersionedStateSource } from '../evm/stateView.js';
-import { decodeAccount, EMPTY_CODE_HASH, encodeAccount, type StateKey } from '../state/keys.js';
+import { decodeAccount, EMPTY_CODE_HASH, encodeAccount, keyHex, type StateKey } from '../state/keys.js';
 
 /** Which transaction (and incarnation) wrote a key last. */
 export interface WriteVersion {
@@ -48,7 +48,7 @@ export class BlockMemory implements VersionedStateSource {
    */
   commitWrites(txIndex: number, incarnation: number, writes: Iterable<[StateKey, Buffer | null]>): void {
     for (const [key, value] of writes) {
-      if (this.pending.has(key)) throw new Error(`BlockMemory: tx ${txIndex} writes ${key} over unfolded credits without reading it`);
+      if (this.pending.has(key)) throw new Error(`BlockMemory: tx ${txIndex} writes ${keyHex(key)} over unfolded credits without reading it`);
       this.latest.set(key, { txIndex, incarnation, value });
     }
   }

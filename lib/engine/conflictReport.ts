@@ -1,6 +1,6 @@
 // The per-block conflict report: how much work the engine did, which keys caused re-executions,
 // and how parallel the block could be at best (its longest dependency chain).
-import type { StateKey } from '../state/keys.js';
+import { keyHex, type StateKey } from '../state/keys.js';
 
 export interface ConflictReport {
   height: bigint;
@@ -11,8 +11,8 @@ export interface ConflictReport {
   partitions: number;
   executions: number;
   reexecutions: number;
-  /** Keys that invalidated optimistic results, most frequent first (at most TOP_KEYS). */
-  topKeys: Array<{ key: StateKey; count: number }>;
+  /** Keys that invalidated optimistic results (as keyHex spells them), most frequent first (at most TOP_KEYS). */
+  topKeys: Array<{ key: string; count: number }>;
   longestChain: number;
   /** txs / longestChain: the speed-up the dependencies allow with unlimited executors. */
   idealSpeedup: number;
@@ -52,11 +52,12 @@ export function longestChain(deps: readonly (readonly number[])[]): number {
   return best;
 }
 
-export function topKeys(counts: ReadonlyMap<StateKey, number>, limit = TOP_KEYS): Array<{ key: StateKey; count: number }> {
+/** The most frequent keys of `counts`, spelled in hex for people (ties in key order). */
+export function topKeys(counts: ReadonlyMap<StateKey, number>, limit = TOP_KEYS): Array<{ key: string; count: number }> {
   return [...counts.entries()]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, limit)
-    .map(([key, count]) => ({ key, count }));
+    .map(([key, count]) => ({ key: keyHex(key), count }));
 }
 
 /** A JSON-safe copy (bigint height as string) for logs and the report subject. */

@@ -8,14 +8,13 @@
 // touched key back into bytes through '0x' + key and another regular expression. Counted with
 // bench:instructions, that was ≈ 10 % of a plain transfer.
 //
-// Here the same methods make the same strings with Lanes' key speller (one native latin1 slice),
+// Here the same methods make the same strings with a table speller (one native latin1 slice),
 // remember what stripHexPrefix gave for the strings runTx passes every tx (the precompiles' keys
 // are the same string objects each time), and decode keys with a table. The maps, their keys and
 // every other method stay the library's, so stock and tuned methods can be mixed freely; a test
 // drives both journals through the same random operations and compares all their maps.
 import { Hardfork } from '@ethereumjs/common';
 import { Address } from '@ethereumjs/util';
-import { keyFromBytes } from '../state/keys.js';
 
 type SlotSets = Map<string, Set<string>>;
 type JournalDiff = Array<[number, [Set<string>, SlotSets, Set<string>]]>;
@@ -55,6 +54,29 @@ const HEX_VALUES = (() => {
   }
   return table;
 })();
+
+/** The two lowercase hex digits of each byte value as latin1 codes, the first digit in the low byte. */
+const HEX_PAIRS = (() => {
+  const digits = '0123456789abcdef';
+  const pairs = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) pairs[i] = digits.charCodeAt(i >> 4) | (digits.charCodeAt(i & 15) << 8);
+  return pairs;
+})();
+/** The longest journal key: a 32-byte slot. */
+const MAX_SPELLED = 32;
+const spelling = Buffer.alloc(2 * MAX_SPELLED);
+
+/** Lowercase hex of `bytes`, no 0x, as the journal spells its keys: one latin1 slice of a scratch buffer. */
+export function journalKey(bytes: Uint8Array): string {
+  if (bytes.length > MAX_SPELLED) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  let o = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const pair = HEX_PAIRS[bytes[i]!]!;
+    spelling[o++] = pair & 0xff;
+    spelling[o++] = pair >> 8;
+  }
+  return spelling.toString('latin1', 0, o);
+}
 
 /** The 20 bytes of a journal key (40 hex digits, as the journal spells addresses). */
 function addressBytes(key: string): Uint8Array {
@@ -120,14 +142,14 @@ export function tuneJournal(journal: JournalInternals): void {
   const stripped = new StrippedPrefixes();
   const methods: Partial<JournalInternals> = {
     touchAddress(this: JournalInternals, address: Address): void {
-      this.touchAccount(keyFromBytes(address.bytes));
+      this.touchAccount(journalKey(address.bytes));
     },
     isWarmedAddress(this: JournalInternals, address: Uint8Array): boolean {
-      const key = keyFromBytes(address);
+      const key = journalKey(address);
       return this.journal.has(key) || this.alwaysWarmJournal.has(key);
     },
     addWarmedAddress(this: JournalInternals, address: Uint8Array): void {
-      const key = keyFromBytes(address);
+      const key = journalKey(address);
       if (!this.journal.has(key)) {
         this.journal.set(key, new Set());
         newestDiff(this)[0].add(key);
@@ -135,20 +157,20 @@ export function tuneJournal(journal: JournalInternals): void {
       if (this.accessList !== undefined && !this.accessList.has(key)) this.accessList.set(key, new Set());
     },
     isWarmedStorage(this: JournalInternals, address: Uint8Array, slot: Uint8Array): boolean {
-      const key = keyFromBytes(address);
+      const key = journalKey(address);
       const slots = this.journal.get(key);
-      if (slots !== undefined && slots.has(keyFromBytes(slot))) return true;
+      if (slots !== undefined && slots.has(journalKey(slot))) return true;
       const always = this.alwaysWarmJournal.get(key);
-      return always !== undefined && always.has(keyFromBytes(slot));
+      return always !== undefined && always.has(journalKey(slot));
     },
     addWarmedStorage(this: JournalInternals, address: Uint8Array, slot: Uint8Array): void {
-      const key = keyFromBytes(address);
+      const key = journalKey(address);
       let slots = this.journal.get(key);
       if (slots === undefined) {
         this.addWarmedAddress(address);
         slots = this.journal.get(key)!;
       }
-      const slotKey = keyFromBytes(slot);
+      const slotKey = journalKey(slot);
       if (!slots.has(slotKey)) {
         slots.add(slotKey);
         const bySlot = newestDiff(this)[1];

@@ -20,9 +20,11 @@ import {
   KEY_ACCOUNT,
   KEY_STORAGE,
   accountKey,
+  addressPart,
   codeKey,
   decodeAccount,
   encodeAccount,
+  keyHex,
   storageKey,
   type StateKey,
 } from '../state/keys.js';
@@ -74,9 +76,8 @@ interface AccountState {
 type Current = AccountState | Buffer | null;
 
 const MISSING = Symbol('missing');
-// Keys are lowercase hex: the kind is their first byte, two characters.
-const ACCOUNT_KEY_KIND_CHAR = KEY_ACCOUNT.toString(16).padStart(2, '0').charCodeAt(1);
-const STORAGE_KEY_PREFIX = KEY_STORAGE.toString(16).padStart(2, '0');
+// A key's first character is its kind byte (keys.ts).
+const STORAGE_KEY_PREFIX = String.fromCharCode(KEY_STORAGE);
 const EMPTY_BYTES = new Uint8Array(0);
 
 /** Bound on nested checkpoints: the EVM's call depth is 1024, plus runTx's own two. */
@@ -84,11 +85,6 @@ const CHECKPOINT_DEPTH_MAX = 1100;
 
 function notSupported(name: string): Error {
   return new Error(`JournaledStateView.${name}: not supported (the view has no trie)`);
-}
-
-function addressHex(address: Address): string {
-  const b = address.bytes;
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 function isEmptyAccountState(a: AccountState): boolean {
@@ -222,9 +218,9 @@ export class JournaledStateView implements StateManagerInterface {
         continue;
       }
       const cur = this.current.get(key);
-      if (cur === undefined) throw new Error(`JournaledStateView: dirty key ${key} has no value`);
+      if (cur === undefined) throw new Error(`JournaledStateView: dirty key ${keyHex(key)} has no value`);
       let value: Buffer | null;
-      if (key.charCodeAt(1) === ACCOUNT_KEY_KIND_CHAR) {
+      if (key.charCodeAt(0) === KEY_ACCOUNT) {
         const a = cur as AccountState | null;
         value = a === null || isEmptyAccountState(a) ? null : encodeAccount(a);
       } else {
@@ -350,7 +346,7 @@ export class JournaledStateView implements StateManagerInterface {
   }
 
   private wipeWrittenStorage(address: Address): void {
-    const prefix = STORAGE_KEY_PREFIX + addressHex(address);
+    const prefix = STORAGE_KEY_PREFIX + addressPart(address.bytes);
     const toWipe: StateKey[] = [];
     for (const key of this.dirty) {
       if (key.startsWith(prefix) && this.current.get(key) !== null) toWipe.push(key);

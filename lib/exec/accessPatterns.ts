@@ -9,7 +9,7 @@
 //   is the sender, the called contract or an address-shaped calldata word and p a small slot.
 // Patterns are hints: a wrong or missing one costs a round trip, never correctness.
 import { keccak256 } from '../crypto/keccak.js';
-import { keyKind, KEY_STORAGE, storageKey, type StateKey } from '../state/keys.js';
+import { keyAddress, keyKind, keySlotPart, KEY_STORAGE, storageKey, type StateKey } from '../state/keys.js';
 
 const MAX_MAPPING_SLOT = 16;
 /** Calldata words scanned for addresses: enough for a router's path (words 6 and 7 of a swap). */
@@ -159,9 +159,9 @@ export class AccessPatternLearner {
     for (const key of readKeys) {
       p.constantCounts.set(key, (p.constantCounts.get(key) ?? 0) + 1);
       if (keyKind(key) !== KEY_STORAGE) continue;
-      const match = derived.get(key.slice(42));
+      const match = derived.get(keySlotPart(key));
       if (match !== undefined) {
-        const address = key.slice(2, 42);
+        const address = keyAddress(key).toString('hex');
         // A contract named in the calldata is recorded by position: the next call may name another.
         const word = words.find((w) => w.address.toString('hex') === address);
         const contractWord = word === undefined ? -1 : word.index;
@@ -245,7 +245,8 @@ export class AccessPatternLearner {
 }
 
 /**
- * Every flat and nested mapping slot the call's sources could address, by slot hex. Computed only
+ * Every flat and nested mapping slot the call's sources could address, by the slot's bytes as
+ * latin1 (as keySlotPart gives them). Computed only
  * while a pattern learns (its first LEARN_CALLS calls): at most 10 sources give 16·10 + 16·10·9
  * keccak256s, a few milliseconds, a few times per (contract, selector).
  */
@@ -254,10 +255,10 @@ function derivedSlots(sources: ReadonlyArray<{ from: number; key: Buffer }>): Ma
   for (const outer of sources) {
     for (let slot = 0; slot < MAX_MAPPING_SLOT; slot++) {
       const flat = mappingSlot(outer.key, slot);
-      derived.set(flat.toString('hex'), { from: outer.from, slot });
+      derived.set(flat.toString('latin1'), { from: outer.from, slot });
       for (const inner of sources) {
         if (inner === outer) continue;
-        derived.set(mappingSlot(inner.key, flat).toString('hex'), { from: outer.from, slot, innerFrom: inner.from });
+        derived.set(mappingSlot(inner.key, flat).toString('latin1'), { from: outer.from, slot, innerFrom: inner.from });
       }
     }
   }

@@ -6,7 +6,7 @@ import { TxStatus, type BlockEnv as WireBlockEnv, type ExecRequest, type TxResul
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { blockCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { BlockEnv, TxExecutor, TxOutcome } from '../evm/index.js';
-import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, type StateKey } from '../state/keys.js';
+import { accountHasCode, accountKey, bigintToBytes, bytesToBigint, codeKey, decodeAccount, KEY_ACCOUNT, keyKind, type StateKey } from '../state/keys.js';
 import { AccessPatternLearner } from './accessPatterns.js';
 import type { CommittedStateCache } from './committedState.js';
 import { BlockOverlaySource } from './overlaySource.js';
@@ -151,7 +151,7 @@ function predictLikelyKeys(req: ExecRequest, calls: readonly TxCallFields[], pat
  */
 function codeKeysOf(callees: Iterable<StateKey>, predicted: readonly StateKey[], committed: CommittedStateCache, height: bigint): Set<StateKey> {
   const codes = new Set<StateKey>();
-  for (const key of [...callees, ...predicted.filter((k) => k.startsWith('01'))]) {
+  for (const key of [...callees, ...predicted.filter((k) => keyKind(k) === KEY_ACCOUNT)]) {
     const value = committed.peek(key, height);
     if (value === undefined || value === null || !accountHasCode(value)) continue;
     codes.add(codeKey(decodeAccount(value).codeHash));

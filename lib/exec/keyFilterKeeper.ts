@@ -6,7 +6,7 @@ import { KeyFilterRequest, KeyFilterResponse } from '../../gen/lanes/v1/bus.js';
 import { request } from '../bus/nats.js';
 import { STATE_KEY_FILTER_SUBJECT } from '../bus/subjects.js';
 import type { Logger } from '../log.js';
-import { KeyFilter } from '../state/keyFilter.js';
+import { KEY_FILTER_FORM, KeyFilter } from '../state/keyFilter.js';
 import type { CommittedStateCache } from './committedState.js';
 
 /** Requests come at most this often: a filter is up to 7.5 MB. */
@@ -24,6 +24,7 @@ export interface NoKeyFilter {
 export async function requestKeyFilter(nc: NatsConnection, timeoutMs: number): Promise<KeyFilter | NoKeyFilter> {
   const res = await request(nc, STATE_KEY_FILTER_SUBJECT, KeyFilterRequest, {}, KeyFilterResponse, timeoutMs);
   if (res.error !== '') return { reason: res.error, building: res.building };
+  if (res.keyForm !== KEY_FILTER_FORM) return { reason: `the state writer's filter hashes keys of form ${res.keyForm}, this process form ${KEY_FILTER_FORM}`, building: false };
   return KeyFilter.from({ height: res.height, added: Number(res.added), capacity: Number(res.capacity), hashes: res.hashes, bits: res.bits });
 }
 

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
+import { keyFromHex } from '../state/keys.js';
 import { describe, expect, it } from 'vitest';
 import { PackedSetError, packReads, packWrites, unpackReads, unpackWrites } from './packedSets.js';
 
 const key = fc.oneof(
-  fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => '01' + Buffer.from(a).toString('hex')),
-  fc.uint8Array({ minLength: 52, maxLength: 52 }).map((a) => '02' + Buffer.from(a).toString('hex')),
-  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => '03' + Buffer.from(a).toString('hex')),
+  fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => keyFromHex('01' + Buffer.from(a).toString('hex'))),
+  fc.uint8Array({ minLength: 52, maxLength: 52 }).map((a) => keyFromHex('02' + Buffer.from(a).toString('hex'))),
+  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => keyFromHex('03' + Buffer.from(a).toString('hex'))),
 );
 
 describe('packed read-sets and write-sets', () => {
@@ -20,12 +21,12 @@ describe('packed read-sets and write-sets', () => {
   });
 
   it('refuses a packed set that does not hold together', () => {
-    const reads = packReads(new Map([['01' + '11'.repeat(20), { txIndex: 3, incarnation: 1 }]]));
+    const reads = packReads(new Map([[keyFromHex('01' + '11'.repeat(20)), { txIndex: 3, incarnation: 1 }]]));
     expect(() => unpackReads(reads.subarray(0, reads.length - 1))).toThrow(PackedSetError); // truncated
     expect(() => unpackReads(Buffer.from([60, 1, 2]))).toThrow(/overruns/);
     expect(() => unpackReads(Buffer.from([0]))).toThrow(/key of 0 bytes/);
     expect(() => unpackReads(Buffer.from([1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]))).toThrow(/varint/);
-    const writes = packWrites(new Map([['01' + '11'.repeat(20), Buffer.alloc(72, 1)]]));
+    const writes = packWrites(new Map([[keyFromHex('01' + '11'.repeat(20)), Buffer.alloc(72, 1)]]));
     expect(() => unpackWrites(writes.subarray(0, writes.length - 1))).toThrow(/overruns/);
     const flag = Buffer.from(writes);
     flag[22] = 2;
@@ -33,7 +34,7 @@ describe('packed read-sets and write-sets', () => {
   });
 
   it('copies values out, so they do not pin the message they came in', () => {
-    const packed = packWrites(new Map([['02' + '22'.repeat(52), Buffer.alloc(32, 9)]]));
+    const packed = packWrites(new Map([[keyFromHex('02' + '22'.repeat(52)), Buffer.alloc(32, 9)]]));
     const [[, value]] = unpackWrites(packed) as Array<[string, Buffer]>;
     packed.fill(0);
     expect(value).toEqual(Buffer.alloc(32, 9));

@@ -12,7 +12,7 @@
 // Decoding checks every length against the buffer and throws PackedSetError on a malformed one;
 // the engine then treats the answer as one that does not fit (the block runs serially).
 import type { VersionedRead } from '../evm/stateView.js';
-import { keyFromRange, StateKeyBytes, type StateKey } from '../state/keys.js';
+import { keyFromRange, writeKey, type StateKey } from '../state/keys.js';
 
 export class PackedSetError extends Error {
   override readonly name = 'PackedSetError';
@@ -24,8 +24,6 @@ export interface PackedRead {
   incarnation: number;
 }
 
-/** Key bytes of recurring keys, shared (never written into). */
-const keyBytes = new StateKeyBytes(1 << 16);
 /** The set being packed; grown when a set needs more, copied out when done. */
 let scratch = Buffer.allocUnsafe(16 << 10);
 
@@ -48,11 +46,9 @@ function putVarint(value: number, at: number): number {
 }
 
 function putKey(key: StateKey, at: number): number {
-  const bytes = keyBytes.bytes(key);
-  if (bytes.length > 255) throw new PackedSetError(`state key of ${bytes.length} bytes cannot be packed`);
-  scratch[at] = bytes.length;
-  bytes.copy(scratch, at + 1);
-  return at + 1 + bytes.length;
+  if (key.length > 255) throw new PackedSetError(`state key of ${key.length} bytes cannot be packed`);
+  scratch[at] = key.length;
+  return writeKey(key, scratch, at + 1);
 }
 
 const done = (used: number): Buffer => Buffer.from(scratch.subarray(0, used));
@@ -60,7 +56,7 @@ const done = (used: number): Buffer => Buffer.from(scratch.subarray(0, used));
 export function packReads(reads: ReadonlyMap<StateKey, Pick<VersionedRead, 'txIndex' | 'incarnation'>>): Buffer {
   let o = 0;
   for (const [key, v] of reads) {
-    room(o, 1 + key.length / 2 + 10);
+    room(o, 1 + key.length + 10);
     o = putKey(key, o);
     o = putVarint(v.txIndex + 1, o);
     o = putVarint(v.incarnation, o);
@@ -72,7 +68,7 @@ export function packWrites(writes: ReadonlyMap<StateKey, Buffer | null>): Buffer
   let o = 0;
   for (const [key, value] of writes) {
     const length = value === null ? 0 : value.length;
-    room(o, 1 + key.length / 2 + 1 + 5 + length);
+    room(o, 1 + key.length + 1 + 5 + length);
     o = putKey(key, o);
     scratch[o++] = value === null ? 1 : 0;
     o = putVarint(length, o);

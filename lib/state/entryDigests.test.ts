@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
+import { keyFromHex, keyToBytes } from './keys.js';
 import { describe, expect, it } from 'vitest';
 import { EntryDigests, MAX_REMEMBERED_INPUT } from './entryDigests.js';
 import { FOLD_IN_WASM, foldDigests, foldInJs } from './latticeFold.js';
@@ -32,14 +33,14 @@ describe('EntryDigests', () => {
 
   it('finds an entry of a state key by its key: a key\'s new entry takes the place of its old one', () => {
     const entry = (key: string, value: number): Buffer => {
-      const keyBytes = Buffer.from(key, 'hex');
+      const keyBytes = keyToBytes(key);
       const length = Buffer.alloc(4);
       length.writeUInt32BE(keyBytes.length, 0);
       return Buffer.concat([length, keyBytes, Buffer.alloc(32, value)]);
     };
-    const slot = '02' + '22'.repeat(20) + '00'.repeat(31) + '01'; // a fixed slot: its last bytes are a small number
-    const other = '02' + '33'.repeat(20) + '00'.repeat(31) + '01'; // the same slot of another contract
-    const account = '01' + '44'.repeat(20);
+    const slot = keyFromHex('02' + '22'.repeat(20) + '00'.repeat(31) + '01'); // a fixed slot: its last bytes are a small number
+    const other = keyFromHex('02' + '33'.repeat(20) + '00'.repeat(31) + '01'); // the same slot of another contract
+    const account = keyFromHex('01' + '44'.repeat(20));
     const digests = new EntryDigests(8);
     for (const [k, v] of [[slot, 1], [other, 1], [account, 1]] as const) digests.put(entry(k, v), digest(v));
     for (const k of [slot, other, account]) expect(digests.get(entry(k, 1), false)).toBeDefined();

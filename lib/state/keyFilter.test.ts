@@ -1,14 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeyFilter, KeyHashes, MIN_FILTER_KEYS } from './keyFilter.js';
-import type { StateKey } from './keys.js';
+import { keyFromHex, type StateKey } from './keys.js';
 
-const storageKey = (n: number): StateKey => '02' + 'ab'.repeat(20) + n.toString(16).padStart(64, '0');
+const storageKey = (n: number): StateKey => keyFromHex('02' + 'ab'.repeat(20) + n.toString(16).padStart(64, '0'));
 
 describe('KeyFilter', () => {
   it('never says "never written" of a key it was given, across a copy', () => {
     fc.assert(fc.property(fc.array(fc.uint8Array({ minLength: 20, maxLength: 52 }), { maxLength: 300 }), (raw) => {
-      const keys = raw.map((b) => '02' + Buffer.from(b).toString('hex'));
+      const keys = raw.map((b) => keyFromHex('02' + Buffer.from(b).toString('hex')));
       const filter = KeyFilter.create(1_000, 5n);
       for (const k of keys) filter.add(k);
       const copy = KeyFilter.from(filter.data());

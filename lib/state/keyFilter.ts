@@ -21,6 +21,14 @@ export const MIN_FILTER_KEYS = 100_000;
 /** The second hash's seed: a key's bits are h1 + i·h2 (Kirsch-Mitzenmacher), for i below the hash count. */
 const H2_SEED = 0x5bd1e995;
 
+/**
+ * How a filter hashes keys: form 2 hashes their characters as they are now, one per byte
+ * (keys.ts); form 0, the default of a message from before forms, hashed the hex spelling. A
+ * filter goes from the state writer to schedulers and executors, which may run another version
+ * during an upgrade: a filter of another form would say "never written" of keys that were.
+ */
+export const KEY_FILTER_FORM = 2;
+
 /** FNV-1a over the key's characters, with a seed. */
 function fnv(key: string, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;

@@ -2,45 +2,60 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import {
-  accountHasCode, accountKey, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, encodeAccount, keyFromBytes, keyToBytes, readUintBE,
-  StateKeyBytes, storageKey, writeUintBE,
+  accountHasCode, accountKey, addressPart, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, encodeAccount, KEY_ACCOUNT, KEY_CODE,
+  KEY_STORAGE, keyAddress, keyFromBytes, keyFromHex, keyFromRange, keyHex, keyKind, keySlot, keySlotPart, keyToBytes,
+  readUintBE, storageKey, writeKey, writeUintBE,
 } from './keys.js';
 
 describe('key spelling', () => {
-  it('gives lowercase hex with the kind byte first, for any bytes, and keyFromBytes of any length', () => {
-    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  it('gives one character per byte, the kind byte first, for any bytes, and keyFromBytes of any length', () => {
+    const latin1 = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
     for (let i = 0; i < 500; i++) {
       const address = randomBytes(20);
       const slot = randomBytes(32);
-      expect(accountKey(address)).toBe('01' + hex(address));
-      expect(storageKey(address, slot)).toBe('02' + hex(address) + hex(slot));
-      expect(codeKey(slot)).toBe('03' + hex(slot));
+      expect(accountKey(address)).toBe('\x01' + latin1(address));
+      expect(storageKey(address, slot)).toBe('\x02' + latin1(address) + latin1(slot));
+      expect(codeKey(slot)).toBe('\x03' + latin1(slot));
+      expect(keyToBytes(storageKey(address, slot))).toEqual(Buffer.concat([Buffer.from([2]), address, slot]));
+      expect(keyHex(accountKey(address))).toBe('01' + address.toString('hex'));
+      expect(keyFromHex(keyHex(codeKey(slot)))).toBe(codeKey(slot));
       const raw = randomBytes(i % 70); // past 53 bytes, the longest key, too
-      expect(keyFromBytes(raw)).toBe(hex(raw));
+      expect(keyFromBytes(raw)).toBe(latin1(raw));
+      expect(keyToBytes(keyFromBytes(raw))).toEqual(raw);
+      const at = i % 5;
+      expect(keyFromRange(Buffer.concat([randomBytes(at), raw, randomBytes(3)]), at, at + raw.length)).toBe(latin1(raw));
+      const out = Buffer.alloc(raw.length + 2, 0xee);
+      expect(writeKey(keyFromBytes(raw), out, 1)).toBe(raw.length + 1);
+      expect(out.subarray(1, raw.length + 1)).toEqual(raw);
+      expect(out[raw.length + 1]).toBe(0xee);
     }
     // A key made right after another is not a view of the same scratch bytes.
     const a = accountKey(Buffer.alloc(20, 0xab));
     accountKey(Buffer.alloc(20, 0xcd));
-    expect(a).toBe('01' + 'ab'.repeat(20));
+    expect(keyHex(a)).toBe('01' + 'ab'.repeat(20));
     expect(() => accountKey(Buffer.alloc(19))).toThrow(/20 bytes/);
+    expect(() => keyFromHex('0')).toThrow(/not hex/);
+    expect(() => keyFromHex('zz')).toThrow(/not hex/);
   });
-});
 
-describe('StateKeyBytes', () => {
-  it('gives the bytes keyToBytes gives, the same Buffer for a key seen before, and starts over past its bound', () => {
-    const memo = new StateKeyBytes(2);
-    const a = accountKey(Buffer.alloc(20, 0xaa));
-    const b = storageKey(Buffer.alloc(20, 0xbb), Buffer.alloc(32, 0x01));
-    const c = accountKey(Buffer.alloc(20, 0xcc));
-    const first = memo.bytes(a);
-    expect(first).toEqual(keyToBytes(a));
-    expect(keyFromBytes(first)).toBe(a);
-    expect(memo.bytes(a)).toBe(first);
-    expect(memo.bytes(b)).toEqual(keyToBytes(b));
-    expect(memo.bytes(c)).toEqual(keyToBytes(c)); // third key: the memo was full and starts over
-    expect(memo.bytes(a)).not.toBe(first);
-    expect(memo.bytes(a)).toEqual(first);
-    expect(() => new StateKeyBytes(0)).toThrow(/maxEntries/);
+  it('reads the kind, address and slot back, and orders keys as their bytes', () => {
+    const address = randomBytes(20);
+    const slot = randomBytes(32);
+    const key = storageKey(address, slot);
+    expect(keyKind(key)).toBe(KEY_STORAGE);
+    expect(keyKind(accountKey(address))).toBe(KEY_ACCOUNT);
+    expect(keyKind(codeKey(slot))).toBe(KEY_CODE);
+    expect(keyAddress(key)).toEqual(address);
+    expect(keyAddress(accountKey(address))).toEqual(address);
+    expect(keySlot(key)).toEqual(slot);
+    expect(keySlotPart(key)).toBe(slot.toString('latin1'));
+    expect(key.startsWith('\x02' + addressPart(address))).toBe(true);
+    fc.assert(fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.uint8Array({ minLength: 20, maxLength: 20 }), (x, y) => {
+      const byBytes = Math.sign(Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      const a = accountKey(x);
+      const b = accountKey(y);
+      expect(a < b ? -1 : a > b ? 1 : 0).toBe(byBytes);
+    }), { numRuns: 500 });
   });
 });
 

@@ -5,8 +5,9 @@
 //   0x02 ‖ address(20) ‖ slot(32) → storage value, 32 bytes BE; a zero value is stored as absent
 //   0x03 ‖ codeHash(32)           → contract code (content-addressed, written once)
 //
-// An absent account is the empty account (nonce 0, balance 0, empty code). In memory, keys are
-// lowercase hex strings without 0x (`StateKey`) so they can index Maps cheaply and compare stably.
+// An absent account is the empty account (nonce 0, balance 0, empty code). In memory a key is a
+// string of one character per byte (`StateKey`, its bytes as latin1), so it indexes Maps cheaply
+// and compares in byte order; keyHex spells it for people.
 
 export type StateKey = string;
 
@@ -28,44 +29,28 @@ export interface AccountValue {
   codeHash: Uint8Array;
 }
 
-// Keys are spelled into one scratch buffer and made a string by a single latin1 decode: about
-// half the cost of Buffer#toString('hex') on a fresh view plus concatenation, and the EVM's state
-// view makes dozens of keys per transaction (≈ 4 % of an executor's busy time before).
-/** The two lowercase hex digits of each byte value as latin1 codes, the first digit in the low byte. */
-const HEX_PAIRS = (() => {
-  const digits = '0123456789abcdef';
-  const pairs = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) pairs[i] = digits.charCodeAt(i >> 4) | (digits.charCodeAt(i & 15) << 8);
-  return pairs;
-})();
+// Keys are spelled into one scratch buffer and made a string by a single latin1 decode. One
+// character per byte: a storage key is a 53-character string, where its hex spelling was 106,
+// and every Map a key indexes hashes and compares its characters (the EVM's state view makes
+// dozens of keys per transaction, and each crosses several Maps on its way to a commit).
 /** The longest key (a storage key: kind, address, slot) is 53 bytes. */
 const MAX_KEY_BYTES = 53;
-const spelling = Buffer.alloc(2 * MAX_KEY_BYTES);
+const spelling = Buffer.alloc(MAX_KEY_BYTES);
 
-/** Writes the hex digits of `bytes` into `spelling` from `offset`; returns the offset after them. */
+/** Copies `bytes` into `spelling` from `offset`; returns the offset after them. */
 function spell(bytes: Uint8Array, offset: number): number {
   let o = offset;
-  for (let i = 0; i < bytes.length; i++) {
-    const pair = HEX_PAIRS[bytes[i]!]!;
-    spelling[o++] = pair & 0xff;
-    spelling[o++] = pair >> 8;
-  }
+  for (let i = 0; i < bytes.length; i++) spelling[o++] = bytes[i]!;
   return o;
 }
 
-/** Spells a key: its kind byte (1–3, so '0' and one digit), then the parts' bytes. */
+/** Spells a key: its kind byte (1–3), then the parts' bytes. */
 function spellKey(kind: number, first: Uint8Array, second?: Uint8Array): StateKey {
-  spelling[0] = 0x30;
-  spelling[1] = 0x30 + kind;
-  let o = spell(first, 2);
+  spelling[0] = kind;
+  let o = spell(first, 1);
   if (second !== undefined) o = spell(second, o);
   return spelling.toString('latin1', 0, o);
 }
-
-const hexOf = (bytes: Uint8Array): string => {
-  if (bytes.length > MAX_KEY_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-  return spelling.toString('latin1', 0, spell(bytes, 0));
-};
 
 export function accountKey(address: Uint8Array): StateKey {
   if (address.length !== 20) throw new Error(`accountKey: address must be 20 bytes, got ${address.length}`);
@@ -83,57 +68,70 @@ export function codeKey(codeHash: Uint8Array): StateKey {
   return spellKey(KEY_CODE, codeHash);
 }
 
+/** The key's kind byte: KEY_ACCOUNT, KEY_STORAGE or KEY_CODE. */
 export function keyKind(key: StateKey): number {
-  return parseInt(key.slice(0, 2), 16);
+  return key.charCodeAt(0);
 }
 
 /** Address of an account or storage key. */
 export function keyAddress(key: StateKey): Buffer {
-  return Buffer.from(key.slice(2, 42), 'hex');
+  return Buffer.from(key.slice(1, 21), 'latin1');
+}
+
+/** The slot of a storage key (its last 32 bytes). */
+export function keySlot(key: StateKey): Buffer {
+  return Buffer.from(key.slice(21), 'latin1');
+}
+
+/** The part of a storage key after its address (the slot), as a string: a Map key for slots. */
+export function keySlotPart(key: StateKey): string {
+  return key.slice(21);
+}
+
+/** An address as account and storage keys spell it after their kind byte (a prefix for startsWith). */
+export function addressPart(address: Uint8Array): string {
+  return keyFromBytes(address);
 }
 
 export function keyToBytes(key: StateKey): Buffer {
-  return Buffer.from(key, 'hex');
+  return Buffer.from(key, 'latin1');
 }
 
-/**
- * keyToBytes behind a bounded memo, for hot paths that convert the same keys block after block
- * (every result's write-set and read-set): a Map lookup instead of a hex decode into a fresh
- * Buffer. The Buffers it returns are shared: callers must not write into them. Past
- * `maxEntries` the memo starts over.
- */
-export class StateKeyBytes {
-  private readonly memo = new Map<StateKey, Buffer>();
+/** A key as lowercase hex (no 0x): how logs, reports and error messages show it. */
+export function keyHex(key: StateKey): string {
+  return Buffer.from(key, 'latin1').toString('hex');
+}
 
-  constructor(private readonly maxEntries: number) {
-    if (!(maxEntries >= 1)) throw new Error(`StateKeyBytes: maxEntries must be >= 1, got ${maxEntries}`);
-  }
-
-  bytes(key: StateKey): Buffer {
-    let b = this.memo.get(key);
-    if (b === undefined) {
-      if (this.memo.size >= this.maxEntries) this.memo.clear();
-      b = Buffer.from(key, 'hex');
-      this.memo.set(key, b);
-    }
-    return b;
-  }
+/** The key whose bytes the hex string spells (keyHex's inverse, for fixtures and input). */
+export function keyFromHex(hex: string): StateKey {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new Error(`keyFromHex: not hex: ${hex}`);
+  return Buffer.from(hex, 'hex').toString('latin1');
 }
 
 export function keyFromBytes(bytes: Uint8Array): StateKey {
-  return hexOf(bytes);
+  if (bytes.length > MAX_KEY_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return spelling.toString('latin1', 0, spell(bytes, 0));
 }
 
 /** keyFromBytes of bytes[from, to), without a view object for them (decoding packed read/write sets). */
 export function keyFromRange(bytes: Uint8Array, from: number, to: number): StateKey {
-  if (to - from > MAX_KEY_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('hex');
+  if (to - from > MAX_KEY_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
   let o = 0;
-  for (let i = from; i < to; i++) {
-    const pair = HEX_PAIRS[bytes[i]!]!;
-    spelling[o++] = pair & 0xff;
-    spelling[o++] = pair >> 8;
-  }
+  for (let i = from; i < to; i++) spelling[o++] = bytes[i]!;
   return spelling.toString('latin1', 0, o);
+}
+
+/** Writes `key`'s bytes into out[offset…); returns the offset after them. Throws on a character that is not a byte. */
+export function writeKey(key: StateKey, out: Uint8Array, offset: number): number {
+  let o = offset;
+  let all = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    all |= c;
+    out[o++] = c;
+  }
+  if (all > 0xff) throw new Error(`state key is not one byte per character: ${JSON.stringify(key)}`);
+  return o;
 }
 
 /** Bytes a big-endian integer can have and still be summed exactly as a float64, in two parts of 6. */

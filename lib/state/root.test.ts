@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
+import { keyFromHex, keyToBytes } from './keys.js';
 import { describe, expect, it } from 'vitest';
 import { EntryDigests } from './entryDigests.js';
 import { LATTICE_BYTES, LATTICE_LANES, StateRootAccumulator } from './root.js';
@@ -9,7 +10,7 @@ class PlainLattice {
   readonly lanes = new Array<number>(LATTICE_LANES).fill(0);
 
   private static entry(key: string, value: Uint8Array): number[] {
-    const keyBytes = Buffer.from(key, 'hex');
+    const keyBytes = keyToBytes(key);
     const length = Buffer.alloc(4);
     length.writeUInt32BE(keyBytes.length, 0);
     const out = createHash('shake256', { outputLength: LATTICE_BYTES }).update(Buffer.concat([length, keyBytes, value])).digest();
@@ -28,9 +29,9 @@ class PlainLattice {
   }
 }
 
-const ACCOUNT = '01' + '11'.repeat(20);
-const SLOT = '02' + '22'.repeat(20) + '33'.repeat(32);
-const CODE = '03' + '44'.repeat(32);
+const ACCOUNT = keyFromHex('01' + '11'.repeat(20));
+const SLOT = keyFromHex('02' + '22'.repeat(20) + '33'.repeat(32));
+const CODE = keyFromHex('03' + '44'.repeat(32));
 
 describe('StateRootAccumulator', () => {
   it('keeps the root of fixed entries (a change here changes every chain\'s roots)', () => {
@@ -46,8 +47,8 @@ describe('StateRootAccumulator', () => {
 
   it('equals the plain definition over random updates, deletions and unchanged writes, and survives serialize', () => {
     const key = fc.oneof(
-      fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => '01' + Buffer.from(a).toString('hex')),
-      fc.uint8Array({ minLength: 52, maxLength: 52 }).map((a) => '02' + Buffer.from(a).toString('hex')),
+      fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => keyFromHex('01' + Buffer.from(a).toString('hex'))),
+      fc.uint8Array({ minLength: 52, maxLength: 52 }).map((a) => keyFromHex('02' + Buffer.from(a).toString('hex'))),
       fc.constantFrom(ACCOUNT, SLOT, CODE),
     );
     const value = fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 72 }), fc.uint8Array({ minLength: 200, maxLength: 600 }));
@@ -69,7 +70,7 @@ describe('StateRootAccumulator', () => {
 
   it('gives the same lattice with remembered entry digests, however few are kept', () => {
     // Keys rewritten again and again (the remembered case), with small and large capacities.
-    const key = fc.constantFrom(ACCOUNT, SLOT, CODE, '01' + '55'.repeat(20), '02' + '66'.repeat(52));
+    const key = fc.constantFrom(ACCOUNT, SLOT, CODE, keyFromHex('01' + '55'.repeat(20)), keyFromHex('02' + '66'.repeat(52)));
     const value = fc.oneof(fc.constantFrom(Buffer.alloc(32, 1), Buffer.alloc(72, 2)), fc.uint8Array({ minLength: 1, maxLength: 72 }), fc.uint8Array({ minLength: 200, maxLength: 300 }));
     const op = fc.record({ key, after: fc.option(value, { nil: null }) });
     fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: 40 }), fc.constantFrom(1, 2, 64), (ops, capacity) => {
@@ -105,8 +106,8 @@ describe('StateRootAccumulator', () => {
     expect(a.serialize().equals(b.serialize())).toBe(true);
   });
 
-  it('refuses a key that is not hex and a lattice of the wrong size', () => {
-    expect(() => new StateRootAccumulator().update('zz' + '11'.repeat(20), null, Buffer.alloc(1))).toThrow(/not hex/);
+  it('refuses a key that is not one byte per character and a lattice of the wrong size', () => {
+    expect(() => new StateRootAccumulator().update('\u0101' + '\x11'.repeat(20), null, Buffer.alloc(1))).toThrow(/not one byte per character/);
     expect(() => new StateRootAccumulator(Buffer.alloc(10))).toThrow(/2048 bytes/);
   });
 });

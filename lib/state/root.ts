@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { EntryDigests } from './entryDigests.js';
 import { foldDigests } from './latticeFold.js';
-import type { StateKey } from './keys.js';
+import { writeKey, type StateKey } from './keys.js';
 
 export const LATTICE_LANES = 1024;
 export const LATTICE_BYTES = LATTICE_LANES * 2;
@@ -32,15 +32,15 @@ const scratch = Buffer.alloc(SCRATCH_BYTES);
  * length. `bytes`: the key's bytes, if the caller has them (they must be the key's).
  */
 function writeEntryInput(key: StateKey, value: Uint8Array, out: Buffer, offset: number, bytes?: Uint8Array): number {
-  const keyBytes = key.length >>> 1;
+  const keyBytes = key.length;
   out.writeUInt32BE(keyBytes, offset);
   if (bytes !== undefined && bytes.length === keyBytes) out.set(bytes, offset + 4);
-  else if (out.write(key, offset + 4, keyBytes, 'hex') !== keyBytes) throw new Error(`state root: key is not hex: ${key}`);
+  else writeKey(key, out, offset + 4);
   out.set(value, offset + 4 + keyBytes);
   return 4 + keyBytes + value.length;
 }
 
-const entryInputBytes = (key: StateKey, value: Uint8Array): number => 4 + (key.length >>> 1) + value.length;
+const entryInputBytes = (key: StateKey, value: Uint8Array): number => 4 + key.length + value.length;
 
 function digestOf(input: Uint8Array): Buffer {
   return createHash('shake256', { outputLength: LATTICE_BYTES }).update(input).digest();
@@ -76,7 +76,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** One entry's change: `before`/`after` are null when the entry is absent. */
 export interface RootChange {
   key: StateKey;
-  /** The key's bytes, when the caller has them (spares decoding the hex key). */
+  /** The key's bytes, when the caller has them (spares copying them out of the key). */
   keyBytes?: Uint8Array | undefined;
   before: Uint8Array | null;
   after: Uint8Array | null;

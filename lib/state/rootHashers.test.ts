@@ -6,20 +6,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyFromHex, keyToBytes } from './keys.js';
 import { StateRootAccumulator, frameChanges, latticeOfFramed, type RootChange } from './root.js';
 import { MAX_FAILURES, MIN_CHANGES_FOR_THREADS, RootHashers, RootHashersError, threadOf } from './rootHashers.js';
 
 const key = fc.oneof(
-  fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => '01' + Buffer.from(a).toString('hex')),
-  fc.uint8Array({ minLength: 52, maxLength: 52 }).map((a) => '02' + Buffer.from(a).toString('hex')),
-  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => '03' + Buffer.from(a).toString('hex')),
+  fc.uint8Array({ minLength: 20, maxLength: 20 }).map((a) => keyFromHex('01' + Buffer.from(a).toString('hex'))),
+  fc.uint8Array({ minLength: 52, maxLength: 52 }).map((a) => keyFromHex('02' + Buffer.from(a).toString('hex'))),
+  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => keyFromHex('03' + Buffer.from(a).toString('hex'))),
 );
 // Short values, and code longer than the accumulator's scratch buffer.
 const value = fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 72 }), fc.uint8Array({ minLength: 300, maxLength: 700 }));
-// With the key's bytes or without (the framing then decodes the hex key).
+// With the key's bytes or without (the framing then copies the key's characters).
 const change = fc.record({ key, before: fc.option(value, { nil: null }), after: fc.option(value, { nil: null }), same: fc.boolean(), withBytes: fc.boolean() })
   .map(({ key: k, before, after, same, withBytes }): RootChange => ({
-    key: k, before: same && after !== null ? Uint8Array.from(after) : before, after, ...(withBytes ? { keyBytes: Buffer.from(k, 'hex') } : {}),
+    key: k, before: same && after !== null ? Uint8Array.from(after) : before, after, ...(withBytes ? { keyBytes: keyToBytes(k) } : {}),
   }));
 
 function onThisThread(start: StateRootAccumulator, changes: readonly RootChange[]): Buffer {
@@ -56,7 +57,7 @@ describe('RootHashers', () => {
 
   it('gives the service thread\'s lattice with 1, 2 and 3 threads, over blocks split into parts', async () => {
     const start = new StateRootAccumulator();
-    start.update('01' + '11'.repeat(20), null, Buffer.alloc(72, 3));
+    start.update(keyFromHex('01' + '11'.repeat(20)), null, Buffer.alloc(72, 3));
     for (const threads of [1, 2, 3]) {
       const hashers = pool(threads);
       await fc.assert(fc.asyncProperty(fc.array(change, { minLength: MIN_CHANGES_FOR_THREADS, maxLength: 4 * MIN_CHANGES_FOR_THREADS }), async (changes) => {
@@ -69,10 +70,10 @@ describe('RootHashers', () => {
   });
 
   it('sends each key to the same thread, whose remembered digests make a rewrite one digest, with the same lattice', async () => {
-    expect([0, 1, 2].map((t) => threadOf('02' + 'ab'.repeat(48) + '0000000' + t, 3))).toEqual([0, 1, 2]);
-    expect(threadOf('01' + 'ab'.repeat(20), 1)).toBe(0);
+    expect([0, 1, 2].map((t) => threadOf(keyFromHex('02' + 'ab'.repeat(48) + '0000000' + t), 3))).toEqual([0, 1, 2]);
+    expect(threadOf(keyFromHex('01' + 'ab'.repeat(20)), 1)).toBe(0);
     const hashers = pool(3, undefined, 3 * 4_096);
-    const keys = Array.from({ length: 300 }, (_, i) => '02' + 'cd'.repeat(20) + i.toString(16).padStart(64, '0'));
+    const keys = Array.from({ length: 300 }, (_, i) => keyFromHex('02' + 'cd'.repeat(20) + i.toString(16).padStart(64, '0')));
     const word = (n: number): Buffer => Buffer.alloc(32, n);
     const service = new StateRootAccumulator();
     const threads = new StateRootAccumulator();
@@ -109,7 +110,7 @@ describe('RootHashers', () => {
     };
     await check(); // both threads started
     // A call of many large code values, all for thread 1: it dies on it, before hashing.
-    const big = Array.from({ length: 20_000 }, (_, i): RootChange => ({ key: '03' + (2 * i + 1).toString(16).padStart(64, '0'), before: null, after: Buffer.alloc(600, i) }));
+    const big = Array.from({ length: 20_000 }, (_, i): RootChange => ({ key: keyFromHex('03' + (2 * i + 1).toString(16).padStart(64, '0')), before: null, after: Buffer.alloc(600, i) }));
     expect(big.every((c) => threadOf(c.key, 2) === 1)).toBe(true);
     await expect(hashers.delta(big)).rejects.toBeInstanceOf(RootHashersError);
     await check();

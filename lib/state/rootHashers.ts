@@ -99,9 +99,12 @@ class Slot {
   }
 }
 
-/** The thread a key's entries go to, the same every block: by its last 8 hex digits (an address's or a hashed slot's: spread evenly). */
+/** The thread a key's entries go to, the same every block: by its last 4 bytes, big-endian (an address's or a hashed slot's: spread evenly). */
 export function threadOf(key: StateKey, threads: number): number {
-  return threads === 1 ? 0 : Number.parseInt(key.slice(-8), 16) % threads;
+  if (threads === 1) return 0;
+  const n = key.length;
+  const last = ((key.charCodeAt(n - 4) << 24) | (key.charCodeAt(n - 3) << 16) | (key.charCodeAt(n - 2) << 8) | key.charCodeAt(n - 1)) >>> 0;
+  return last % threads;
 }
 
 export class RootHashers {

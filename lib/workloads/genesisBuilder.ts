@@ -6,7 +6,7 @@
 import { keccak256 } from '../crypto/keccak.js';
 import { DEV_COINBASE, genesisStateEntries, type Genesis, type GenesisAccount } from '../chain/genesis.js';
 import { ReferenceExecutor, type BlockEnv } from '../evm/index.js';
-import { decodeAccount, keyKind, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, EMPTY_CODE_HASH } from '../state/keys.js';
+import { decodeAccount, keyAddress, keyKind, keySlot, keyToBytes, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, EMPTY_CODE_HASH } from '../state/keys.js';
 import { signEip1559, type BenchAccount } from './signer.js';
 
 export const GENESIS_TIMESTAMP_SEC = 1_700_000_000n;
@@ -93,19 +93,19 @@ export class GenesisBuilder {
       const kind = keyKind(key);
       if (kind === KEY_ACCOUNT) {
         const account = decodeAccount(value);
-        const address = key.slice(2, 42);
+        const address = keyAddress(key).toString('hex');
         const codeHash = Buffer.from(account.codeHash);
         accounts.set(address, {
           address: Buffer.from(address, 'hex'), balance: account.balance, nonce: account.nonce,
           ...(codeHash.equals(EMPTY_CODE_HASH) ? {} : { codeHashHex: codeHash.toString('hex') }),
         });
       } else if (kind === KEY_CODE) {
-        code.set(key.slice(2), value);
+        code.set(keyToBytes(key).subarray(1).toString('hex'), value);
       } else if (kind === KEY_STORAGE) {
-        const address = key.slice(2, 42);
+        const address = keyAddress(key).toString('hex');
         let slots = storage.get(address);
         if (slots === undefined) storage.set(address, slots = new Map());
-        slots.set(key.slice(42), value);
+        slots.set(keySlot(key).toString('hex'), value);
       }
     }
     for (const [address, slots] of this.extraStorage) {

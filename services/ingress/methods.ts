@@ -3,7 +3,7 @@
 import type { Common } from '@ethereumjs/common';
 import { decodeTransaction } from '../../lib/chain/decode.js';
 import { ExecutionRevertedError, RpcError, RpcErrorCode, invalidParams, limitExceeded } from '../../lib/chain/errors.js';
-import { accountKey, codeKey, decodeAccount, EMPTY_CODE_HASH, storageKey } from '../../lib/state/keys.js';
+import { accountKey, codeKey, decodeAccount, EMPTY_CODE_HASH, keyToBytes, storageKey } from '../../lib/state/keys.js';
 import type { BlockResponse, CallRequest, TopicFilter, TxLookup } from '../../gen/lanes/v1/bus.js';
 import type { BlockHeader } from '../../gen/lanes/v1/types.js';
 import type { IngressBackend } from './backend.js';
@@ -108,7 +108,7 @@ function parseBool(value: unknown, what: string): boolean {
 // State
 
 async function readAccount(address: Buffer, height: bigint | 'latest', ctx: MethodContext): Promise<{ nonce: bigint; balance: bigint; codeHash: Uint8Array }> {
-  const { entries } = await ctx.backend.readState([Buffer.from(accountKey(address), 'hex')], height);
+  const { entries } = await ctx.backend.readState([keyToBytes(accountKey(address))], height);
   const entry = entries[0]!;
   if (entry.absent || entry.value.length === 0) return { nonce: 0n, balance: 0n, codeHash: EMPTY_CODE_HASH };
   return decodeAccount(entry.value);
@@ -362,14 +362,14 @@ export const METHODS: ReadonlyMap<string, MethodHandler> = new Map<string, Metho
     const height = await stateHeight(p[1], ctx);
     const account = await readAccount(address, height, ctx);
     if (Buffer.compare(Buffer.from(account.codeHash), EMPTY_CODE_HASH) === 0) return '0x';
-    const { entries } = await ctx.backend.readState([Buffer.from(codeKey(account.codeHash), 'hex')], height);
+    const { entries } = await ctx.backend.readState([keyToBytes(codeKey(account.codeHash))], height);
     return data(entries[0]?.value ?? Buffer.alloc(0));
   }],
   ['eth_getStorageAt', async (p, ctx) => {
     arity(p, 2, 3);
     const address = parseAddress(p[0], 'address');
     const slot = parseSlot(p[1]);
-    const { entries } = await ctx.backend.readState([Buffer.from(storageKey(address, slot), 'hex')], await stateHeight(p[2], ctx));
+    const { entries } = await ctx.backend.readState([keyToBytes(storageKey(address, slot))], await stateHeight(p[2], ctx));
     const entry = entries[0]!;
     return fixedData(entry.absent ? Buffer.alloc(0) : entry.value, 32);
   }],

@@ -5,7 +5,7 @@ import type { Common } from '@ethereumjs/common';
 import { checkAgainstAccount, checkSize, checkStatic, type AdmissionLimits, type AccountSnapshot } from '../../lib/chain/admission.js';
 import { decodeTransaction, type DecodedTx } from '../../lib/chain/decode.js';
 import { RpcError, RpcErrorCode, TxRejectedError } from '../../lib/chain/errors.js';
-import { accountKey, decodeAccount } from '../../lib/state/keys.js';
+import { accountKey, decodeAccount, keyToBytes } from '../../lib/state/keys.js';
 import type { Logger } from '../../lib/log.js';
 import type { IngressBackend } from './backend.js';
 import type { Batcher } from './batcher.js';
@@ -123,7 +123,7 @@ export class TxSubmitter {
     if (reads.length === 0) return;
     const unique = new Map<string, Buffer>();
     for (const read of reads) for (const sender of read.senders) unique.set(sender.toString('hex'), sender);
-    const keys = [...unique.values()].map((sender) => Buffer.from(accountKey(sender), 'hex'));
+    const keys = [...unique.values()].map((sender) => keyToBytes(accountKey(sender)));
     this.backend.readState(keys, 'latest').then(({ entries }) => {
       const accounts = new Map<string, AccountSnapshot>();
       let i = 0;

@@ -4,6 +4,7 @@ import type {
   BlockCommitted, BlockRequest, BlockResponse, CallRequest, CallResponse, ConflictReportResponse, HeadResponse, LogsRequest, LogsResponse, TxLookup,
 } from '../../gen/lanes/v1/bus.js';
 import type { BlockHeader, Receipt, StateEntry, Tx } from '../../gen/lanes/v1/types.js';
+import { keyFromBytes } from '../../lib/state/keys.js';
 import type { BlockCommittedListener, IngressBackend } from './backend.js';
 
 export interface StoredBlock {
@@ -24,7 +25,7 @@ export class InMemoryBackend implements IngressBackend {
     return {
       height: height === 0n ? BigInt(Math.max(0, this.blocks.length - 1)) : height,
       entries: keys.map((key) => {
-        const value = this.state.get(key.toString('hex'));
+        const value = this.state.get(keyFromBytes(key));
         return value === undefined ? { key, value: Buffer.alloc(0), absent: true } : { key, value, absent: false };
       }),
     };

@@ -8,7 +8,7 @@ import type { BlockEnv } from '../../gen/lanes/v1/bus.js';
 import type { Log, Rejection, Tx } from '../../gen/lanes/v1/types.js';
 import { buildBlockHeader, buildReceipts } from '../../lib/chain/block.js';
 import { devGenesis } from '../../lib/chain/genesis.js';
-import { EMPTY_CODE_HASH, accountKey, codeKey, encodeAccount, storageKey, type StateKey } from '../../lib/state/keys.js';
+import { EMPTY_CODE_HASH, accountKey, codeKey, encodeAccount, keyToBytes, storageKey, type StateKey } from '../../lib/state/keys.js';
 import { LATTICE_BYTES } from '../../lib/state/root.js';
 import {
   HeightFenceError, HeightNotCommittedError, HeightPrunedError, type CommitRecord, type StateBackend, type StateWrite,
@@ -319,12 +319,12 @@ export function describeBackendConformance(name: string, harness: BackendHarness
       for (let h = 1n; h <= 6n; h++) {
         const res = await service.commitBlock({
           env: envOf(h), orderedDigest: Buffer.from(keccak_256(Buffer.from(`w${h}`))), txs: [], receipts: [], rejections: [],
-          writes: [{ key: Buffer.from(key, 'hex'), value: word(Number(h)), absent: false }], lastTxStreamSeq: h,
+          writes: [{ key: keyToBytes(key), value: word(Number(h)), absent: false }], lastTxStreamSeq: h,
         });
         expect(res.error).toBe('');
       }
       await service.commitBlock({ env: envOf(6n), orderedDigest: Buffer.from(keccak_256(Buffer.from('w6'))), txs: [], receipts: [], rejections: [], writes: [], lastTxStreamSeq: 6n }); // waits for the prune queued after block 6
-      const read = (height: bigint) => service.read({ height, keys: [Buffer.from(key, 'hex')], latest: false });
+      const read = (height: bigint) => service.read({ height, keys: [keyToBytes(key)], latest: false });
       expect(await backend.oldestReadable()).toBe(4n);
       expect(service.oldestReadableHeight).toBe(4n);
       expect((await read(4n)).entries[0]!.value).toEqual(word(4));
@@ -340,7 +340,7 @@ export function describeBackendConformance(name: string, harness: BackendHarness
       const service = await StateService.open({ backend, genesis, limits, log });
       const req = (height: bigint, keys: StateKey[]) => ({
         env: envOf(height), orderedDigest: Buffer.from(keccak_256(Buffer.from(`d${height}`))), txs: [], receipts: [], rejections: [],
-        writes: keys.map((k, i) => ({ key: Buffer.from(k, 'hex'), value: word(i + Number(height)), absent: false })), lastTxStreamSeq: height,
+        writes: keys.map((k, i) => ({ key: keyToBytes(k), value: word(i + Number(height)), absent: false })), lastTxStreamSeq: height,
       });
       const keys = Array.from({ length: 50 }, (_, i) => storageKey(addr(3), word(i)));
       const r1 = await service.commitBlock(req(1n, keys));
@@ -352,7 +352,7 @@ export function describeBackendConformance(name: string, harness: BackendHarness
       const reopened = await StateService.open({ backend, genesis, limits, log });
       expect(reopened.height).toBe(2n);
       expect(reopened.headHeader.stateRoot).toEqual(r2.header!.stateRoot);
-      const read = await reopened.read({ height: 1n, keys: [Buffer.from(keys[0]!, 'hex')], latest: false });
+      const read = await reopened.read({ height: 1n, keys: [keyToBytes(keys[0]!)], latest: false });
       expect(read.entries[0]!.value).toEqual(word(1));
       backend = { close: () => reopened.close() } as StateBackend; // closed through the service by afterEach
     });

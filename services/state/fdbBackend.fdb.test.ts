@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CommitRequest } from '../../gen/lanes/v1/bus.js';
 import { devGenesis } from '../../lib/chain/genesis.js';
-import { storageKey, type StateKey } from '../../lib/state/keys.js';
+import { keyToBytes, storageKey, type StateKey } from '../../lib/state/keys.js';
 import { REPO_ROOT, testFdb, uniquePrefix } from '../../test/support/fdb.js';
 import { HeightNotCommittedError, HeightPrunedError } from './backend.js';
 import { addr, describeBackendConformance, recordOf, txOf, word } from './backendConformance.js';
@@ -190,7 +190,7 @@ if (found.skip !== null) {
         baseFeePerGas: Buffer.from([7]), prevRandao: Buffer.alloc(32, 1), chainId: genesis.chainId,
       },
       orderedDigest: Buffer.from(keccak_256(Buffer.from('crash'))), txs: [], receipts: [], rejections: [],
-      writes: keys.map((k, i) => ({ key: Buffer.from(k, 'hex'), value: word(i + 1), absent: false })), lastTxStreamSeq: 7n,
+      writes: keys.map((k, i) => ({ key: keyToBytes(k), value: word(i + 1), absent: false })), lastTxStreamSeq: 7n,
     };
 
     /** Runs the child until it reports chunk `pauseAt` ('last' = every chunk, before publishing), then SIGKILLs it. */
@@ -275,7 +275,7 @@ if (found.skip !== null) {
         expect(again.error).toBe('');
         expect(again.header?.stateRoot).toEqual(expected.header?.stateRoot);
         expect(again.header?.hash).toEqual(expected.header?.hash);
-        expect((await service.read({ height: 1n, keys: keys.map((k) => Buffer.from(k, 'hex')), latest: false })).entries.map((e) => e.value))
+        expect((await service.read({ height: 1n, keys: keys.map((k) => keyToBytes(k)), latest: false })).entries.map((e) => e.value))
           .toEqual(keys.map((_, i) => word(i + 1)));
         expect((await service.commitBlock(request)).alreadyCommitted).toBe(true);
         await service.close();

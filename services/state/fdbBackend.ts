@@ -38,7 +38,7 @@ import * as fdb from 'foundationdb';
 import { LogEntry, TxLookup } from '../../gen/lanes/v1/bus.js';
 import { BlockHeader, Rejection, Tx, type Receipt } from '../../gen/lanes/v1/types.js';
 import { BLOOM_BYTES, HASH_BYTES, bloomMerge } from '../../lib/chain/block.js';
-import { keyToBytes, type StateKey } from '../../lib/state/keys.js';
+import { keyFromBytes, keyHex, keyToBytes, type StateKey } from '../../lib/state/keys.js';
 import { LATTICE_BYTES } from '../../lib/state/root.js';
 import {
   HeightFenceError, HeightNotCommittedError, HeightPrunedError, StateCorruptionError,
@@ -316,7 +316,7 @@ export class FdbStateBackend implements StateBackend {
     const ranges = keys.map((key) => {
       const keyBytes = keyToBytes(key);
       const expected = STATE_KEY_BYTES[keyBytes[0] ?? -1];
-      if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${key}`);
+      if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${keyHex(key)}`);
       return [this.keys.stateVersion(keyBytes, height), this.keys.stateEnd(keyBytes)] as const;
     });
     const [oldest, results] = await this.run(`read ${keys.length} state keys at height ${height}`, (tn) => Promise.all([
@@ -497,7 +497,7 @@ export class FdbStateBackend implements StateBackend {
     const bulk: KV[] = record.writes.map((w) => {
       const keyBytes = writeKeyBytes(w);
       const expected = STATE_KEY_BYTES[keyBytes[0] ?? -1];
-      if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${w.key}`);
+      if (expected === undefined || keyBytes.length !== expected) throw new Error(`invalid state key ${keyHex(w.key)}`);
       return [this.keys.stateVersion(keyBytes, height), taggedValue(w.value)];
     });
     bulk.push(...parted(this.keys.blockTxsOf(height), encodeFramed(record.txs.map((tx) => encodeMessage(Tx, tx)))));
@@ -605,7 +605,7 @@ export class FdbStateBackend implements StateBackend {
         const keyBytes = versioned.subarray(prefix, versioned.length - 8);
         if (previous !== null && previous.equals(keyBytes)) continue;
         previous = Buffer.from(keyBytes);
-        batch.push(keyBytes.toString('hex'));
+        batch.push(keyFromBytes(keyBytes));
       }
       if (batch.length > 0) yield batch;
       if (rows.length < batchKeys) return;

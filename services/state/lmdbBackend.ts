@@ -30,7 +30,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { LogEntry, TxLookup } from '../../gen/lanes/v1/bus.js';
 import { BlockHeader, Rejection, Tx, type Receipt } from '../../gen/lanes/v1/types.js';
 import { BLOOM_BYTES, HASH_BYTES, bloomMerge } from '../../lib/chain/block.js';
-import { keyToBytes, type StateKey } from '../../lib/state/keys.js';
+import { keyFromBytes, keyHex, keyToBytes, type StateKey } from '../../lib/state/keys.js';
 import { LATTICE_BYTES } from '../../lib/state/root.js';
 import {
   HeightFenceError, HeightNotCommittedError, HeightPrunedError, StateCorruptionError,
@@ -88,7 +88,7 @@ export function versionedStateKey(keyBytes: Uint8Array, height: bigint): Buffer 
 function checkStateKey(keyBytes: Buffer, key: StateKey): void {
   const expected = STATE_KEY_BYTES[keyBytes[0] ?? -1];
   if (expected === undefined || keyBytes.length !== expected) {
-    throw new Error(`invalid state key ${key}: kind ${keyBytes[0]} with ${keyBytes.length} bytes`);
+    throw new Error(`invalid state key ${keyHex(key)}: kind ${keyBytes[0]} with ${keyBytes.length} bytes`);
   }
 }
 
@@ -182,7 +182,7 @@ export class LmdbStateBackend implements StateBackend {
       const version = MAX_U64 - k.readBigUInt64BE(keyBytes.length);
       const v = entry.value;
       if (v[0] === TAG_ABSENT) return { value: null, version };
-      if (v[0] !== TAG_PRESENT) throw new StateCorruptionError(`bad value tag ${v[0]} for ${key}`, 'state');
+      if (v[0] !== TAG_PRESENT) throw new StateCorruptionError(`bad value tag ${v[0]} for ${keyHex(key)}`, 'state');
       return { value: ownedCopy(v.subarray(1)), version }; // may live on in the cache
     }
     return { value: null, version: -1n };
@@ -314,7 +314,7 @@ export class LmdbStateBackend implements StateBackend {
       const keyBytes = versioned.subarray(0, versioned.length - 8);
       if (previous !== null && previous.equals(keyBytes)) continue;
       previous = Buffer.from(keyBytes);
-      batch.push(keyBytes.toString('hex'));
+      batch.push(keyFromBytes(keyBytes));
       if (batch.length >= batchKeys) {
         yield batch;
         batch = [];

@@ -23,6 +23,7 @@ import type { StateBackend } from './backend.js';
 import { LmdbStateBackend } from './lmdbBackend.js';
 import { StateService } from './stateService.js';
 import { encodeMessage } from '../../lib/bus/encode.js';
+import { KEY_FILTER_FORM } from '../../lib/state/keyFilter.js';
 
 /** Read-side requests handled at once, and waiting beyond that before answering "busy". */
 const READ_MAX_CONCURRENT = 8;
@@ -179,7 +180,7 @@ function serveAll(nc: NatsConnection, service: StateService, log: Logger, commit
       () => ({ height: 0n, header: undefined, lastTxStreamSeq: 0n })),
     // The writer's: it alone sees every commit. One at a time (up to MAX_KEY_FILTER_KEYS × 10 bits each).
     on(STATE_KEY_FILTER_SUBJECT, KeyFilterRequest, KeyFilterResponse, () => service.keyFilterResponse(),
-      (err) => ({ height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: errorText(err), building: false }),
+      (err) => ({ height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: errorText(err), building: false, keyForm: KEY_FILTER_FORM }),
       { maxConcurrent: 1, maxPending: 4 }),
     // Not in the queue group: exactly one state instance commits (the fence rejects a second).
     on(STATE_COMMIT_SUBJECT, CommitRequest, CommitResponse, (req) => timed(commitSeconds, () => service.commitBlock(req)),

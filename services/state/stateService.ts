@@ -17,11 +17,11 @@ import { ADDRESS_BYTES, BLOOM_BYTES, HASH_BYTES, blockBodyRoots, buildBlockHeade
 import { genesisStateEntries, type Genesis } from '../../lib/chain/genesis.js';
 import type { Logger } from '../../lib/log.js';
 import {
-  ACCOUNT_VALUE_BYTES, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, decodeAccount, isEmptyAccount, keyFromBytes,
+  ACCOUNT_VALUE_BYTES, KEY_ACCOUNT, KEY_CODE, KEY_STORAGE, decodeAccount, isEmptyAccount, keyFromBytes, keyHex,
   type StateKey,
 } from '../../lib/state/keys.js';
 import { LATTICE_BYTES, StateRootAccumulator, type RootChange } from '../../lib/state/root.js';
-import { KeyFilter, KeyHashes } from '../../lib/state/keyFilter.js';
+import { KEY_FILTER_FORM, KeyFilter, KeyHashes } from '../../lib/state/keyFilter.js';
 import { RootHashers } from '../../lib/state/rootHashers.js';
 import { EntryDigests } from '../../lib/state/entryDigests.js';
 import { HeightFenceError, HeightPrunedError, StateCorruptionError, type StateBackend, type StateWrite } from './backend.js';
@@ -161,10 +161,10 @@ function canonicalWrite(entry: StateEntry): StateWrite | string {
   const value = entry.value;
   switch (entry.key[0]) {
     case KEY_ACCOUNT:
-      if (value.length !== ACCOUNT_VALUE_BYTES) return `account ${key}: value must be ${ACCOUNT_VALUE_BYTES} bytes, got ${value.length}`;
+      if (value.length !== ACCOUNT_VALUE_BYTES) return `account ${keyHex(key)}: value must be ${ACCOUNT_VALUE_BYTES} bytes, got ${value.length}`;
       return { key, keyBytes, value: isEmptyAccount(decodeAccount(value)) ? null : value };
     case KEY_STORAGE:
-      if (value.length !== 32) return `storage ${key}: value must be 32 bytes, got ${value.length}`;
+      if (value.length !== 32) return `storage ${keyHex(key)}: value must be 32 bytes, got ${value.length}`;
       return { key, keyBytes, value: value.every((b) => b === 0) ? null : value };
     default:
       return { key, keyBytes, value };
@@ -326,11 +326,11 @@ export class StateService {
   /** The key filter for the scheduler (lanes.state.keyfilter). */
   keyFilterResponse(): KeyFilterResponse {
     const filter = this.keyFilter;
-    if (filter === null) return { height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: `no key filter: ${this.keyFilterMissing}`, building: this.keyFilterBuild !== null };
+    if (filter === null) return { height: 0n, added: 0n, capacity: 0n, hashes: 0, bits: Buffer.alloc(0), error: `no key filter: ${this.keyFilterMissing}`, building: this.keyFilterBuild !== null, keyForm: KEY_FILTER_FORM };
     const data = filter.data();
     return {
       height: data.height, added: BigInt(data.added), capacity: BigInt(data.capacity), hashes: data.hashes,
-      bits: Buffer.from(data.bits.buffer, data.bits.byteOffset, data.bits.byteLength), error: '', building: false,
+      bits: Buffer.from(data.bits.buffer, data.bits.byteOffset, data.bits.byteLength), error: '', building: false, keyForm: KEY_FILTER_FORM,
     };
   }
 
@@ -412,7 +412,7 @@ export class StateService {
     for (const entry of req.writes) {
       const write = canonicalWrite(entry);
       if (typeof write === 'string') return fail(write);
-      if (seen.has(write.key)) return fail(`key ${write.key} written twice in one block`);
+      if (seen.has(write.key)) return fail(`key ${keyHex(write.key)} written twice in one block`);
       seen.add(write.key);
       writes.push(write);
     }
