@@ -12,7 +12,7 @@
 // Decoding checks every length against the buffer and throws PackedSetError on a malformed one;
 // the engine then treats the answer as one that does not fit (the block runs serially).
 import type { VersionedRead } from '../evm/stateView.js';
-import { keyFromRange, writeKey, type StateKey } from '../state/keys.js';
+import { keyFromRange, StateKeyBytes, type StateKey } from '../state/keys.js';
 
 export class PackedSetError extends Error {
   override readonly name = 'PackedSetError';
@@ -45,10 +45,15 @@ function putVarint(value: number, at: number): number {
   return o;
 }
 
+/** Key bytes of recurring keys, shared (never written into). */
+const keyBytes = new StateKeyBytes(1 << 16);
+
 function putKey(key: StateKey, at: number): number {
-  if (key.length > 255) throw new PackedSetError(`state key of ${key.length} bytes cannot be packed`);
-  scratch[at] = key.length;
-  return writeKey(key, scratch, at + 1);
+  const bytes = keyBytes.bytes(key);
+  if (bytes.length > 255) throw new PackedSetError(`state key of ${bytes.length} bytes cannot be packed`);
+  scratch[at] = bytes.length;
+  bytes.copy(scratch, at + 1);
+  return at + 1 + bytes.length;
 }
 
 const done = (used: number): Buffer => Buffer.from(scratch.subarray(0, used));

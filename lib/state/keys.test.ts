@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import {
   accountHasCode, accountKey, addressPart, bytesToBigint, codeKey, decodeAccount, EMPTY_CODE_HASH, encodeAccount, KEY_ACCOUNT, KEY_CODE,
   KEY_STORAGE, keyAddress, keyFromBytes, keyFromHex, keyFromRange, keyHex, keyKind, keySlot, keySlotPart, keyToBytes,
-  readUintBE, storageKey, writeKey, writeUintBE,
+  readUintBE, StateKeyBytes, storageKey, writeKey, writeUintBE,
 } from './keys.js';
 
 describe('key spelling', () => {
@@ -23,7 +23,9 @@ describe('key spelling', () => {
       expect(keyFromBytes(raw)).toBe(latin1(raw));
       expect(keyToBytes(keyFromBytes(raw))).toEqual(raw);
       const at = i % 5;
-      expect(keyFromRange(Buffer.concat([randomBytes(at), raw, randomBytes(3)]), at, at + raw.length)).toBe(latin1(raw));
+      const around = Buffer.concat([randomBytes(at), raw, randomBytes(3)]);
+      expect(keyFromRange(around, at, at + raw.length)).toBe(latin1(raw));
+      expect(keyFromRange(new Uint8Array(around), at, at + raw.length)).toBe(latin1(raw)); // not only Buffers
       const out = Buffer.alloc(raw.length + 2, 0xee);
       expect(writeKey(keyFromBytes(raw), out, 1)).toBe(raw.length + 1);
       expect(out.subarray(1, raw.length + 1)).toEqual(raw);
@@ -56,6 +58,24 @@ describe('key spelling', () => {
       const b = accountKey(y);
       expect(a < b ? -1 : a > b ? 1 : 0).toBe(byBytes);
     }), { numRuns: 500 });
+  });
+});
+
+describe('StateKeyBytes', () => {
+  it('gives the bytes keyToBytes gives, the same Buffer for a key seen before, and starts over past its bound', () => {
+    const memo = new StateKeyBytes(2);
+    const a = accountKey(Buffer.alloc(20, 0xaa));
+    const b = storageKey(Buffer.alloc(20, 0xbb), Buffer.alloc(32, 0x01));
+    const c = accountKey(Buffer.alloc(20, 0xcc));
+    const first = memo.bytes(a);
+    expect(first).toEqual(keyToBytes(a));
+    expect(keyFromBytes(first)).toBe(a);
+    expect(memo.bytes(accountKey(Buffer.alloc(20, 0xaa)))).toBe(first); // an equal key made anew
+    expect(memo.bytes(b)).toEqual(keyToBytes(b));
+    expect(memo.bytes(c)).toEqual(keyToBytes(c)); // third key: the memo was full and starts over
+    expect(memo.bytes(a)).not.toBe(first);
+    expect(memo.bytes(a)).toEqual(first);
+    expect(() => new StateKeyBytes(0)).toThrow(/maxEntries/);
   });
 });
 

@@ -37,19 +37,29 @@ export interface AccountValue {
 const MAX_KEY_BYTES = 53;
 const spelling = Buffer.alloc(MAX_KEY_BYTES);
 
-/** Copies `bytes` into `spelling` from `offset`; returns the offset after them. */
-function spell(bytes: Uint8Array, offset: number): number {
-  let o = offset;
-  for (let i = 0; i < bytes.length; i++) spelling[o++] = bytes[i]!;
-  return o;
-}
+/**
+ * bytes[start, end) as a latin1 string: Node's own Buffer.prototype.latin1Slice, which
+ * toString('latin1', …) reaches after its encoding switch (about half the time for a key), and
+ * which takes any Uint8Array. Undocumented, so looked up once with toString as the fallback.
+ */
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
+const nativeLatin1Slice = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice;
+const latin1Slice: Latin1Slice = typeof nativeLatin1Slice === 'function'
+  ? nativeLatin1Slice
+  : function (this: Uint8Array, start: number, end: number): string {
+    return Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString('latin1', start, end);
+  };
 
 /** Spells a key: its kind byte (1–3), then the parts' bytes. */
 function spellKey(kind: number, first: Uint8Array, second?: Uint8Array): StateKey {
   spelling[0] = kind;
-  let o = spell(first, 1);
-  if (second !== undefined) o = spell(second, o);
-  return spelling.toString('latin1', 0, o);
+  spelling.set(first, 1);
+  let o = 1 + first.length;
+  if (second !== undefined) {
+    spelling.set(second, o);
+    o += second.length;
+  }
+  return latin1Slice.call(spelling, 0, o);
 }
 
 export function accountKey(address: Uint8Array): StateKey {
@@ -109,16 +119,37 @@ export function keyFromHex(hex: string): StateKey {
 }
 
 export function keyFromBytes(bytes: Uint8Array): StateKey {
-  if (bytes.length > MAX_KEY_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  return spelling.toString('latin1', 0, spell(bytes, 0));
+  return latin1Slice.call(bytes, 0, bytes.length);
 }
 
 /** keyFromBytes of bytes[from, to), without a view object for them (decoding packed read/write sets). */
 export function keyFromRange(bytes: Uint8Array, from: number, to: number): StateKey {
-  if (to - from > MAX_KEY_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
-  let o = 0;
-  for (let i = from; i < to; i++) spelling[o++] = bytes[i]!;
-  return spelling.toString('latin1', 0, o);
+  return latin1Slice.call(bytes, from, to);
+}
+
+/**
+ * keyToBytes behind a bounded memo, for hot paths that convert the same keys block after block
+ * (every result's write-set and read-set): a Map lookup of a key whose hash its string already
+ * holds, then one copy, where writing it character by character costs about three times that.
+ * The Buffers it returns are shared: callers must not write into them. Past `maxEntries` the memo
+ * starts over.
+ */
+export class StateKeyBytes {
+  private readonly memo = new Map<StateKey, Buffer>();
+
+  constructor(private readonly maxEntries: number) {
+    if (!(maxEntries >= 1)) throw new Error(`StateKeyBytes: maxEntries must be >= 1, got ${maxEntries}`);
+  }
+
+  bytes(key: StateKey): Buffer {
+    let b = this.memo.get(key);
+    if (b === undefined) {
+      if (this.memo.size >= this.maxEntries) this.memo.clear();
+      b = Buffer.from(key, 'latin1');
+      this.memo.set(key, b);
+    }
+    return b;
+  }
 }
 
 /** Writes `key`'s bytes into out[offset…); returns the offset after them. Throws on a character that is not a byte. */
