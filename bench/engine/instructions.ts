@@ -102,7 +102,7 @@ async function countRun(
   const { stderr } = await run('valgrind', [
     '--tool=callgrind', `--callgrind-out-file=${out}`,
     // --perf-basic-prof names JIT code, but V8 then reports every object the GC moves: only with --top.
-    process.execPath, '--single-threaded', HASH_SEED_FLAG, ...HEAP_FLAGS, ...(nameJit ? ['--perf-basic-prof'] : []), runner, side, workloadFile, String(txs), String(blockTxs),
+    process.execPath, '--single-threaded', HASH_SEED_FLAG, ...HEAP_FLAGS, ...GC_SCHEDULE_FLAGS, ...(nameJit ? ['--perf-basic-prof'] : []), runner, side, workloadFile, String(txs), String(blockTxs),
   ], { maxBuffer: 64 << 20, cwd: dir }); // V8's logs land in the run's directory, deleted with it
   const notSerial = /not-serial-blocks (\d+)/.exec(stderr);
   if (notSerial !== null) throw new Error(`the engine ran ${notSerial[1]} blocks in parallel or fell back: they are not its serial path`);
@@ -123,6 +123,17 @@ async function countRun(
  * ≈ 60k instructions per transfer dearer in GC than it is in a service.
  */
 const HEAP_FLAGS = serviceNodeFlags('scheduler');
+
+/**
+ * What `--predictable-gc-schedule` fixes besides the semi-spaces: V8 grows the old generation's
+ * limit by a factor it derives from the GC's and the program's measured speeds (wall time), the
+ * memory reducer starts a mark-compact from a timer, and incremental marking advances from tasks
+ * as well as from allocation. Under callgrind all three depend on the host's load, so a
+ * mark-compact fell into one run and not the next: in session 32 the GC column of one build moved
+ * by ±100k per tx between runs, and the total outside GC by up to 28k. With these, two runs of the
+ * baseline (ERC-20, 10,000 accounts) counted 826.0k and 826.8k per tx, GC 51.5k in both.
+ */
+const GC_SCHEDULE_FLAGS = ['--heap-growing-percent=30', '--no-memory-reducer', '--no-incremental-marking-task'];
 
 /**
  * V8 seeds its string hashes at random in each process, and its start-up work depends on the
