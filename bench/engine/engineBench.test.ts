@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { currentThreadId, threadCpus } from '../threadAffinity.js';
+import { blocksToSettle, DEFAULT_MODE_CHOOSER_OPTIONS } from '../../lib/engine/index.js';
 import { defaultWarmupBlocks, main, type EngineBenchRow } from './engineBench.js';
 
 describe('bench:engine', () => {
@@ -37,10 +38,12 @@ describe('bench:engine', () => {
     fs.rmSync(out, { recursive: true, force: true });
   }, 120_000);
 
-  it('warms up past the mode chooser\'s warm-up, longer for more accounts, at most 20 blocks', () => {
-    expect(defaultWarmupBlocks(2, 500)).toBe(12);
-    expect(defaultWarmupBlocks(8_000, 500)).toBe(16);
-    expect(defaultWarmupBlocks(10_000, 500)).toBe(20);
-    expect(defaultWarmupBlocks(1_000_000, 500)).toBe(20);
+  it('warms up until the mode chooser has settled, whether parallel pays or not; longer for more accounts, but not past 20 blocks for them', () => {
+    const settle = Math.max(blocksToSettle(DEFAULT_MODE_CHOOSER_OPTIONS, 0.75), blocksToSettle(DEFAULT_MODE_CHOOSER_OPTIONS, 1.2));
+    expect(settle).toBeGreaterThan(DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks);
+    expect(defaultWarmupBlocks(2, 500)).toBe(settle);
+    expect(defaultWarmupBlocks(10_000, 500)).toBe(Math.max(settle, 20));
+    expect(defaultWarmupBlocks(1_000_000, 500)).toBe(Math.max(settle, 20));
+    expect(defaultWarmupBlocks(1_000_000, 10)).toBe(Math.max(settle, 20));
   });
 });

@@ -11,9 +11,10 @@
 // scheduler start empty and, in a running cluster, hold the accounts in play. (Executors warm
 // their JIT before they say hello, as in any cluster: LANES_WARMUP_TXS, lib/exec/warmUp.ts; the
 // bench process, which plays the scheduler, warms on both sides' warm-up blocks.)
-// So the default warm-up (--warmup) is 12 blocks (the mode chooser's 8 parallel warm-up
-// blocks, then a few compared), or enough for about two touches per account (at most 20 blocks
-// of 500), whichever is more: what is timed is the steady state, not a cold start.
+// So the default warm-up (--warmup) lasts until the mode chooser has settled (34 blocks: its 8
+// parallel warm-up blocks, its early comparisons and their back-off), or for about two touches
+// per account (at most 20 blocks of 500), whichever is more: what is timed is the steady state,
+// not a cold start.
 // Timed: the engine's executeBlock (partitions, validation,
 // re-execution); commits to the state service happen between blocks, untimed, because the serial
 // baseline commits nothing either. CPU per tx sums the bench process (the scheduler's role) and
@@ -34,7 +35,7 @@ import { startCluster } from '../../cli/cluster.js';
 import { request, requestEncoded } from '../../lib/bus/nats.js';
 import { BLOCK_EXECUTED_SUBJECT, STATE_BLOCK_SUBJECT, STATE_COMMIT_SUBJECT, STATE_READ_SUBJECT } from '../../lib/bus/subjects.js';
 import { genesisToJson, type Genesis } from '../../lib/chain/genesis.js';
-import { DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine, type BlockExecution } from '../../lib/engine/index.js';
+import { blocksToSettle, DEFAULT_ENGINE_OPTIONS, DEFAULT_MODE_CHOOSER_OPTIONS, HotKeyTracker, ParallelEngine, type BlockExecution } from '../../lib/engine/index.js';
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { blockIndexes } from '../../lib/exec/requests.js';
@@ -231,11 +232,18 @@ function onOff(value: string, name: string): boolean {
  */
 export const DEFAULT_TIMED_TXS: Record<WorkloadKind, number> = { transfer: 30_000, erc20: 8_000, amm: 2_500, nft: 4_000, mixed: 5_000 };
 
-/** Blocks before the mode chooser compares modes (DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks), plus a few. */
-const MIN_WARMUP_BLOCKS = DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks + 4;
+/**
+ * Blocks before the mode chooser has settled (lib/engine/modeChooser.ts, blocksToSettle: its 8
+ * parallel warm-up blocks, probes every 2 blocks until each mode has its early figures, then
+ * probes backing off to 16 blocks apart), whether parallel pays on this host or not: 34 with the
+ * default options. Until then a few blocks in every ten run in the mode not chosen; a settled
+ * chooser probes one in 17. With 20 warm-up blocks, 3–5 of an ERC-20 run's 16 timed blocks at
+ * 10,000 accounts ran serially (session 33), with 34 one.
+ */
+const MIN_WARMUP_BLOCKS = Math.max(blocksToSettle(DEFAULT_MODE_CHOOSER_OPTIONS, 0.75), blocksToSettle(DEFAULT_MODE_CHOOSER_OPTIONS, 1.2));
 
 
-/** Warm-up by accounts: about two touches per account (2 per tx), between MIN_WARMUP_BLOCKS and 20 blocks. */
+/** Warm-up: until the mode chooser settles, or about two touches per account (2 per tx, at most 20 blocks) if that is longer. */
 export function defaultWarmupBlocks(accounts: number, blockTxs: number): number {
   return Math.max(MIN_WARMUP_BLOCKS, Math.min(20, Math.ceil(accounts / blockTxs)));
 }

@@ -7,6 +7,6 @@ export {
   type BlockExecution, type EngineLog, type EngineOptions, type ExecutorPool, type LocalExecution,
 } from './engine.js';
 export { DEFAULT_HOT_KEY_OPTIONS, HotKeyTracker, type HotKeyOptions } from './hotKeys.js';
-export { DEFAULT_MODE_CHOOSER_OPTIONS, ModeChooser, type ExecutionMode, type ModeChooserOptions } from './modeChooser.js';
+export { blocksToSettle, DEFAULT_MODE_CHOOSER_OPTIONS, ModeChooser, type ExecutionMode, type ModeChooserOptions } from './modeChooser.js';
 export { planPartitions, type PartitionHints, type PartitionPlan } from './partition.js';
 export { validateReadSet, type ReadVersionEntry, type ValidationResult } from './validate.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ModeChooser } from './modeChooser.js';
+import { blocksToSettle, DEFAULT_MODE_CHOOSER_OPTIONS, ModeChooser } from './modeChooser.js';
 
 const GAS = 10_000_000n;
 
@@ -57,6 +57,28 @@ describe('ModeChooser', () => {
     expect(parallelBlocks(FAR, 200, 100)).toEqual([0, 3, 38, 73]);
     // 1.3×: not far (0.3 / 0.03 = 10 blocks ≤ probeEveryBlocks): 4 figures each, then doubling to 16.
     expect(parallelBlocks(FAR, 130, 100)).toEqual([0, 3, 6, 9, 14, 23, 40, 57, 74, 91]);
+  });
+
+  it('settles once probes have backed off to their steady distance, and from then on probes one block in probeEveryBlocks + 1', () => {
+    for (const ratio of [0.5, 0.75, 1.2, 2]) {
+      const settle = blocksToSettle(DEFAULT_MODE_CHOOSER_OPTIONS, ratio);
+      const modes = new ModeChooser(DEFAULT_MODE_CHOOSER_OPTIONS);
+      const chosen: string[] = [];
+      for (let b = 0; b < settle + 4 * 17; b++) {
+        expect(modes.settled).toBe(b >= settle);
+        const mode = modes.choose();
+        chosen.push(mode[0]!);
+        modes.record(mode, mode === 'parallel' ? ratio : 1, GAS, true);
+      }
+      const best = ratio < 1 ? 'p' : 's';
+      const before = chosen.slice(0, settle).filter((m, b) => b >= DEFAULT_MODE_CHOOSER_OPTIONS.warmupParallelBlocks && m !== best).length;
+      const after = chosen.slice(settle).filter((m) => m !== best).length;
+      expect(before).toBeGreaterThanOrEqual(2); // the start-up comparison probes often
+      expect(after).toBeLessThanOrEqual(4); // 68 blocks: at most one probe per 17
+    }
+    // Parallel worth having but not far cheaper: the early figures and the doubling take longest.
+    expect(blocksToSettle(DEFAULT_MODE_CHOOSER_OPTIONS, 0.75)).toBe(31);
+    expect(blocksToSettle(DEFAULT_MODE_CHOOSER_OPTIONS, 1.2)).toBe(34);
   });
 
   it('outvotes a cold first pair with the pairs after it', () => {

@@ -152,14 +152,28 @@ export class ModeChooser {
     const best = this.preferred();
     const changed = best !== null && this.lastBest !== null && best !== this.lastBest;
     const far = best !== null && this.isFar(best);
-    const early = this.samples.parallel < FAR_EARLY_SAMPLES || this.samples.serial < FAR_EARLY_SAMPLES
-      || (!far && (this.samples.parallel < EARLY_SAMPLES || this.samples.serial < EARLY_SAMPLES));
+    const early = this.early(far);
     if (early || (best !== null && best !== this.lastBest)) this.probeInterval = 2;
     else if (far) this.probeInterval = this.probeCap(best === 'parallel' ? 'serial' : 'parallel', best);
     else if (probe && best !== null) this.probeInterval = Math.min(this.probeInterval * 2, this.probeCap(mode, best));
     this.lastBest = best;
     // A change of choice starts its count afresh: the next block runs the new choice, not a probe of the old one.
     this.sinceProbe = probe || best === null || changed ? 0 : this.sinceProbe + 1;
+  }
+
+  /**
+   * The start-up comparison is over: the warm-up blocks have run, each mode has its early figures,
+   * and probes have backed off to their steady distance (probeEveryBlocks, or more when far).
+   */
+  get settled(): boolean {
+    const best = this.preferred();
+    return this.warmupLeft === 0 && best !== null && !this.early(this.isFar(best)) && this.probeInterval >= this.options.probeEveryBlocks;
+  }
+
+  /** Too few figures per mode yet to back probes off (fewer are needed when the other mode is far dearer). */
+  private early(far: boolean): boolean {
+    return this.samples.parallel < FAR_EARLY_SAMPLES || this.samples.serial < FAR_EARLY_SAMPLES
+      || (!far && (this.samples.parallel < EARLY_SAMPLES || this.samples.serial < EARLY_SAMPLES));
   }
 
   /** The other mode costs so much more than `best` that its probes back off past probeEveryBlocks. */
@@ -216,4 +230,21 @@ export class ModeChooser {
     const per = (v: number | null): number | null => (v === null ? null : v * 1e6);
     return { parallel: per(this.cost('parallel')), serial: per(this.cost('serial')) };
   }
+}
+
+/**
+ * Eligible blocks a chooser takes to settle (ModeChooser.settled) when every parallel block costs
+ * `ratio` of a serial one: its warm-up, probes every 2 blocks until each mode has its early
+ * figures, then probes backing off 4, 8, … blocks apart. A benchmark that means to time the steady
+ * state warms up at least this long: during these blocks a few in every ten run in the mode that
+ * is not chosen, where a settled chooser probes one in probeEveryBlocks + 1.
+ */
+export function blocksToSettle(options: ModeChooserOptions = DEFAULT_MODE_CHOOSER_OPTIONS, ratio = 0.75): number {
+  const chooser = new ModeChooser(options);
+  for (let blocks = 0; blocks < 10_000; blocks++) {
+    if (chooser.settled) return blocks;
+    const mode = chooser.choose();
+    chooser.record(mode, mode === 'parallel' ? ratio : 1, 1n, true);
+  }
+  throw new Error(`ModeChooser: no settling within 10,000 blocks at ratio ${ratio}`);
 }
