@@ -187,6 +187,15 @@ export function decodeRevertReason(data: Uint8Array): string | undefined {
   return buf.toString('utf8', lengthAt + 32, lengthAt + 32 + length);
 }
 
+/**
+ * runTx with the patch's `skipReceipt` (patches/README.md): the library's receipt and logs bloom
+ * are left out, a keccak per log address and topic (four per ERC-20 transfer) that nothing
+ * read. Receipts and blooms are built from the outcome's logs where blocks are assembled.
+ */
+function runTxWithoutReceipt(vm: VM, options: Parameters<typeof runTx>[1] & { skipReceipt: true }): Promise<RunTxResult> {
+  return runTx(vm, options);
+}
+
 /** Why runTx refused the transaction, from its error message (runTx has no error codes). */
 function classifyRunTxError(message: string): InvalidReason {
   const m = message.replace(/ \(vm hf=.*$/s, '');
@@ -435,7 +444,7 @@ export class TxExecutor {
 
     let result: RunTxResult;
     try {
-      result = await runTx(this.vm, { tx, block, skipBlockGasLimitValidation: true, skipHardForkValidation: true });
+      result = await runTxWithoutReceipt(this.vm, { tx, block, skipBlockGasLimitValidation: true, skipHardForkValidation: true, skipReceipt: true });
     } catch (e) {
       this.rethrowIfNotInvalid(e);
       return this.invalidOutcome(classifyRunTxError((e as Error).message), sender, hash, txType, to, 0n);
@@ -561,13 +570,14 @@ export class TxExecutor {
     let result: RunTxResult;
     try {
       // skipNonce: a call needs no nonce; skipBalance: gas is free at price 0 (value was checked above).
-      result = await runTx(this.vm, {
+      result = await runTxWithoutReceipt(this.vm, {
         tx,
         block,
         skipNonce: true,
         skipBalance: true,
         skipBlockGasLimitValidation: true,
         skipHardForkValidation: true,
+        skipReceipt: true,
       });
     } catch (e) {
       this.rethrowIfNotInvalid(e);
