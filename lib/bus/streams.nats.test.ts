@@ -2,26 +2,18 @@
 // JetStream cluster on loopback like prod's, where streams must survive one server's loss.
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../test/support/natsServer.js';
+import { startNatsCluster, type NatsClusterHandle } from '../../test/support/natsServer.js';
+import { natsSuite } from '../../test/support/natsSuite.js';
 import { DEFAULT_STREAM_LIMITS, StreamSetupError, connectStreams, ensureStreams, isTransientNatsError } from './nats.js';
 import { BLOCK_STREAM, TX_STREAM, TX_SUBJECT } from './subjects.js';
 
 const small = { txStreamMaxBytes: 1024 * 1024, blockStreamMaxBytes: 1024 * 1024 };
 
 describe('stream replicas on one server', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
-  });
+  const nats = natsSuite();
 
   it('creates one copy, and says why it cannot make three', async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nats.nc.jetstreamManager();
     await ensureStreams(jsm, { ...small, replicas: 1 });
     expect((await jsm.streams.info(TX_STREAM)).config.num_replicas).toBe(1);
     const refused = ensureStreams(jsm, { ...small, replicas: 3 });
@@ -34,20 +26,11 @@ describe('stream replicas on one server', () => {
 });
 
 describe('stream setup beside a restarting nats-server', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
-  });
+  const nats = natsSuite({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
 
   it('waits out a server that is down for longer than a request timeout, and creates the streams once it is back', async () => {
-    const jsm = await nc.jetstreamManager({ timeout: 300 });
-    const down = server.restart(1_500);
+    const jsm = await nats.nc.jetstreamManager({ timeout: 300 });
+    const down = nats.server.restart(1_500);
     await new Promise((resolve) => setTimeout(resolve, 100)); // the server has gone
     const retried: string[] = [];
     const setup = ensureStreams(jsm, { ...small, replicas: 1 }, { delayMs: 200, onRetry: (err) => retried.push(err.message) });
@@ -60,18 +43,18 @@ describe('stream setup beside a restarting nats-server', () => {
   });
 
   it('gets its JetStream manager beside a server that is down at start, then the streams', async () => {
-    const down = server.restart(1_500);
+    const down = nats.server.restart(1_500);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const retried: string[] = [];
-    const jsm = await connectStreams(nc, { ...small, replicas: 1 }, { delayMs: 200, onRetry: (err) => retried.push(err.message) }, { timeout: 300 });
+    const jsm = await connectStreams(nats.nc, { ...small, replicas: 1 }, { delayMs: 200, onRetry: (err) => retried.push(err.message) }, { timeout: 300 });
     await down;
     expect(retried.length).toBeGreaterThan(0);
     expect((await jsm.streams.info(TX_STREAM)).config.subjects).toEqual([TX_SUBJECT]);
   });
 
   it('gives up after its attempts, and never retries a refused configuration', async () => {
-    const jsm = await nc.jetstreamManager({ timeout: 300 });
-    const down = server.restart(1_500);
+    const jsm = await nats.nc.jetstreamManager({ timeout: 300 });
+    const down = nats.server.restart(1_500);
     await new Promise((resolve) => setTimeout(resolve, 100));
     let retries = 0;
     await expect(ensureStreams(jsm, { ...small, replicas: 1 }, { attempts: 2, delayMs: 10, onRetry: () => { retries++; } })).rejects.toThrow(/timeout/i);
