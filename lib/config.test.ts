@@ -8,9 +8,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ LANES_TAILS_PER_EXECUTOR: '0', LANES_TAIL_PERCENT: '50' }).scheduler).toMatchObject({ tailsPerExecutor: 0, tailShare: 0.5 });
   });
 
+  it('queues one tail at an executor behind the partition it runs by default; 0 sends one request at a time', () => {
+    expect(loadConfig({}).scheduler.queueAhead).toBe(1);
+    expect(loadConfig({ LANES_EXEC_QUEUE_AHEAD: '0' }).scheduler.queueAhead).toBe(0);
+  });
+
   it('refuses settings the engine cannot honour, naming the variable', () => {
     expect(() => loadConfig({ LANES_TAIL_PERCENT: '100' })).toThrow(/LANES_TAIL_PERCENT must be at most 90/);
     expect(() => loadConfig({ LANES_MAX_PARTITIONS: '65' })).toThrow(/LANES_MAX_PARTITIONS must be at most 64/);
+    expect(() => loadConfig({ LANES_EXEC_QUEUE_AHEAD: '5' })).toThrow(/LANES_EXEC_QUEUE_AHEAD must be at most 4/);
     expect(() => loadConfig({ LANES_TAILS_PER_EXECUTOR: '1.5' })).toThrow(/LANES_TAILS_PER_EXECUTOR must be a non-negative integer/);
     expect(() => loadConfig({ LANES_WARMUP_TXS: '100001' })).toThrow(/LANES_WARMUP_TXS must be at most 100000/);
   });

@@ -55,6 +55,8 @@ export interface LanesConfig {
     tailsPerExecutor: number;
     /** Share of a parallel block the tail partitions take together. */
     tailShare: number;
+    /** Tails queued at an executor behind the partition it runs (engine queueAhead); 0 = one request at a time. */
+    queueAhead: number;
     /** Serial blocks run in the scheduler itself (no bus); 0 sends them to one executor. */
     serialInProcess: boolean;
     /** While at most this many executors are alive, the scheduler runs a share of each parallel block itself (engine localPartitionMaxExecutors); 0 = never. */
@@ -178,6 +180,7 @@ export function loadConfig(env: Env = process.env): LanesConfig {
       maxPartitions: atMost(env, 'LANES_MAX_PARTITIONS', 16, 64),
       tailsPerExecutor: int(env, 'LANES_TAILS_PER_EXECUTOR', 2),
       tailShare: atMost(env, 'LANES_TAIL_PERCENT', 20, 90) / 100,
+      queueAhead: atMost(env, 'LANES_EXEC_QUEUE_AHEAD', 1, 4),
       serialInProcess: int(env, 'LANES_SERIAL_IN_SCHEDULER', 1) === 1,
       localPartitionMaxExecutors: int(env, 'LANES_LOCAL_PARTITION_MAX_EXECUTORS', 1),
       pipelineCommits: int(env, 'LANES_PIPELINE_COMMITS', 1) === 1,

@@ -120,6 +120,8 @@ interface Options {
   lookahead: boolean;
   /** Tail partitions per executor, handed to whichever is free (LANES_TAILS_PER_EXECUTOR); 0 = assigned up front. */
   tailsPerExecutor: number;
+  /** Tails queued at an executor behind the partition it runs (LANES_EXEC_QUEUE_AHEAD); 0 = one request at a time. */
+  queueAhead: number;
   /** The state writer's key filter on the engine's cache (LANES_KEY_FILTER); off = absent keys are read. */
   keyFilter: boolean;
   /** While at most this many executors are alive, the scheduler's role runs a share of each parallel block itself (LANES_LOCAL_PARTITION_MAX_EXECUTORS). */
@@ -168,6 +170,7 @@ function parseOptions(argv: string[]): Options {
       'key-filter': { type: 'string', default: 'on' },
       'baseline-heap': { type: 'string', default: 'own' },
       tails: { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.tailsPerExecutor) },
+      'queue-ahead': { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.queueAhead) },
       'local-partition-max': { type: 'string', default: String(DEFAULT_ENGINE_OPTIONS.localPartitionMaxExecutors) },
       repeat: { type: 'string', default: '1' },
       'pin-cpu': { type: 'string', default: 'off' },
@@ -200,6 +203,7 @@ function parseOptions(argv: string[]): Options {
     keyFilter: onOff(values['key-filter']!, 'key-filter'),
     baselineHeap: baselineHeap(values['baseline-heap']!),
     tailsPerExecutor: values.tails === '0' ? 0 : int(values.tails!, 'tails'),
+    queueAhead: values['queue-ahead'] === '0' ? 0 : int(values['queue-ahead']!, 'queue-ahead'),
     localPartitionMaxExecutors: values['local-partition-max'] === '0' ? 0 : int(values['local-partition-max']!, 'local-partition-max'),
     repeat: int(values.repeat!, 'repeat'),
     pinCpu: pinCpuOption(values['pin-cpu']!),
@@ -258,6 +262,8 @@ interface CellOptions {
   adaptiveMode: AdaptiveMode;
   lookahead: boolean;
   tailsPerExecutor: number;
+  /** Tails queued at an executor behind the partition it runs (LANES_EXEC_QUEUE_AHEAD); 0 = one request at a time. */
+  queueAhead: number;
   keyFilter: boolean;
   localPartitionMaxExecutors: number;
   baselineHeap: 'own' | 'shared';
@@ -268,7 +274,7 @@ interface CellOptions {
 async function runCell(
   genesis: Genesis, entries: Map<string, Buffer>, blocks: Tx[][], cellOptions: CellOptions,
 ): Promise<Omit<EngineBenchRow, 'workload' | 'accounts' | 'warmupBlocks' | 'machineCeiling' | 'rootsMatch' | 'speedupRuns'> & { root: Buffer; serialRoot: Buffer }> {
-  const { executors, workDir, profileDir, nodeArgs, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor, localPartitionMaxExecutors } = cellOptions;
+  const { executors, workDir, profileDir, nodeArgs, verbose, warmupBlocks, adaptiveMode, lookahead, tailsPerExecutor, queueAhead, localPartitionMaxExecutors } = cellOptions;
   // What an earlier cell or --repeat run left in the bench process's old space is collected
   // before this one starts, not by a major GC in its timed blocks on whichever side runs then (a
   // second --repeat run read lower in 5 of 6 pairs). Before the warm-up, not after it: a full GC
@@ -341,7 +347,7 @@ async function runCell(
     };
     const silent = pino({ level: 'silent' });
     const modeOptions = adaptiveMode === 'serial' ? { adaptiveMode: false, minParallelTxs: Number.POSITIVE_INFINITY } : { adaptiveMode: adaptiveMode === 'on' };
-    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, ...modeOptions, tailsPerExecutor, localPartitionMaxExecutors }, new HotKeyTracker(), silent);
+    const engine = new ParallelEngine({ ...DEFAULT_ENGINE_OPTIONS, ...modeOptions, tailsPerExecutor, queueAhead, localPartitionMaxExecutors }, new HotKeyTracker(), silent);
     const genesisBlock = await request(nc, STATE_BLOCK_SUBJECT, BlockRequest, { number: 0n, hash: Buffer.alloc(0), latest: false }, BlockResponse, timeoutMs);
     const hashes: Buffer[] = [genesisBlock.header!.hash];
     const pids = cluster.services.filter((s) => s.name.startsWith('executor')).map((s) => s.child.pid!);
@@ -623,7 +629,7 @@ export async function main(argv: string[]): Promise<number> {
           const runs: Array<Awaited<ReturnType<typeof runCell>>> = [];
           for (let r = 0; r < options.repeat; r++) {
             const run = await runCell(w.genesis, entries, blocks, {
-              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, keyFilter: options.keyFilter, localPartitionMaxExecutors: options.localPartitionMaxExecutors, baselineHeap: options.baselineHeap, pinCpu: options.pinCpu, settle: options.settle,
+              executors, workDir, profileDir: options.profile, nodeArgs: options.nodeArgs, verbose: options.verbose, warmupBlocks, adaptiveMode: options.adaptiveMode, lookahead: options.lookahead, tailsPerExecutor: options.tailsPerExecutor, queueAhead: options.queueAhead, keyFilter: options.keyFilter, localPartitionMaxExecutors: options.localPartitionMaxExecutors, baselineHeap: options.baselineHeap, pinCpu: options.pinCpu, settle: options.settle,
             });
             if (!run.root.equals(run.serialRoot)) throw new Error(`state roots differ for ${workload}/${accounts}/${executors}: the engine broke serial equivalence`);
             runs.push(run);

@@ -12,9 +12,7 @@ import { DEFAULT_ENGINE_OPTIONS, HotKeyTracker, ParallelEngine, type ExecutorPoo
 import { TxExecutor } from '../../lib/evm/index.js';
 import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
-import { blockIndexes } from '../../lib/exec/requests.js';
-import { StateRootAccumulator } from '../../lib/state/root.js';
-import { blockEnv } from './serialBaseline.js';
+import { blockRequest, stateRoot } from './serialBaseline.js';
 
 /**
  * One executor that refuses work: a block the engine sent out would fail and fall back, which
@@ -44,13 +42,7 @@ export class EngineSerialSide {
   }
 
   private request(b: number): ExecRequest | undefined {
-    const txs = this.blocks[b];
-    if (txs === undefined) return undefined;
-    const height = BigInt(b + 1);
-    return {
-      env: blockEnv(this.genesis, height), baseHeight: height - 1n, txs, txIndexes: blockIndexes(txs.length),
-      recentHashes: [], prefetched: [], requestId: height, partition: false,
-    };
+    return blockRequest(this.genesis, this.blocks, b);
   }
 
   /**
@@ -74,8 +66,6 @@ export class EngineSerialSide {
 
   /** The state root of what has run: for equality with the baseline's. */
   root(): Buffer {
-    const root = new StateRootAccumulator();
-    for (const [key, value] of this.state) root.update(key, null, value);
-    return root.root();
+    return stateRoot(this.state);
   }
 }

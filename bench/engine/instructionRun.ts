@@ -1,11 +1,11 @@
 // The process `bench:instructions` runs under callgrind: one side of the comparison (the serial
-// baseline, the engine's own serial path in the scheduler's process, or an executor's path for a
-// partition) over the first `txs` transactions of a workload written by the parent, block after
+// baseline, the engine's own serial path in the scheduler's process, an executor's path for a
+// partition, or a whole parallel block: the scheduler's slot and an executor's in one process) over the first `txs` transactions of a workload written by the parent, block after
 // block, then exits. Nothing here
 // measures anything: callgrind counts the instructions, the parent takes the difference of two
 // runs with different tx counts.
 //
-// Usage: node instructionRun.js <baseline|engine|partition> <workload file> <txs> <block txs>
+// Usage: node instructionRun.js <baseline|engine|partition|parallel> <workload file> <txs> <block txs>
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import { ExecRequest, ExecResponse } from '../../gen/lanes/v1/bus.js';
@@ -17,11 +17,12 @@ import { AccessPatternLearner } from '../../lib/exec/accessPatterns.js';
 import { blockWritesOf, runBlockSerially } from '../../lib/exec/blockRun.js';
 import { CommittedStateCache } from '../../lib/exec/committedState.js';
 import { blockIndexes } from '../../lib/exec/requests.js';
+import { EngineParallelSide } from './engineParallelSide.js';
 import { EngineSerialSide } from './engineSerialSide.js';
 import { blockEnv, SerialBaseline } from './serialBaseline.js';
 import { encodeMessage } from '../../lib/bus/encode.js';
 
-export type InstructionSide = 'baseline' | 'engine' | 'partition';
+export type InstructionSide = 'baseline' | 'engine' | 'partition' | 'parallel';
 
 /** What the parent writes for its runs: v8-serialized, so Buffers and bigints survive. */
 export interface InstructionWorkload {
@@ -75,7 +76,7 @@ async function runPartitions(workload: InstructionWorkload, blocks: Tx[][]): Pro
 
 async function main(argv: string[]): Promise<void> {
   const [side, file, txsArg, blockArg] = argv;
-  if (side !== 'baseline' && side !== 'engine' && side !== 'partition') throw new Error(`side must be baseline, engine or partition, got ${side}`);
+  if (side !== 'baseline' && side !== 'engine' && side !== 'partition' && side !== 'parallel') throw new Error(`side must be baseline, engine, partition or parallel, got ${side}`);
   const workload = v8.deserialize(fs.readFileSync(file!)) as InstructionWorkload;
   const txs = workload.txs.slice(0, Number(txsArg));
   const blockTxs = Number(blockArg);
@@ -88,6 +89,13 @@ async function main(argv: string[]): Promise<void> {
   }
   if (side === 'partition') {
     await runPartitions(workload, blocks);
+    return;
+  }
+  if (side === 'parallel') {
+    const parallel = await EngineParallelSide.create(workload.genesis, blocks);
+    let notParallel = 0;
+    for (let b = 0; b < blocks.length; b++) if (!(await parallel.runBlock(b)).parallel) notParallel++;
+    if (notParallel > 0) process.stderr.write(`not-parallel-blocks ${notParallel}\n`);
     return;
   }
   const notSerial = await runEngine(workload, blocks);

@@ -48,6 +48,13 @@ export interface InstructionRow {
   /** With --partition: an executor's path for a partition (partitionRatio = partition.total / baseline.total). */
   partition?: PerTxCost;
   partitionRatio?: number;
+  /**
+   * With --parallel: a whole parallel block, the scheduler's slot and one executor's, in one
+   * process (engineParallelSide.ts; parallelRatio = parallel.total / baseline.total). On 2 vCPUs a
+   * parallel block runs at most 2 / parallelRatio× as fast as the baseline.
+   */
+  parallel?: PerTxCost;
+  parallelRatio?: number;
 }
 
 /** Block size by workload: blocks of similar EVM work, so a run stays within a few minutes. */
@@ -62,6 +69,8 @@ interface Options {
   seed: string;
   /** Also count an executor's path for a partition. */
   partition: boolean;
+  /** Also count a whole parallel block (the scheduler's slot and one executor). */
+  parallel: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -71,6 +80,7 @@ function parseOptions(argv: string[]): Options {
       workload: { type: 'string', default: 'transfer,erc20' }, accounts: { type: 'string', default: '2' },
       blocks: { type: 'string', default: '8,16' }, top: { type: 'string', default: '0' },
       json: { type: 'string' }, seed: { type: 'string', default: 'instructions' }, partition: { type: 'boolean', default: false },
+      parallel: { type: 'boolean', default: false },
     },
   });
   const workloads = values.workload!.split(',') as WorkloadKind[];
@@ -81,7 +91,7 @@ function parseOptions(argv: string[]): Options {
   }
   const accounts = Number(values.accounts);
   if (!Number.isInteger(accounts) || accounts < 2) throw new Error(`--accounts must be an integer of at least 2, got ${values.accounts}`);
-  return { workloads, accounts, blocks: [blocks[0]!, blocks[1]!], top: Number(values.top), json: values.json, seed: values.seed!, partition: values.partition! };
+  return { workloads, accounts, blocks: [blocks[0]!, blocks[1]!], top: Number(values.top), json: values.json, seed: values.seed!, partition: values.partition!, parallel: values.parallel! };
 }
 
 async function requireValgrind(): Promise<void> {
@@ -106,6 +116,8 @@ async function countRun(
   ], { maxBuffer: 64 << 20, cwd: dir }); // V8's logs land in the run's directory, deleted with it
   const notSerial = /not-serial-blocks (\d+)/.exec(stderr);
   if (notSerial !== null) throw new Error(`the engine ran ${notSerial[1]} blocks in parallel or fell back: they are not its serial path`);
+  const notParallel = /not-parallel-blocks (\d+)/.exec(stderr);
+  if (notParallel !== null) throw new Error(`the engine ran ${notParallel[1]} blocks serially or fell back: they are not its parallel path (too few accounts?)`);
   const pid = /^pid: (\d+)$/m.exec(fs.readFileSync(out, 'utf8').slice(0, 4096))?.[1];
   const mapFile = `/tmp/perf-${pid}.map`;
   const perfMap = pid !== undefined && fs.existsSync(mapFile) ? new PerfMap(fs.readFileSync(mapFile, 'utf8')) : null;
@@ -157,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
   const rows: InstructionRow[] = [];
   try {
     out(`instructions per tx under callgrind (compiling left out), ${options.accounts} accounts, runs of ${options.blocks[0]} and ${options.blocks[1]} blocks`);
-    out(`workload  accounts   baseline  (gc)     engine    (gc)   engine/baseline${options.partition ? '  partition    (gc)  partition/baseline' : ''}`);
+    out(`workload  accounts   baseline  (gc)     engine    (gc)   engine/baseline${options.partition ? '  partition    (gc)  partition/baseline' : ''}${options.parallel ? '   parallel    (gc)  parallel/baseline' : ''}`);
     for (const workload of options.workloads) {
       const blockTxs = BLOCK_TXS[workload];
       const top = options.top > 0;
@@ -179,12 +191,21 @@ export async function main(argv: string[]): Promise<number> {
         row.partition = perTxCost(partitionRuns[0], partitionRuns[1], hi - lo);
         row.partitionRatio = row.partition.total / baseline.total;
       }
+      let parallelRuns: [FunctionCounts, FunctionCounts] | null = null;
+      if (options.parallel) {
+        parallelRuns = await Promise.all([countRun('parallel', file, lo, blockTxs, dir, top), countRun('parallel', file, hi, blockTxs, dir, top)]);
+        row.parallel = perTxCost(parallelRuns[0], parallelRuns[1], hi - lo);
+        row.parallelRatio = row.parallel.total / baseline.total;
+      }
       rows.push(row);
       out([
         workload.padEnd(8), String(options.accounts).padStart(9), k(baseline.total).padStart(10), `(${k(baseline.byCategory.gc)})`.padStart(8),
         k(engine.total).padStart(10), `(${k(engine.byCategory.gc)})`.padStart(8), `${row.ratio.toFixed(3)}×`.padStart(17),
         ...(row.partition === undefined ? [] : [
           k(row.partition.total).padStart(10), `(${k(row.partition.byCategory.gc)})`.padStart(8), `${row.partitionRatio!.toFixed(3)}×`.padStart(20),
+        ]),
+        ...(row.parallel === undefined ? [] : [
+          k(row.parallel.total).padStart(10), `(${k(row.parallel.byCategory.gc)})`.padStart(8), `${row.parallelRatio!.toFixed(3)}×`.padStart(19),
         ]),
       ].join(' '));
       if (options.top > 0) {
@@ -199,6 +220,7 @@ export async function main(argv: string[]): Promise<number> {
         };
         minusBaseline('engine', [engineLo, engineHi]);
         if (partitionRuns !== null) minusBaseline('partition', partitionRuns);
+        if (parallelRuns !== null) minusBaseline('parallel', parallelRuns);
       }
     }
     if (options.json !== undefined) {

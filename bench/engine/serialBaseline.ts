@@ -1,10 +1,11 @@
 // The serial reference of the engine benchmarks: the fastest serial path Lanes has (the same EVM
 // and journaled state view as an executor, in one process, over the whole state in a Map, no
 // bus), and the block environment both sides of a benchmark run a block in.
-import type { BlockEnv } from '../../gen/lanes/v1/bus.js';
+import type { BlockEnv, ExecRequest } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import type { Genesis } from '../../lib/chain/genesis.js';
 import { MapStateSource, TxExecutor } from '../../lib/evm/index.js';
+import { blockIndexes } from '../../lib/exec/requests.js';
 import { bigintToBytes } from '../../lib/state/keys.js';
 import { StateRootAccumulator } from '../../lib/state/root.js';
 
@@ -13,6 +14,24 @@ export function blockEnv(genesis: Genesis, height: bigint): BlockEnv {
     number: height, timestamp: genesis.timestamp + height, coinbase: genesis.coinbase, gasLimit: genesis.gasLimit,
     baseFeePerGas: bigintToBytes(genesis.baseFeePerGas), prevRandao: Buffer.alloc(32, Number(height % 256n)), chainId: genesis.chainId,
   };
+}
+
+/** Block `b` (0-based; height b + 1) as the engine is handed it, or undefined past the last. */
+export function blockRequest(genesis: Genesis, blocks: readonly Tx[][], b: number): ExecRequest | undefined {
+  const txs = blocks[b];
+  if (txs === undefined) return undefined;
+  const height = BigInt(b + 1);
+  return {
+    env: blockEnv(genesis, height), baseHeight: height - 1n, txs, txIndexes: blockIndexes(txs.length),
+    recentHashes: [], prefetched: [], requestId: height, partition: false,
+  };
+}
+
+/** The state root of a whole state held in a Map: for equality between the sides, untimed. */
+export function stateRoot(state: ReadonlyMap<string, Buffer>): Buffer {
+  const root = new StateRootAccumulator();
+  for (const [key, value] of state) root.update(key, null, value);
+  return root.root();
 }
 
 /**
@@ -65,8 +84,6 @@ export class SerialBaseline {
   }
 
   root(): Buffer {
-    const root = new StateRootAccumulator();
-    for (const [key, value] of this.state) root.update(key, null, value);
-    return root.root();
+    return stateRoot(this.state);
   }
 }

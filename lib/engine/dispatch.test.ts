@@ -64,22 +64,27 @@ describe('dynamic dispatch', () => {
     local = await TxExecutor.create({ chainId: CHAIN_ID });
   });
 
-  it('gives the tails to the executor that is free, and the result stays the serial one', async () => {
-    const { w, blocks } = await transferBlocks(CHAIN_ID, 'dispatch', 3);
-    // Executor 0 answers every request a second late: executor 1 runs its head and every tail
-    // (84 transfers, a few ms each even on a cold, loaded machine) before executor 0 has
-    // answered its head.
+  // Executor 0 answers every request a second late: executor 1 runs its head and every tail it
+  // can take (84 transfers, a few ms each even on a cold, loaded machine) before executor 0 has
+  // answered its head. One request at a time (queueAhead 0), executor 0 runs only its head;
+  // assigned up front, each executor would run 3 partitions per block. With one tail queued
+  // behind each head, executor 0 also runs the tail queued behind its head, and executor 1 takes
+  // the other three, the last of them only once it was free (the last tail is never queued).
+  it.each([
+    { queueAhead: 0, requests: [3, 15] },
+    { queueAhead: 1, requests: [6, 12] },
+  ])('gives the tails to the executor that is free (queueAhead $queueAhead), and the result stays the serial one', async ({ queueAhead, requests }) => {
+    const { w, blocks } = await transferBlocks(CHAIN_ID, `dispatch-${queueAhead}`, 3);
     const r = await runChain({
       genesis: w.genesis, blocks, executors, executorCount: 2, local,
       chaos: { failRate: 0, maxDelayMs: 0, random: () => 0.5, slotDelayMs: (slot) => (slot === 0 ? 1000 : 0) },
-      engine: { adaptiveMode: false, tailsPerExecutor: 2, tailShare: 0.4 },
+      engine: { adaptiveMode: false, tailsPerExecutor: 2, tailShare: 0.4, queueAhead },
     });
     expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
     expect(r.receipts).toEqual(r.referenceReceipts);
     // 2 heads and 4 tails per block (4 = 2 per executor; 120 × 0.4 = 48 txs: 20, 15, 10 and 5).
     expect(r.reports.map((report) => [report.mode, report.partitions])).toEqual([['parallel', 6], ['parallel', 6], ['parallel', 6]]);
-    // Assigned up front, each executor would run 3 partitions per block.
-    expect(r.requestsBySlot).toEqual([3, 15]);
+    expect(r.requestsBySlot).toEqual(requests);
   }, 60_000);
 
   it('re-issues the partitions of an executor that fails every request, tails included, to the other', async () => {

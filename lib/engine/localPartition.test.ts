@@ -43,8 +43,8 @@ describe('the scheduler runs a partition itself', () => {
     });
     expect(r.roots.map((x) => x.toString('hex'))).toEqual(r.referenceRoots.map((x) => x.toString('hex')));
     expect(r.reports.map((report) => [report.mode, report.serialReason])).toEqual([['parallel', ''], ['parallel', '']]);
-    // Only the executor's head went to it.
-    expect(r.requestsBySlot).toEqual([2]);
+    // Only the executor's head went to it, and the one tail queued behind the head (queueAhead).
+    expect(r.requestsBySlot).toEqual([4]);
   }, 120_000);
 
   it('issues its partition to an executor when its own state read fails', async () => {

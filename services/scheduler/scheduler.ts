@@ -117,6 +117,7 @@ export class Scheduler {
       maxPartitions: config.scheduler.maxPartitions,
       tailsPerExecutor: config.scheduler.tailsPerExecutor,
       tailShare: config.scheduler.tailShare,
+      queueAhead: config.scheduler.queueAhead,
       attempts: Math.max(1, config.scheduler.execRetries),
       serialInProcess: config.scheduler.serialInProcess,
       adaptiveMode: config.scheduler.adaptiveMode,

@@ -140,7 +140,7 @@ export async function runChain(options: {
   for (const [k, v] of committed) accumulator.update(k, null, v);
   const reference = await ReferenceExecutor.create({ chainId: genesis.chainId, genesis: genesisStateEntries(genesis) });
   const engine = new ParallelEngine({
-    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, tailsPerExecutor: 2, tailShare: 0.2, attempts: 2, serialInProcess: false, adaptiveMode: false,
+    minParallelTxs: 0, maxConflictShare: 1.01, maxGroupShare: 1.01, maxPartitions: 16, tailsPerExecutor: 2, tailShare: 0.2, queueAhead: 1, attempts: 2, serialInProcess: false, adaptiveMode: false,
     localPartitionMaxExecutors: options.localDeltas !== undefined ? 64 : 0, ...options.engine,
   }, new HotKeyTracker(), { warn: () => {}, error: () => {} });
   const pool = new SimPool(options.executors, options.executorCount, committed, options.chaos);
