@@ -1,7 +1,7 @@
 import { createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx } from '@ethereumjs/tx';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accessListKeys, blockCallFields, txCallFields } from './txFields.js';
+import { accessListKeys, blockCallFields, shareCallFields, txCallFields } from './txFields.js';
 
 const KEY = Buffer.alloc(32, 7);
 const TO = Buffer.alloc(20, 0xab);
@@ -46,6 +46,17 @@ describe('txCallFields', () => {
     }));
     expect(blockCallFields(txs)).toBe(fields); // the same array: read once
     expect(blockCallFields([...txs])).not.toBe(fields);
+    // A partition's share of the block takes the fields already read, the same objects.
+    const picked = [txs[2]!, txs[0]!];
+    shareCallFields(txs, picked, [2, 0]);
+    const shared = blockCallFields(picked);
+    expect(shared[0]).toBe(fields[2]);
+    expect(shared[1]).toBe(fields[0]);
+    // Nothing to share from an array not read yet: its share is read when asked.
+    const unread = raws.map((raw) => ({ raw }));
+    const alone = [unread[1]!];
+    shareCallFields(unread, alone, [1]);
+    expect(hex(blockCallFields(alone)[0]!.data)).toBe(DATA.toString('hex'));
   });
 
   it('never throws on malformed bytes, and reads nothing from truncated transactions', () => {

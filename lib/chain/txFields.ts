@@ -103,6 +103,19 @@ export function blockCallFields(txs: readonly { raw: Uint8Array }[]): readonly T
   return fields;
 }
 
+/**
+ * Hands the call fields already read for `txs` on to `picked`, the txs at `indexes` (a
+ * partition's share of the block), so the partition's readers (its run in the scheduler, its
+ * lookahead) do not read them again. Nothing when `txs` has none yet.
+ */
+export function shareCallFields(txs: readonly { raw: Uint8Array }[], picked: readonly { raw: Uint8Array }[], indexes: readonly number[]): void {
+  const fields = fieldsByBlock.get(txs);
+  if (fields === undefined || fields.length !== txs.length || picked.length !== indexes.length) return;
+  const out: TxCallFields[] = [];
+  for (let k = 0; k < indexes.length; k++) out.push(fields[indexes[k]!]!);
+  fieldsByBlock.set(picked, out);
+}
+
 function readCallFields(raw: Uint8Array): TxCallFields {
   const typed = raw.length > 0 && raw[0]! < 0x7f;
   const offset = typed ? 1 : 0;

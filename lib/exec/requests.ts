@@ -14,6 +14,7 @@
 //   TurboFan has inlined the map into it; an array that is pushed into stays packed.
 import type { ExecRequest } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
+import { shareCallFields } from '../chain/txFields.js';
 
 /** `req` with other txs, indexes, partition flag and request id. */
 export function withTxs(req: ExecRequest, txs: Tx[], txIndexes: number[], partition: boolean, requestId: bigint): ExecRequest {
@@ -22,10 +23,11 @@ export function withTxs(req: ExecRequest, txs: Tx[], txIndexes: number[], partit
   };
 }
 
-/** The txs at `indexes`, in a packed array. */
+/** The txs at `indexes`, in a packed array; call fields already read for `txs` come along (shareCallFields). */
 export function pick(txs: readonly Tx[], indexes: readonly number[]): Tx[] {
   const out: Tx[] = [];
   for (let k = 0; k < indexes.length; k++) out.push(txs[indexes[k]!]!);
+  shareCallFields(txs, out, indexes);
   return out;
 }
 
