@@ -205,6 +205,20 @@ describe('coinbase-delta mode', () => {
     expect(decodeAccount(plain.writes.get(accountKey(COINBASE))!).balance).toBe(3n + out.coinbaseDelta);
   });
 
+  it('leaves the EVM as the plain mode has it: the same own properties, in the same order', async () => {
+    // A process that runs both modes (the scheduler, an executor) then gives every EVM method one
+    // shape to meet. Coinbase-delta mode once wrapped the EVM's runCall in an own property.
+    const [deltas, plain] = await Promise.all([TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true }), TxExecutor.create({ chainId: CHAIN_ID })]);
+    const evmOf = (x: TxExecutor): object => (x as unknown as { vm: { evm: object } }).vm.evm;
+    expect(Object.keys(evmOf(deltas))).toEqual(Object.keys(evmOf(plain)));
+    // The EVM takes more properties as it runs (the tx, the block): the same ones in both modes.
+    for (const x of [deltas, plain]) {
+      const state = new TestState([[ALICE, 10n * ETHER]]);
+      expect((await x.execute(signed1559(ALICE_KEY, { nonce: 0n, to: BOB, value: 5n, gasLimit: 21_000n }), ENV, state.source)).status).toBe('success');
+    }
+    expect(Object.keys(evmOf(deltas))).toEqual(Object.keys(evmOf(plain)));
+  });
+
   it('falls back to a normal read and write when the transaction touches the coinbase itself', async () => {
     const deltas = await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true });
     const state = new TestState([[ALICE, 10n * ETHER]]);

@@ -190,9 +190,12 @@ export function decodeRevertReason(data: Uint8Array): string | undefined {
 /**
  * runTx with the patch's `skipReceipt` (patches/README.md): the library's receipt and logs bloom
  * are left out, a keccak per log address and topic (four per ERC-20 transfer) that nothing
- * read. Receipts and blooms are built from the outcome's logs where blocks are assembled.
+ * read. Receipts and blooms are built from the outcome's logs where blocks are assembled. And
+ * with the patch's `afterCall`, called when the top-level call has returned, before the fees.
  */
-function runTxWithoutReceipt(vm: VM, options: Parameters<typeof runTx>[1] & { skipReceipt: true }): Promise<RunTxResult> {
+function runTxWithoutReceipt(
+  vm: VM, options: Parameters<typeof runTx>[1] & { skipReceipt: true; afterCall: (() => void) | undefined },
+): Promise<RunTxResult> {
   return runTx(vm, options);
 }
 
@@ -302,6 +305,7 @@ export class TxExecutor {
     private readonly view: JournaledStateView,
     private readonly blockchain: RecentBlockHashes,
     private readonly coinbaseDeltas: boolean,
+    private readonly afterCall: (() => void) | undefined,
   ) {}
 
   static async create(opts: TxExecutorOptions): Promise<TxExecutor> {
@@ -313,20 +317,15 @@ export class TxExecutor {
     const blockchain = new RecentBlockHashes();
     const vm = await createVM({ common, stateManager: view, blockchain });
     if (opts.tuned !== false) await tuneVm(vm);
-    if (opts.coinbaseDeltas === true) {
-      // runTx pays the coinbase after the top-level EVM call returns: mark that moment so the
-      // view can tell fee accounting from execution (see JournaledStateView.beginTx).
-      const evm = vm.evm as unknown as { runCall(opts: unknown): Promise<unknown> };
-      const runCall = evm.runCall.bind(evm);
-      evm.runCall = async (callOpts: unknown) => {
-        const result = await runCall(callOpts);
-        view.enterFeePhase();
-        return result;
-      };
-    }
     const txCommon = sharedTxCommon(chainCommon(opts.chainId));
     const txBuilder = opts.tuned === false ? null : new TxBuilder(txCommon);
-    return new TxExecutor(opts.chainId, common, txCommon, txBuilder, vm, view, blockchain, opts.coinbaseDeltas === true);
+    // runTx pays the coinbase after the top-level EVM call returns: in coinbase-delta mode, that
+    // moment is marked (the vm patch's afterCall) so the view can tell fee accounting from
+    // execution (see JournaledStateView.beginTx). Not by wrapping the EVM's runCall: an own
+    // property on one EVM gave it a hidden class of its own, and every EVM method two shapes to
+    // meet in a process that runs both modes (the scheduler, an executor).
+    const afterCall = opts.coinbaseDeltas === true ? () => view.enterFeePhase() : undefined;
+    return new TxExecutor(opts.chainId, common, txCommon, txBuilder, vm, view, blockchain, opts.coinbaseDeltas === true, afterCall);
   }
 
   /** Execute one transaction reading `source`; nothing is written anywhere but the outcome. */
@@ -444,7 +443,9 @@ export class TxExecutor {
 
     let result: RunTxResult;
     try {
-      result = await runTxWithoutReceipt(this.vm, { tx, block, skipBlockGasLimitValidation: true, skipHardForkValidation: true, skipReceipt: true });
+      result = await runTxWithoutReceipt(this.vm, {
+        tx, block, skipBlockGasLimitValidation: true, skipHardForkValidation: true, skipReceipt: true, afterCall: this.afterCall,
+      });
     } catch (e) {
       this.rethrowIfNotInvalid(e);
       return this.invalidOutcome(classifyRunTxError((e as Error).message), sender, hash, txType, to, 0n);
@@ -578,6 +579,7 @@ export class TxExecutor {
         skipBlockGasLimitValidation: true,
         skipHardForkValidation: true,
         skipReceipt: true,
+        afterCall: undefined,
       });
     } catch (e) {
       this.rethrowIfNotInvalid(e);
