@@ -8,10 +8,10 @@ import { Wallet, keccak256 } from 'ethers';
 import { connect, type NatsConnection } from 'nats';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecRequest, ExecResponse, LookaheadResponse } from '../../gen/lanes/v1/bus.js';
+import { CallRequest, CallResponse, ExecRequest, ExecResponse, LookaheadResponse } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
 import { request } from '../../lib/bus/nats.js';
-import { executorBlockSubject, executorLookaheadSubject } from '../../lib/bus/subjects.js';
+import { EXEC_CALL_SUBJECT, executorBlockSubject, executorLookaheadSubject } from '../../lib/bus/subjects.js';
 import { DEV_ACCOUNTS, devGenesis } from '../../lib/chain/genesis.js';
 import { loadConfig } from '../../lib/config.js';
 import { bigintToBytes } from '../../lib/state/keys.js';
@@ -120,4 +120,18 @@ describe('executor worker', () => {
     expect(res.results.map((r) => r.gasUsed)).toEqual(Array(8).fill(21_000n));
     expect(res.stateRoundTrips).toBe(0);
   }, 60_000);
+
+  it('answers a call at a height it has not seen committed with an error after waiting for it, never at its own head', async () => {
+    const call = (height: bigint): Promise<CallResponse> => request(nc, EXEC_CALL_SUBJECT, CallRequest, {
+      from: Buffer.from(DEV_ACCOUNTS[0]!.address.slice(2), 'hex'), to: Buffer.from(DEV_ACCOUNTS[1]!.address.slice(2), 'hex'), data: Buffer.alloc(0),
+      value: Buffer.alloc(0), gas: 0n, height, latest: false, estimate: false, gasPrice: Buffer.alloc(0),
+    }, CallResponse, TIMEOUT_MS);
+    // The chain is at genesis: height 0 is known, height 2 is not, and nothing will commit it.
+    expect(await call(0n)).toMatchObject({ success: true, error: '' });
+    const started = Date.now();
+    const ahead = await call(2n);
+    expect(ahead).toMatchObject({ success: false, errorCode: -32000 });
+    expect(ahead.error).toMatch(/header not found: height 2 is above the chain head 0/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+  }, 30_000);
 });

@@ -50,6 +50,18 @@ class StatePrunedReadError extends Error {
   override readonly name = 'StatePrunedReadError';
 }
 
+/**
+ * How long a call at a height above this executor's head waits for that block's commit to reach
+ * it: ingress names heights it has seen committed, and the commit's fan-out may reach an executor
+ * later (under load, hundreds of ms).
+ */
+const CALL_HEIGHT_WAIT_MS = 2_000;
+
+/** A call named a height this executor has not seen committed, even after waiting for it. */
+class UnknownHeightError extends Error {
+  override readonly name = 'UnknownHeightError';
+}
+
 export class ExecutorWorker {
   private readonly cache: CommittedStateCache;
   /** The state writer's key filter on the cache (LANES_KEY_FILTER): misses on keys never written need no read. */
@@ -226,15 +238,21 @@ export class ExecutorWorker {
       return await this.callAt(req);
     } catch (err) {
       // A height below the state's history window is the caller's mistake: a server error that names the window.
-      if (err instanceof StatePrunedReadError) return { success: false, returnData: Buffer.alloc(0), gasUsed: 0n, error: err.message, errorCode: -32000 };
+      // One above the chain's head is too (or the commit is late): a server error, never an answer at another height.
+      if (err instanceof StatePrunedReadError || err instanceof UnknownHeightError) {
+        return { success: false, returnData: Buffer.alloc(0), gasUsed: 0n, error: err.message, errorCode: -32000 };
+      }
       throw err;
     }
   }
 
   private async callAt(req: CallRequest): Promise<CallResponse> {
     this.counters.calls++;
-    const head = await this.latestHead();
-    const height = req.latest || req.height > head.number ? head.number : req.height;
+    let head = await this.latestHead();
+    // A height above the head is served there once its commit arrives, not at the head: that would
+    // answer for another block (a contract not yet deployed reads as empty).
+    if (!req.latest && req.height > head.number) head = await this.headAtLeast(req.height);
+    const height = req.latest ? head.number : req.height;
     const env = toEvmEnv({
       number: height + 1n,
       timestamp: head.timestamp + 1n,
@@ -258,6 +276,20 @@ export class ExecutorWorker {
     }
     const res = await this.executor.call(callReq, env, source);
     return { success: res.success, returnData: res.returnData, gasUsed: res.gasUsed, error: res.error ?? '', errorCode: res.success ? 0 : 3 };
+  }
+
+  /** This executor's head once it has reached `height` (at most CALL_HEIGHT_WAIT_MS from now). */
+  private async headAtLeast(height: bigint): Promise<{ number: bigint; timestamp: bigint; hashes: Buffer[] }> {
+    const deadline = Date.now() + CALL_HEIGHT_WAIT_MS;
+    while (this.head.number < height) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new UnknownHeightError(`header not found: height ${height} is above the chain head ${this.head.number}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.commitWaiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    return this.head;
   }
 
   private async latestHead(): Promise<{ number: bigint; timestamp: bigint; hashes: Buffer[] }> {
