@@ -78,8 +78,9 @@ export interface EngineOptions {
   tailShare: number;
   /**
    * Tails queued at an executor behind the partition it runs (0 = one request at a time). An
-   * executor's answer takes a hop, and the scheduler's next yield, to be met: 5–15 ms per answer
-   * on this host, during which an executor given one request at a time sits idle. A queued tail
+   * executor's answer takes a hop, and the scheduler's next yield, to be met: 3–25 ms per answer
+   * on this host (10–25 ms for a 200-tx ERC-20 head), during which an executor given one request
+   * at a time sits idle. A queued tail
    * starts as the answer leaves. The last tail is never queued ahead: it goes to the slot that is
    * free first, and the scheduler's own slot never queues.
    */

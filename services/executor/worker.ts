@@ -285,8 +285,14 @@ export class ExecutorWorker {
       const left = deadline - Date.now();
       if (left <= 0) throw new UnknownHeightError(`header not found: height ${height} is above the chain head ${this.head.number}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.commitWaiters.push(() => { clearTimeout(timer); resolve(); });
+        const wake = (): void => { clearTimeout(timer); resolve(); };
+        // On timeout the waker leaves the list: a chain that stalls must not collect one per call.
+        const timer = setTimeout(() => {
+          const at = this.commitWaiters.indexOf(wake);
+          if (at >= 0) this.commitWaiters.splice(at, 1);
+          resolve();
+        }, left);
+        this.commitWaiters.push(wake);
       });
     }
     return this.head;
