@@ -24,6 +24,7 @@
 // to the package's entry point (the same URL evm.js imports, hence the same class). The shapes
 // relied on are asserted at install time: a library that changed them fails loudly at startup,
 // never silently at execution.
+import { readFile } from 'node:fs/promises';
 import type { Common } from '@ethereumjs/common';
 import type { VM } from '@ethereumjs/vm';
 import { tuneJournal, type JournalInternals } from './journalTuning.js';
@@ -82,9 +83,27 @@ async function installJumpAnalysisCache(): Promise<void> {
   };
 }
 
-/** Patches the interpreter once per process; later calls wait for the first. */
+/** The options Lanes' patch of @ethereumjs/vm adds to runTx (patches/@ethereumjs+vm+*.patch), as `_runTx` reads them. */
+const PATCHED_RUN_TX_OPTIONS = ['opts.skipReceipt', 'opts.afterCall'] as const;
+
+/**
+ * Throws unless the installed @ethereumjs/vm carries Lanes' patch of runTx. The stock package
+ * ignores the options quietly: it would build receipts nobody reads, and coinbase-delta mode
+ * would pay fees as writes that make every tx of a block conflict (right results, serial speed).
+ */
+export async function assertVmPatched(): Promise<void> {
+  const file = new URL('./runTx.js', import.meta.resolve('@ethereumjs/vm'));
+  const text = await readFile(file, 'utf8');
+  for (const option of PATCHED_RUN_TX_OPTIONS) {
+    if (!text.includes(option)) {
+      throw new EvmTuningError(`@ethereumjs/vm lacks Lanes' patch of runTx (${option}, patches/README.md): reinstall with scripts enabled (npm ci runs patch-package)`);
+    }
+  }
+}
+
+/** Patches the interpreter once per process (and checks the vm patch); later calls wait for the first. */
 export function installEvmTuning(): Promise<void> {
-  installed ??= Promise.all([installJumpAnalysisCache(), installStepLoop((evm) => tunedEvms.has(evm))]).then(() => undefined);
+  installed ??= Promise.all([installJumpAnalysisCache(), installStepLoop((evm) => tunedEvms.has(evm)), assertVmPatched()]).then(() => undefined);
   return installed;
 }
 

@@ -7,6 +7,7 @@ import { createLegacyTx } from '@ethereumjs/tx';
 import { Account, Address, createAddressFromPrivateKey, hexToBytes } from '@ethereumjs/util';
 import { createVM, runTx, type RunTxResult } from '@ethereumjs/vm';
 import { describe, expect, it } from 'vitest';
+import { assertVmPatched } from './tuning.js';
 
 const KEY = hexToBytes(`0x${'11'.repeat(32)}`);
 // A contract that logs: LOG1 with 32 bytes of memory and one topic, then STOP.
@@ -27,6 +28,10 @@ async function run(skipReceipt: boolean, extra: { afterCall?: () => void; nonce?
 }
 
 describe('patched @ethereumjs/vm runTx', () => {
+  it('is what the startup check finds (tuneVm refuses a process without it)', async () => {
+    await expect(assertVmPatched()).resolves.toBeUndefined();
+  });
+
   it('is the patched one (patch-package applied it): skipReceipt leaves out the bloom and the receipt, and nothing else', async () => {
     const full = await run(false);
     const lean = await run(true);
