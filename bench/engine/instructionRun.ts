@@ -1,9 +1,9 @@
 // The process `bench:instructions` runs under callgrind: one side of the comparison (the serial
 // baseline, the engine's own serial path in the scheduler's process, an executor's path for a
-// partition, or a whole parallel block: the scheduler's slot and an executor's in one process) over the first `txs` transactions of a workload written by the parent, block after
-// block, then exits. Nothing here
-// measures anything: callgrind counts the instructions, the parent takes the difference of two
-// runs with different tx counts.
+// partition, or a whole parallel block: the scheduler's slot and an executor's in one process)
+// over the first `txs` transactions of a workload written by the parent, block after block, then
+// exits. Nothing here measures anything: callgrind counts the instructions, the parent takes the
+// difference of two runs with different tx counts.
 //
 // Usage: node instructionRun.js <baseline|engine|partition|parallel> <workload file> <txs> <block txs>
 import fs from 'node:fs';
