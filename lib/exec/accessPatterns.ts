@@ -10,6 +10,7 @@
 // Patterns are hints: a wrong or missing one costs a round trip, never correctness.
 import { keccak256 } from '../crypto/keccak.js';
 import { keyAddress, keyKind, keySlotPart, KEY_STORAGE, storageKey, type StateKey } from '../state/keys.js';
+import { MappingKeyMemo } from './mappingKeyMemo.js';
 
 const MAX_MAPPING_SLOT = 16;
 /** Calldata words scanned for addresses: enough for a router's path (words 6 and 7 of a swap). */
@@ -99,8 +100,8 @@ function sourceKey(call: CallShape, words: ReadonlyArray<{ index: number; addres
 
 export class AccessPatternLearner {
   private readonly patterns = new Map<string, Pattern>();
-  /** `contract:slot:source[:inner]` -> the storage key of that mapping entry. */
-  private readonly slotMemo = new Map<string, StateKey>();
+  /** (contract, slot, source, inner source) -> the storage key of that mapping entry. */
+  private readonly slotMemo = new MappingKeyMemo(MAX_SLOT_MEMO);
   /** The last call seen to have a complete pattern: homogeneous blocks skip even the id. */
   private lastDone: { to: Buffer; selector: number } | null = null;
   private learnedCalls = 0;
@@ -227,14 +228,11 @@ export class AccessPatternLearner {
     if (m.innerFrom !== undefined && inner === undefined) return null;
     const contract = contractOf(m, words);
     if (contract === null) return null;
-    // latin1: a unique string of the bytes at half the length of hex, and cheaper to make.
-    const memoKey = `${contract}:${m.slot}:${outer.toString('latin1')}:${inner === undefined ? '' : inner.toString('latin1')}`;
-    let key = this.slotMemo.get(memoKey);
+    let key = this.slotMemo.get(contract, m.slot, outer, inner ?? null);
     if (key === undefined) {
       const slot = inner === undefined ? mappingSlot(outer, m.slot) : mappingSlot(inner, mappingSlot(outer, m.slot));
       key = storageKey(Buffer.from(contract, 'hex'), slot);
-      if (this.slotMemo.size >= MAX_SLOT_MEMO) this.slotMemo.clear();
-      this.slotMemo.set(memoKey, key);
+      this.slotMemo.set(contract, m.slot, outer, inner ?? null, key);
     }
     return key;
   }
