@@ -50,6 +50,23 @@ const PROGRAMS: Record<string, string> = {
   'mload of full words': `7f${W1} 6000 52 7f${W2} 6020 52 6010 51 6040 52 6060 6000 f3`,
   'log in five sizes': '6000 6000 a0 6001 6020 6000 a1 6001 6002 6040 6000 a2 6001 6002 6003 6000 6000 a3 6001 6002 6003 6004 6000 6000 a4 00',
 };
+/**
+ * PUSH1-PUSH32 of distinct bytes stored to memory: before the frame's first jump (read from the
+ * code) and after it (from the jump analysis), then returned; and a push cut off by the code's end.
+ */
+function pushesProgram(): string {
+  const widths = [1, 2, 3, 8, 16, 20, 31, 32];
+  const stores = (base: number): string => widths.map((n, i) => {
+    const value = Array.from({ length: n }, (_, k) => (((i + 1) * 37 + k * 11 + base) % 255 + 1).toString(16).padStart(2, '0')).join('');
+    return `${(0x5f + n).toString(16)}${value} 61${(base + i * 32).toString(16).padStart(4, '0')} 52`;
+  }).join(' ');
+  const before = stores(0);
+  const jumpAt = (before.replace(/ /g, '').length / 2) + 3; // PUSH2 dest (3 bytes), JUMP at jumpAt
+  return `${before} 61${(jumpAt + 1).toString(16).padStart(4, '0')} 56 5b ${stores(256)} 610200 6000 f3`;
+}
+PROGRAMS['pushes of every width, before and after the first jump'] = pushesProgram();
+PROGRAMS['a push cut off by the end of the code'] = '6001 6000 55 7f0102';
+
 const GAS_LIMITS = [53_500n, 54_000n, 55_000n, 60_000n, 80_000n, 300_000n];
 
 function outcomeView(o: TxOutcome): unknown {

@@ -186,7 +186,22 @@ function wordBytes(value: bigint): Uint8Array {
  */
 function wordBigint(word: Uint8Array): bigint {
   wordScratch.set(word);
+  return scratchBigint();
+}
+
+function scratchBigint(): bigint {
   return (wordView.getBigUint64(0) << 192n) | (wordView.getBigUint64(8) << 128n) | (wordView.getBigUint64(16) << U64) | wordView.getBigUint64(24);
+}
+
+/**
+ * PUSHn's immediate read from the code, as the stock handler does before a frame's first jump
+ * (after it, the jump analysis has every push's value): n bytes, zero-padded on the right where
+ * the code ends.
+ */
+function pushedBigint(code: Uint8Array, start: number, n: number): bigint {
+  wordScratch.fill(0);
+  wordScratch.set(code.subarray(start, Math.min(code.length, start + n)), 32 - n);
+  return scratchBigint();
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -199,7 +214,19 @@ const NO_BYTES = new Uint8Array(0);
  */
 function fastHandlers(x: Internals): Map<number, OpHandler> {
   const stockKeccak = x.handlers.get(0x20)!;
+  // PUSH1-PUSH32 without the stock handler's code-chunk charge: it asks Common twice per push
+  // whether EIP-6800 or EIP-7864 is active (an Array#includes over every active EIP each time,
+  // ≈ 12k instructions per ERC-20 transfer), and the loop never runs with either (UNSUPPORTED_EIPS).
+  const push: OpHandler = (rs) => {
+    const n = rs.opCode - 0x5f;
+    if (!rs.shouldDoJumpAnalysis) rs.stack.push(rs.cachedPushes[rs.programCounter]!);
+    else rs.stack.push(pushedBigint(rs.code, rs.programCounter, n));
+    rs.programCounter += n;
+  };
+  const pushes: Array<[number, OpHandler]> = [];
+  for (let op = 0x60; op <= 0x7f; op++) pushes.push([op, push]);
   return new Map<number, OpHandler>([
+    ...pushes,
     [0x20, (rs, common) => { // KECCAK256: the digest read as a word, not through hex; memory is only read
       const keccak = (common as unknown as { customCrypto: { keccak256?: (data: Uint8Array) => Uint8Array } }).customCrypto.keccak256;
       if (keccak === undefined) return stockKeccak(rs, common);
