@@ -5,6 +5,7 @@
 // a preference for the same partition per address across blocks so executor caches stay warm.
 // Hints only steer; validation keeps the result exact whatever the plan.
 import type { Tx } from '../../gen/lanes/v1/types.js';
+import { sameBytes } from '../bytes.js';
 import { accessListKeys, blockCallFields, type TxCallFields } from '../chain/txFields.js';
 
 export interface PartitionHints {
@@ -195,13 +196,6 @@ export function senderPartitions(txs: readonly Tx[], parts: number): Int32Array 
   return out;
 }
 
-/** Byte equality of two short buffers, in JS: cheaper than Buffer#equals's native call for 20 bytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
-  return true;
-}
 
 /**
  * The affinity names of a block's txs, computed on demand: tells whether two txs share one, i.e.

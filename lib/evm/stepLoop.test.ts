@@ -66,6 +66,13 @@ function pushesProgram(): string {
 }
 PROGRAMS['pushes of every width, before and after the first jump'] = pushesProgram();
 PROGRAMS['a push cut off by the end of the code'] = '6001 6000 55 7f0102';
+// KECCAK256 of an address-keyed mapping entry's input (remembered by the tuned loop), twice, then
+// of inputs one byte off that shape (a slot word above 255, a dirty address word), then of 63 bytes.
+PROGRAMS['keccak of mapping slots and of inputs one byte off'] = [
+  `73${'ab'.repeat(19)}cd 6000 52 6005 6020 52`, '6040 6000 20 6040 52', '6040 6000 20 6060 52',
+  '610105 6020 52 6040 6000 20 6080 52', '6005 6020 52 6001 600b 53 6040 6000 20 60a0 52', '603f 6000 20 60c0 52',
+  '60e0 6000 f3',
+].join(' ');
 
 const GAS_LIMITS = [53_500n, 54_000n, 55_000n, 60_000n, 80_000n, 300_000n];
 

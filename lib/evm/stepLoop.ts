@@ -15,6 +15,8 @@
 // dynamic gas handler is awaited as before. `stepLoop.test.ts` and `tuning.test.ts` compare
 // outcomes with the stock interpreter, edge cases (out of gas, invalid jumps, reverts) included.
 import type { Common } from '@ethereumjs/common';
+import { keccak256 as lanesKeccak } from '../crypto/keccak.js';
+import { mappingSlotDigests } from '../crypto/mappingSlots.js';
 
 interface OpcodeInfo {
   code: number;
@@ -232,7 +234,9 @@ function fastHandlers(x: Internals): Map<number, OpHandler> {
       if (keccak === undefined) return stockKeccak(rs, common);
       const [offset, length] = rs.stack.popN(2);
       const data = length !== 0n ? rs.memory.read(Number(offset), Number(length), true) : NO_BYTES;
-      rs.stack.push(wordBigint(keccak(data)));
+      // An address-keyed mapping's slot (a token balance): remembered process-wide (crypto/mappingSlots.ts).
+      const remembered = keccak === lanesKeccak ? mappingSlotDigests.wordOfInput(data) : null;
+      rs.stack.push(remembered ?? wordBigint(keccak(data)));
       return undefined;
     }],
     [0x35, (rs) => { // CALLDATALOAD: a word of calldata, zero-padded on the right past its end

@@ -9,6 +9,7 @@
 //   is the sender, the called contract or an address-shaped calldata word and p a small slot.
 // Patterns are hints: a wrong or missing one costs a round trip, never correctness.
 import { keccak256 } from '../crypto/keccak.js';
+import { MAX_MAPPING_SLOT as MAX_REMEMBERED_SLOT, mappingSlotDigests } from '../crypto/mappingSlots.js';
 import { keyAddress, keyKind, keySlotPart, KEY_STORAGE, storageKey, type StateKey } from '../state/keys.js';
 import { MappingKeyMemo } from './mappingKeyMemo.js';
 
@@ -75,13 +76,17 @@ function isAddressWord(data: Buffer, start: number): boolean {
 }
 
 /** keccak256(key ‖ slot) with `slot` a 32-byte word, or a small number. */
-function mappingSlot(key: Uint8Array, slot: number | Uint8Array): Buffer {
+function mappingSlot(key: Uint8Array, slot: number | Uint8Array): Uint8Array {
+  // The common case, an address at a small slot, as the EVM hashes it too: remembered per process.
+  if (typeof slot === 'number' && key.length === 20 && slot <= MAX_REMEMBERED_SLOT) return mappingSlotDigests.digest(key, slot);
   const input = Buffer.alloc(64);
   input.set(word32(key), 0);
   if (typeof slot === 'number') input.writeUInt32BE(slot, 60);
   else input.set(slot, 32);
-  return Buffer.from(keccak256(input));
+  return keccak256(input);
 }
+
+const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 
 function sourcesOf(call: CallShape): Array<{ from: number; key: Buffer }> {
   return [{ from: FROM_SENDER, key: call.sender }, { from: FROM_CALLED, key: call.to }, ...addressWords(call.data).map((a) => ({ from: a.index, key: a.address }))];
@@ -253,10 +258,10 @@ function derivedSlots(sources: ReadonlyArray<{ from: number; key: Buffer }>): Ma
   for (const outer of sources) {
     for (let slot = 0; slot < MAX_MAPPING_SLOT; slot++) {
       const flat = mappingSlot(outer.key, slot);
-      derived.set(flat.toString('latin1'), { from: outer.from, slot });
+      derived.set(latin1(flat), { from: outer.from, slot });
       for (const inner of sources) {
         if (inner === outer) continue;
-        derived.set(mappingSlot(inner.key, flat).toString('latin1'), { from: outer.from, slot, innerFrom: inner.from });
+        derived.set(latin1(mappingSlot(inner.key, flat)), { from: outer.from, slot, innerFrom: inner.from });
       }
     }
   }

@@ -150,8 +150,11 @@ function predictLikelyKeys(req: ExecRequest, calls: readonly TxCallFields[], pat
  * show to have code. A sender's code (an EIP-7702 delegation) loads on demand.
  */
 function codeKeysOf(callees: Iterable<StateKey>, predicted: readonly StateKey[], committed: CommittedStateCache, height: bigint): Set<StateKey> {
+  // Each account once: a pattern's constant keys (the called token's account) come with every call.
+  const accounts = new Set<StateKey>(callees);
+  for (const k of predicted) if (keyKind(k) === KEY_ACCOUNT) accounts.add(k);
   const codes = new Set<StateKey>();
-  for (const key of [...callees, ...predicted.filter((k) => keyKind(k) === KEY_ACCOUNT)]) {
+  for (const key of accounts) {
     const value = committed.peek(key, height);
     if (value === undefined || value === null || !accountHasCode(value)) continue;
     codes.add(codeKey(decodeAccount(value).codeHash));

@@ -8,6 +8,8 @@
 // few thousand instructions each time. Here a number hashed from a few bytes finds the bucket and
 // a byte comparison the entry.
 
+import { sameBytes } from '../bytes.js';
+
 interface Entry {
   contract: string;
   slot: number;
@@ -25,11 +27,6 @@ function mix(h: number, bytes: Uint8Array): number {
   return x;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 export class MappingKeyMemo {
   private readonly buckets = new Map<number, Entry[]>();
