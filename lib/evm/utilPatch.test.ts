@@ -12,7 +12,7 @@ function stockBigIntToBytes(num: bigint, littleEndian = false): Uint8Array {
 }
 
 const edges: bigint[] = [0n, 1n, 0x7fn, 0x80n, 0xffn, 0x100n, 0xffffn, 0x10000n, 0xffffffn, 0x1000000n, 0xffffffffn, 0x100000000n,
-  0xfffffffffn, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n, 2n ** 255n, 2n ** 256n - 1n];
+  0xfffffffffn, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n, 2n ** 64n, 2n ** 128n + 1n, 2n ** 255n, 2n ** 256n - 1n, 2n ** 256n, 2n ** 300n + 7n];
 
 describe('patched @ethereumjs/util', () => {
   it('is the patched one (patch-package applied it)', () => {
@@ -30,6 +30,15 @@ describe('patched @ethereumjs/util', () => {
       expect(Buffer.isBuffer(got)).toBe(false);
       expect(got).toEqual(stockBigIntToBytes(n, le));
     }), { numRuns: 2000 });
+  });
+
+  it('bigIntToBytes returns arrays of their own (a word is written into scratch, then copied out)', () => {
+    const first = bigIntToBytes(2n ** 200n + 3n);
+    const second = bigIntToBytes(2n ** 255n);
+    first.fill(0xee);
+    expect(second).toEqual(stockBigIntToBytes(2n ** 255n));
+    expect(bigIntToBytes(2n ** 200n + 3n)).toEqual(stockBigIntToBytes(2n ** 200n + 3n));
+    expect(first.buffer).not.toBe(second.buffer);
   });
 
   it('bigIntToBytes still refuses a negative value', () => {
