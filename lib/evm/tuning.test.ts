@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { genesisStateEntries } from '../chain/genesis.js';
 import { generateWorkload, type WorkloadKind } from '../workloads/index.js';
 import { MapStateSource, TxExecutor, type BlockEnv, type TxOutcome } from './index.js';
-import { fastEipLookup, jumpAnalysisStats } from './tuning.js';
+import { fastEipLookup, fastHardforkOrder, jumpAnalysisStats } from './tuning.js';
 import { chainCommon } from '../chain/common.js';
 import { keccak256 } from '../crypto/keccak.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
@@ -98,6 +98,30 @@ describe('EVM tuning', () => {
     plain.setHardfork('prague');
     expect(fast.isActivatedEIP(7702)).toBe(true);
     expect(fast.isActivatedEIP(7702)).toBe(plain.isActivatedEIP(7702));
+  });
+
+  it("gives every tuned Common the same lookup functions, so the EVM's call sites keep one target", async () => {
+    const plain = await TxExecutor.create({ chainId: CHAIN_ID });
+    const deltas = await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true });
+    const commonOf = (e: TxExecutor): Record<string, unknown> => (e as unknown as { vm: { evm: { common: Record<string, unknown> } } }).vm.evm.common;
+    const [a, b] = [commonOf(plain), commonOf(deltas)];
+    expect(a).not.toBe(b);
+    expect(typeof a.isActivatedEIP).toBe('function');
+    expect(a.isActivatedEIP).toBe(b.isActivatedEIP);
+    expect(a.hardforkGteHardfork).toBe(b.hardforkGteHardfork);
+  });
+
+  it('answers hardforkGteHardfork as Common does, tuned twice or not, and follows a hardfork change', () => {
+    const plain = chainCommon(CHAIN_ID).copy();
+    const fast = chainCommon(CHAIN_ID).copy();
+    fastHardforkOrder(fast);
+    fastHardforkOrder(fast);
+    const names = ['chainstart', 'homestead', 'byzantium', 'london', 'paris', 'shanghai', 'cancun', 'prague'];
+    for (let round = 0; round < 2; round++) {
+      for (const first of [null, ...names]) for (const second of names) expect(fast.hardforkGteHardfork(first, second)).toBe(plain.hardforkGteHardfork(first, second));
+      fast.setHardfork('prague');
+      plain.setHardfork('prague');
+    }
   });
 
   it('hashes with keccak-256', () => {
