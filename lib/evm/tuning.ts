@@ -12,7 +12,9 @@
 // - The interpreter's step loop, which awaits every opcode: `stepLoop.ts` runs steps that need
 //   not wait synchronously.
 // - `Common.isActivatedEIP`, asked twice per opcode, scans an array of ~40 EIPs. It becomes a Set
-//   lookup, rebuilt whenever Common replaces that array (it always replaces, never mutates it).
+//   lookup, rebuilt whenever Common replaces that array (it always replaces, never mutates it),
+//   through one function shared by every Common (below: a closure per Common split the EVM's
+//   call sites between targets).
 // - Object spreads followed by more properties (`{ ...message, gasLimit }`), two per call frame in
 //   `EVM._executeCall` and `runInterpreter`: V8 11 (Node 20) gives every such object a hidden class
 //   of its own, allocated in old space, whose descriptors keep the frame's objects alive through
