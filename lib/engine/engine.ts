@@ -17,6 +17,7 @@
 // invariant in the parallel path falls back to serial for that block.
 import { TxStatus, type ExecRequest, type ExecResponse, type LookaheadResponse, type TxResult } from '../../gen/lanes/v1/bus.js';
 import type { Tx } from '../../gen/lanes/v1/types.js';
+import { sameBytes } from '../bytes.js';
 import { blockCallFields, type TxCallFields } from '../chain/txFields.js';
 import type { TxExecutor } from '../evm/index.js';
 import { blockWritesOf, runBlockSerially, toEvmEnv, toTxResult, warmAhead, type BlockWrites } from '../exec/blockRun.js';
@@ -178,13 +179,21 @@ function writeEntries(r: TxResult): Array<[StateKey, Buffer | null]> {
   return unpacked(r, () => unpackWrites(r.writesPacked));
 }
 
+/** The last contract calledContract spelled (a copy of its address, and the hex). */
+let lastCalled: { to: Buffer; hex: string } | null = null;
+
 /**
  * The contract a tx calls (hex, no 0x), for hot-contract learning: null for a creation, an
  * undecodable tx, or a plain payment (no calldata), whose conflicts are on account keys that
  * hot-key learning sees anyway.
  */
 function calledContract(fields: TxCallFields): string | null {
-  return fields.to === null || fields.data.length === 0 ? null : fields.to.toString('hex');
+  if (fields.to === null || fields.data.length === 0) return null;
+  // A block's calls mostly go to one contract: its name is spelled once, not per tx.
+  if (lastCalled !== null && sameBytes(lastCalled.to, fields.to)) return lastCalled.hex;
+  const hex = fields.to.toString('hex');
+  lastCalled = { to: Buffer.from(fields.to), hex };
+  return hex;
 }
 
 /** A block's gas, summed as a number (a block's gas is far below 2^53): a bigint sum allocates per tx. */
