@@ -100,6 +100,19 @@ describe('EVM tuning', () => {
     expect(fast.isActivatedEIP(7702)).toBe(plain.isActivatedEIP(7702));
   });
 
+  it('answers on a Common that holds the tuned functions without their state', () => {
+    const plain = chainCommon(CHAIN_ID).copy();
+    const fast = chainCommon(CHAIN_ID).copy();
+    fastEipLookup(fast);
+    fastHardforkOrder(fast);
+    const own = fast as unknown as Record<symbol, unknown>;
+    for (const symbol of Object.getOwnPropertySymbols(fast)) delete own[symbol];
+    expect(Object.getOwnPropertySymbols(fast)).toEqual([]);
+    for (const eip of [1559, 4844, 6800, 7702]) expect(fast.isActivatedEIP(eip)).toBe(plain.isActivatedEIP(eip));
+    expect(fast.hardforkGteHardfork(null, 'shanghai')).toBe(plain.hardforkGteHardfork(null, 'shanghai'));
+    expect(fast.hardforkGteHardfork('london', 'cancun')).toBe(false);
+  });
+
   it("gives every tuned Common the same lookup functions, so the EVM's call sites keep one target", async () => {
     const plain = await TxExecutor.create({ chainId: CHAIN_ID });
     const deltas = await TxExecutor.create({ chainId: CHAIN_ID, coinbaseDeltas: true });

@@ -128,8 +128,9 @@ interface EipSetState {
 type TunedEipCommon = CommonInternals & { [EIP_SET]: EipSetState };
 
 function isActivatedEipBySet(this: TunedEipCommon, eip: number): boolean {
-  let state = this[EIP_SET];
-  if (state.list !== this._activatedEIPsCache) {
+  let state = this[EIP_SET] as EipSetState | undefined;
+  // undefined: a copy that took the function but not its state (Common#copy takes neither).
+  if (state === undefined || state.list !== this._activatedEIPsCache) {
     state = { list: this._activatedEIPsCache, set: new Set(this._activatedEIPsCache) };
     this[EIP_SET] = state;
   }
@@ -156,6 +157,8 @@ interface HardforkInternals {
 }
 
 const HARDFORK_MEMO = Symbol('lanes.hardforkMemo');
+/** The library's own hardforkGteHardfork, as the first tuned Common had it. */
+let stockHardforkGte: HardforkMemo['compare'] | null = null;
 
 interface HardforkMemo {
   list: ReadonlyArray<{ name: string }>;
@@ -168,7 +171,12 @@ type TunedHardforkCommon = HardforkInternals & { [HARDFORK_MEMO]: HardforkMemo }
 function hardforkGteByMemo(this: TunedHardforkCommon, first: string | null, second: string): boolean {
   const name = first ?? this._hardfork;
   const params = this._chainParams;
-  const state = this[HARDFORK_MEMO];
+  let state = this[HARDFORK_MEMO] as HardforkMemo | undefined;
+  // undefined: a copy that took the function but not its state (Common#copy takes neither).
+  if (state === undefined) {
+    state = { list: params.hardforks, memo: new Map(), compare: stockHardforkGte! };
+    this[HARDFORK_MEMO] = state;
+  }
   if (params.customHardforks !== undefined) return state.compare.call(this as unknown as Common, name, second);
   if (params.hardforks !== state.list) {
     state.list = params.hardforks;
@@ -204,6 +212,7 @@ export function fastHardforkOrder(common: Common): void {
   // The stock method (a Common tuned twice keeps the first one's).
   const known = (common as unknown as Partial<TunedHardforkCommon>)[HARDFORK_MEMO];
   const compare = known?.compare ?? (stock as HardforkMemo['compare']);
+  stockHardforkGte ??= compare;
   const state: HardforkMemo = { list: internals._chainParams.hardforks, memo: new Map(), compare };
   Object.defineProperty(common, HARDFORK_MEMO, { value: state, configurable: true, writable: true });
   Object.defineProperty(common, 'hardforkGteHardfork', { value: hardforkGteByMemo, configurable: true, writable: true });
