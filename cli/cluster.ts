@@ -41,6 +41,8 @@ export interface ServiceProcess {
   healthPort: number;
   child: ChildProcess;
   logFile: string;
+  /** Where the running process's lines begin in logFile (a service started again after a port clash appends). */
+  logFrom: number;
 }
 
 export interface RunningCluster {
@@ -220,7 +222,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       const logFrom = logBytes(logFile);
       const child = spawnService(name, service, env, logFile);
       started.push({ name, child });
-      const proc = { name, healthPort: Number(env.LANES_HEALTH_PORT), child, logFile };
+      const proc = { name, healthPort: Number(env.LANES_HEALTH_PORT), child, logFile, logFrom };
       services.push(proc);
       launches.set(proc, { service, env, picked, logFrom });
       return proc;
@@ -249,6 +251,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
           await pickInto(how.env, how.picked);
           proc.healthPort = Number(how.env.LANES_HEALTH_PORT);
           how.logFrom = logBytes(proc.logFile);
+          proc.logFrom = how.logFrom;
           proc.child = spawnService(proc.name, how.service, how.env, proc.logFile);
           if (entry !== undefined) entry.child = proc.child;
         }

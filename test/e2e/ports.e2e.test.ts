@@ -34,6 +34,10 @@ describe('ports taken between picking and binding', () => {
     const log = fs.readFileSync(state.logFile, 'utf8');
     expect(log).toContain('EADDRINUSE');
     expect(log).toContain(`"port":${taken}`);
+    // Its log goes on in the same file; the running process's lines begin after the first one's.
+    expect(state.logFrom).toBeGreaterThan(0);
+    expect(log.slice(0, state.logFrom)).toContain('EADDRINUSE');
+    expect(fs.readFileSync(state.logFile).subarray(state.logFrom).toString('utf8')).not.toContain('EADDRINUSE');
     expect((await fetch(`http://127.0.0.1:${state.healthPort}/healthz`)).status).toBe(200);
     // The running process is the one the cluster tracks, and stop() ends it.
     expect(state.child.exitCode).toBeNull();
